@@ -1,0 +1,48 @@
+//! `minichat`: one binary for every stage of building a ChatGPT-like assistant.
+//!
+//! Each pipeline stage is a subcommand backed by its library crate; this crate only parses
+//! arguments, shows progress and reports errors (with `anyhow`).
+
+mod tokenizer;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "minichat", version, about = "Build a ChatGPT-like assistant from scratch, every stage in Rust")]
+struct Cli {
+    /// Worker threads for parallel stages (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Byte-level BPE: train, encode, decode, inspect, stats, export.
+    #[command(subcommand)]
+    Tokenizer(tokenizer::Command),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+            eprintln!("error: cannot start {n} threads: {e}");
+            std::process::exit(2);
+        }
+    }
+    let result = match cli.command {
+        Command::Tokenizer(cmd) => tokenizer::run(cmd),
+    };
+    if let Err(e) = result {
+        // A closed pipe (`minichat ... | head`) is not an error worth reporting.
+        if e.chain()
+            .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+        {
+            std::process::exit(0);
+        }
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

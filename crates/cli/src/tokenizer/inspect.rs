@@ -1,0 +1,118 @@
+//! `minichat tokenizer inspect`: text as coloured token spans plus the ids, like the
+//! tiktokenizer web app Karpathy uses in his lectures.
+
+use super::{as_text, read_input, TokenizerArg};
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use minichat_tokenizer::Tokenizer;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    tokenizer: TokenizerArg,
+    /// File to inspect (default: standard input).
+    file: Option<PathBuf>,
+    /// Text to inspect, instead of a file.
+    #[arg(long, conflicts_with = "file")]
+    text: Option<String>,
+    /// Colour the spans: auto (when writing to a terminal), always, never (spans separated by |).
+    #[arg(long, value_enum, default_value = "auto")]
+    color: Color,
+    /// Show spaces as ⋅, tabs as → and newlines as ↵.
+    #[arg(long)]
+    show_whitespace: bool,
+    /// Also list each span with its ids, one per line.
+    #[arg(long)]
+    table: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Pastel 256-colour backgrounds, cycled per span (the web app cycles Tailwind's -200 shades).
+const PALETTE: [u8; 8] = [153, 187, 224, 194, 223, 189, 230, 217];
+
+/// One coloured span: the text of one or more tokens (several when a char is split across
+/// tokens, so every span is whole characters) and their ids.
+pub struct Span {
+    pub text: String,
+    pub ids: Vec<u32>,
+}
+
+/// Groups tokens into spans of whole UTF-8 characters.
+pub fn spans(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<Span>> {
+    let mut out = Vec::new();
+    let (mut bytes, mut group) = (Vec::new(), Vec::new());
+    for &id in ids {
+        bytes.extend_from_slice(tok.token_bytes(id)?);
+        group.push(id);
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            out.push(Span { text: text.to_string(), ids: std::mem::take(&mut group) });
+            bytes.clear();
+        }
+    }
+    if !group.is_empty() {
+        out.push(Span { text: String::from_utf8_lossy(&bytes).into_owned(), ids: group });
+    }
+    Ok(out)
+}
+
+fn visible(text: &str, show_whitespace: bool) -> String {
+    if !show_whitespace {
+        return text.to_string();
+    }
+    text.replace(' ', "⋅").replace('\t', "→").replace('\r', "␍").replace('\n', "↵\n")
+}
+
+pub fn run(a: InspectArgs) -> Result<()> {
+    let tok = a.tokenizer.load()?;
+    let text = as_text(read_input(&a.text, &a.file)?, "the input")?;
+    let ids = tok.encode_with_special_tokens(&text);
+    let color = match a.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal(),
+    };
+    let mut out = String::new();
+    let spans = spans(&tok, &ids)?;
+    for (i, span) in spans.iter().enumerate() {
+        let shown = visible(&span.text, a.show_whitespace);
+        if color {
+            // Colour each line separately so a newline inside a span does not paint the margin.
+            let bg = PALETTE[i % PALETTE.len()];
+            let painted: Vec<String> = shown
+                .split('\n')
+                .map(|l| if l.is_empty() { String::new() } else { format!("\x1b[48;5;{bg}m\x1b[30m{l}\x1b[0m") })
+                .collect();
+            out.push_str(&painted.join("\n"));
+        } else {
+            if i > 0 {
+                out.push('|');
+            }
+            out.push_str(&shown);
+        }
+    }
+    let per_token = if ids.is_empty() { 0.0 } else { text.len() as f64 / ids.len() as f64 };
+    println!(
+        "{}: {} tokens, {} chars, {} bytes ({per_token:.2} bytes/token)",
+        tok.name(),
+        ids.len(),
+        text.chars().count(),
+        text.len()
+    );
+    println!("{out}");
+    println!("ids: {ids:?}");
+    if a.table {
+        for span in &spans {
+            let ids: Vec<String> = span.ids.iter().map(u32::to_string).collect();
+            println!("{:>20}  {:?}", ids.join(" "), span.text);
+        }
+    }
+    Ok(())
+}
