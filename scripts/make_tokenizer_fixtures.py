@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the tokenizer test fixtures from the real peers (tiktoken, HF tokenizers).
 
-    python3 -m venv .venv && .venv/bin/pip install tiktoken==0.14.0 tokenizers==0.23.3
+    python3 -m venv .venv && .venv/bin/pip install tiktoken==0.14.0 tokenizers==0.23.3 rustbpe==0.1.0 pyarrow
     .venv/bin/python scripts/make_tokenizer_fixtures.py
 
 Writes crates/tokenizer/tests/fixtures/:
@@ -9,9 +9,12 @@ Writes crates/tokenizer/tests/fixtures/:
   plus lines with special tokens encoded with allowed_special="all";
 - tiktoken_corpus.json: token count and FNV-1a-64 hash of tiktoken's ids over every document of
   data/corpus.jsonl, per encoding (proves exactness on all ~5 MB without storing the ids);
-- hf_tokenizer.json + hf_expected.jsonl: the HF export of a small tokenizer trained by minichat
-  (made by `minichat tokenizer train` / `export-hf`, see below) and the ids that HF `tokenizers`
-  gives for the same texts, so the Rust test proves HF loads our file and encodes identically.
+- rustbpe_2048.tiktoken: the vocabulary nanochat's trainer (rustbpe 0.1.0) learns on the corpus
+  at vocab 2048 with GPT-4's pattern; our trainer must learn the same ranks;
+- sample_{snappy,zstd}.parquet: Parquet input written by pyarrow;
+- hf_<pattern>.mctok / .tokenizer.json / .expected.jsonl: a small tokenizer trained by minichat,
+  its HF export (by `minichat tokenizer export -f hf`), and the ids that HF `tokenizers` gives
+  for test texts, so the Rust test proves HF loads our file and encodes identically.
 
 The rank files are read from data/tiktoken/ (no network); patterns and special tokens come from
 tiktoken's own `tiktoken_ext.openai_public`, so they are tiktoken's definitions verbatim.
@@ -93,19 +96,36 @@ def main():
         print(name, corpus[name], file=sys.stderr)
     (FIX / "tiktoken_corpus.json").write_text(json.dumps(corpus, indent=1) + "\n")
 
-    # HF tokenizers: load our export of a small trained tokenizer and record its ids.
-    hf_json = FIX / "hf_tokenizer.json"
-    if hf_json.exists():
-        from tokenizers import Tokenizer
-        hf = Tokenizer.from_file(str(hf_json))
-        with open(FIX / "hf_expected.jsonl", "w", encoding="utf-8") as f:
-            for t in TRICKY + [d[:1500] for d in docs[::15]]:
-                ids = hf.encode(t, add_special_tokens=False).ids
-                f.write(json.dumps({"text": t, "ids": ids}, ensure_ascii=False) + "\n")
-        print("hf_expected.jsonl written", file=sys.stderr)
-    else:
-        print(f"{hf_json} missing: run `minichat tokenizer export-hf` first (see tests/hf.rs)", file=sys.stderr)
+    # rustbpe (nanochat's trainer): the vocabulary it learns on the corpus, as a rank file.
+    import rustbpe
+    rb = rustbpe.Tokenizer()
+    rb.train_from_iterator(iter(docs), 2048, pattern=encoding("cl100k_base")._pat_str)
+    with open(FIX / "rustbpe_2048.tiktoken", "w") as f:
+        for tok, rank in sorted(rb.get_mergeable_ranks(), key=lambda x: x[1]):
+            f.write(f"{base64.b64encode(bytes(tok)).decode()} {rank}\n")
 
+    # Parquet inputs written by pyarrow (FineWeb's shards are written the same way).
+    import pyarrow as pa, pyarrow.parquet as pq
+    table = pa.table({"text": [d[:500] for d in docs[:40]], "id": [f"doc{i}" for i in range(40)]})
+    pq.write_table(table, FIX / "sample_snappy.parquet", compression="snappy", row_group_size=16)
+    pq.write_table(table, FIX / "sample_zstd.parquet", compression="zstd", row_group_size=16)
+
+    # HF tokenizers: our export of small trained tokenizers, loaded by the real library.
+    from tokenizers import Tokenizer as HfTokenizer
+    minichat = ROOT / "target/release/minichat"
+    subprocess.run(["cargo", "build", "--release", "-p", "minichat"], cwd=ROOT, check=True)
+    texts = TRICKY + [d[:1500] for d in docs[::40]]
+    for pattern in ["gpt4", "o200k"]:
+        src, out = FIX / f"hf_{pattern}.mctok", FIX / f"hf_{pattern}.tokenizer.json"
+        subprocess.run([minichat, "tokenizer", "train", DATA / "corpus.jsonl", "-v", "1024", "-p", pattern,
+                        "-o", src], check=True)
+        subprocess.run([minichat, "tokenizer", "export", "-t", src, "-f", "hf", "-o", out], check=True)
+        hf = HfTokenizer.from_file(str(out))
+        with open(FIX / f"hf_{pattern}.expected.jsonl", "w", encoding="utf-8") as f:
+            for t in texts + ["<|bos|>hi<|user_start|>"]:
+                f.write(json.dumps({"text": t, "ids": hf.encode(t, add_special_tokens=False).ids},
+                                   ensure_ascii=False) + "\n")
+        print(f"hf {pattern}: ok", file=sys.stderr)
 
 if __name__ == "__main__":
     main()

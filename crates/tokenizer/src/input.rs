@@ -165,6 +165,9 @@ fn read_text(mut reader: impl Read, stats: &mut InputStats, push: &mut Push) -> 
             buf.truncate(start + n);
             eof = n == 0;
         }
+        if buf.is_empty() {
+            break;
+        }
         let cut = if eof && buf.len() <= TEXT_DOC_BYTES {
             buf.len()
         } else {

@@ -1,0 +1,182 @@
+//! End-to-end tests of `minichat tokenizer ...` through the real binary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn minichat(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minichat"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.unwrap_or_default().to_vec();
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn ok(args: &[&str], stdin: Option<&[u8]>) -> String {
+    let out = minichat(args, stdin);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str], stdin: Option<&[u8]>) -> String {
+    let out = minichat(args, stdin);
+    assert_eq!(out.status.code(), Some(1), "{args:?} should fail cleanly");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn corpus() -> String {
+    format!("{}/../../data/corpus.jsonl", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("minichat-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn help_lists_only_working_commands() {
+    let help = ok(&["tokenizer", "--help"], None);
+    for cmd in ["train", "encode", "decode", "inspect", "stats", "export"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    assert!(ok(&["--help"], None).contains("tokenizer"));
+}
+
+#[test]
+fn train_then_encode_decode_round_trips_the_corpus() {
+    let tok = tmp("rt.mctok");
+    let out = minichat(&["tokenizer", "train", &corpus(), "-v", "1024", "-o", s(&tok)], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("742 documents"), "{stderr}");
+    assert!(std::fs::read_to_string(&tok).unwrap().starts_with("minichat-tokenizer 1\n"));
+
+    let bin = tmp("rt.bin");
+    ok(&["tokenizer", "encode", "-t", s(&tok), &corpus(), "-f", "u16", "-o", s(&bin)], None);
+    let back = tmp("rt.txt");
+    ok(&["tokenizer", "decode", "-t", s(&tok), "-f", "u16", s(&bin), "-o", s(&back)], None);
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(corpus()).unwrap());
+    let ids = std::fs::metadata(&bin).unwrap().len() / 2;
+    let count: u64 = ok(&["tokenizer", "encode", "-t", s(&tok), &corpus(), "--count"], None).trim().parse().unwrap();
+    assert_eq!(count, ids);
+}
+
+#[test]
+fn encode_matches_known_gpt4_ids_and_handles_special_tokens() {
+    assert_eq!(ok(&["tokenizer", "encode", "--text", "Hello world"], None).trim(), "9906 1917");
+    assert_eq!(
+        ok(&["tokenizer", "encode", "-t", "o200k_base", "--text", "Hello world", "-f", "json"], None).trim(),
+        "[13225,2375]"
+    );
+    let err = fails(&["tokenizer", "encode", "--text", "a<|endoftext|>"], None);
+    assert!(err.contains("special token <|endoftext|> at byte 1"), "{err}");
+    assert_eq!(
+        ok(&["tokenizer", "encode", "--text", "a<|endoftext|>", "--allowed-special", "all"], None).trim(),
+        "64 100257"
+    );
+    let as_text = ok(&["tokenizer", "encode", "--text", "a<|endoftext|>", "--disallowed-special", "none"], None);
+    assert!(!as_text.contains("100257"));
+    assert_eq!(ok(&["tokenizer", "decode", "--ids", "[9906, 1917]"], None), "Hello world");
+}
+
+#[test]
+fn bad_input_gets_clear_errors_not_panics() {
+    let err = fails(&["tokenizer", "encode"], Some(b"ok \xff\xfe bad"));
+    assert!(err.contains("not valid UTF-8") && err.contains("offset 3"), "{err}");
+    assert_eq!(ok(&["tokenizer", "encode"], Some(b"")).trim(), "");
+    assert_eq!(ok(&["tokenizer", "encode", "--count"], Some(b"a\0b")).trim(), "3");
+
+    let bad = tmp("bad.tiktoken");
+    std::fs::write(&bad, "IQ== 0\nIg== 1\n!!!! 2\n").unwrap();
+    let err = fails(&["tokenizer", "encode", "-t", s(&bad), "--text", "x"], None);
+    assert!(err.contains("bad.tiktoken:3: invalid base64"), "{err}");
+    let truncated = tmp("trunc.tiktoken.gz");
+    let gz =
+        std::fs::read(format!("{}/../../data/tiktoken/r50k_base.tiktoken.gz", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
+    let err = fails(&["tokenizer", "encode", "-t", s(&truncated), "--text", "x"], None);
+    assert!(err.contains("trunc.tiktoken.gz"), "{err}");
+
+    let err = fails(&["tokenizer", "decode", "--ids", "1 2 nope"], None);
+    assert!(err.contains("id #3"), "{err}");
+    let err = fails(&["tokenizer", "decode", "--ids", "100256"], None);
+    assert!(err.contains("unknown token id 100256"), "{err}");
+    let err = fails(&["tokenizer", "train", s(&tmp("missing.txt")), "-o", s(&tmp("x.mctok"))], None);
+    assert!(err.contains("missing.txt"), "{err}");
+    let empty = tmp("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let err = fails(&["tokenizer", "train", s(&empty), "-o", s(&tmp("x.mctok"))], None);
+    assert!(err.contains("no documents"), "{err}");
+    let err = fails(&["tokenizer", "train", &corpus(), "-v", "100", "-o", s(&tmp("x.mctok"))], None);
+    assert!(err.contains("too small"), "{err}");
+}
+
+#[test]
+fn train_skips_and_counts_bad_jsonl_records_and_reads_text_and_stdin() {
+    let jsonl = tmp("mixed.jsonl");
+    std::fs::write(&jsonl, "{\"text\": \"hello hello world\"}\nnot json\n{\"id\": 3}\n\n{\"text\": \"world again\"}\n")
+        .unwrap();
+    let out = minichat(&["tokenizer", "train", s(&jsonl), "-v", "270", "--no-special", "-o", s(&tmp("m.mctok"))], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("mixed.jsonl:2: invalid JSON"), "{stderr}");
+    assert!(stderr.contains("mixed.jsonl:3: no string field"), "{stderr}");
+    assert!(stderr.contains("2 documents") && stderr.contains("2 records skipped"), "{stderr}");
+
+    // A multi-megabyte line with invalid UTF-8 and NUL bytes, from standard input.
+    let mut big = b"the quick brown fox \x00 jumps \xff over ".repeat(100_000);
+    big.extend_from_slice("ünïcödé".as_bytes());
+    let out = minichat(&["tokenizer", "train", "-", "-v", "300", "-o", s(&tmp("big.mctok"))], Some(&big));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("100000 invalid UTF-8 sequences replaced"), "{stderr}");
+}
+
+#[test]
+fn inspect_shows_spans_and_ids() {
+    let out = ok(&["tokenizer", "inspect", "--text", "Hello world! 😀", "--color", "never"], None);
+    assert!(out.contains("4 tokens"), "{out}");
+    assert!(out.contains("Hello| world|!| 😀"), "{out}");
+    assert!(out.contains("ids: [9906, 1917, 0, 91416]"), "{out}");
+    let coloured = ok(&["tokenizer", "inspect", "--text", "ab cd", "--color", "always"], None);
+    assert!(coloured.contains("\x1b[48;5;"), "{coloured}");
+}
+
+#[test]
+fn stats_compares_tokenizers() {
+    let out = ok(&["tokenizer", "stats", &corpus(), "-t", "cl100k_base", "-t", "r50k_base"], None);
+    assert!(out.contains("742 documents"), "{out}");
+    assert!(out.contains("cl100k_base") && out.contains("1299682"), "{out}");
+    assert!(out.contains("r50k_base") && out.contains("1824852"), "{out}");
+}
+
+#[test]
+fn export_writes_each_format_and_they_load_back() {
+    let rank = tmp("cl.tiktoken");
+    ok(&["tokenizer", "export", "-t", "cl100k_base", "-f", "tiktoken", "-o", s(&rank)], None);
+    // A bare rank file equal to cl100k is recognised and gets cl100k's pattern and specials.
+    assert_eq!(ok(&["tokenizer", "encode", "-t", s(&rank), "--text", "Hello world"], None).trim(), "9906 1917");
+    let mine = tmp("r50k.mctok");
+    ok(&["tokenizer", "export", "-t", "gpt2", "-f", "minichat", "-o", s(&mine)], None);
+    assert_eq!(ok(&["tokenizer", "encode", "-t", s(&mine), "--text", "Hello world"], None).trim(), "15496 995");
+    let hf = tmp("tokenizer.json");
+    ok(&["tokenizer", "export", "-t", s(&mine), "-f", "hf", "-o", s(&hf)], None);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&hf).unwrap()).unwrap();
+    assert_eq!(v["model"]["type"], "BPE");
+    assert_eq!(v["added_tokens"][0]["content"], "<|endoftext|>");
+}

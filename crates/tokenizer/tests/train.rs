@@ -1,0 +1,101 @@
+//! Training: same vocabulary as nanochat's rustbpe, deterministic, all input formats.
+
+use minichat_tokenizer::input::{self, Format};
+use minichat_tokenizer::train::{TrainConfig, Trainer};
+use minichat_tokenizer::{rank_file, tokenizer_file, Tokenizer, CHAT_SPECIAL_TOKENS};
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn train(paths: &[PathBuf], vocab_size: usize, special: &[&str]) -> Tokenizer {
+    let config = TrainConfig {
+        vocab_size,
+        pattern: "gpt4".into(),
+        special_tokens: special.iter().map(|s| s.to_string()).collect(),
+        max_doc_chars: None,
+        name: "test".into(),
+    };
+    let mut trainer = Trainer::new(config).unwrap();
+    input::for_each_batch(paths, 1 << 20, |batch| {
+        trainer.add_documents(&batch);
+        true
+    })
+    .unwrap();
+    trainer.finish(|_, _| {}).unwrap().0
+}
+
+#[test]
+fn learns_exactly_the_vocabulary_rustbpe_learns() {
+    let ours = train(&[root().join("data/corpus.jsonl")], 2048, &[]);
+    let theirs = rank_file::load(&root().join("crates/tokenizer/tests/fixtures/rustbpe_2048.tiktoken")).unwrap();
+    assert_eq!(theirs.len(), 2048);
+    assert_eq!(ours.vocab().ranks(), theirs);
+}
+
+#[test]
+fn training_is_deterministic_and_special_tokens_come_last() {
+    let paths = [root().join("data/corpus.jsonl")];
+    let a = train(&paths, 1000, &CHAT_SPECIAL_TOKENS);
+    let b = train(&paths, 1000, &CHAT_SPECIAL_TOKENS);
+    assert_eq!(tokenizer_file::render(&a), tokenizer_file::render(&b));
+    assert_eq!(a.n_vocab(), 1000);
+    assert_eq!(a.special_id("<|bos|>"), Some(991));
+    assert_eq!(a.special_id("<|tool_result_end|>"), Some(999));
+    // The file round-trips.
+    let back = tokenizer_file::parse(tokenizer_file::render(&a).as_bytes(), "mem").unwrap();
+    assert_eq!(tokenizer_file::render(&back), tokenizer_file::render(&a));
+    let text = "def f(x):\n    return x ** 2  # Über naïve 😀";
+    assert_eq!(back.encode_ordinary(text), a.encode_ordinary(text));
+    assert_eq!(a.decode(&a.encode_ordinary(text)).unwrap(), text);
+}
+
+#[test]
+fn reads_parquet_snappy_and_zstd_like_jsonl() {
+    let fix = root().join("crates/tokenizer/tests/fixtures");
+    for name in ["sample_snappy.parquet", "sample_zstd.parquet"] {
+        assert_eq!(Format::detect(&fix.join(name)), Format::Parquet);
+        let mut docs = Vec::new();
+        let stats = input::for_each_batch(&[fix.join(name)], 1 << 20, |b| {
+            docs.extend(b);
+            true
+        })
+        .unwrap();
+        assert_eq!((stats.documents, stats.skipped), (40, 0), "{name}");
+        let corpus = std::fs::read_to_string(root().join("data/corpus.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(corpus.lines().next().unwrap()).unwrap();
+        let expected: String = first["text"].as_str().unwrap().chars().take(500).collect();
+        assert_eq!(docs[0], expected);
+    }
+    let err = input::for_each_batch(&[root().join("data/corpus.jsonl.parquet")], 1, |_| true).unwrap_err();
+    assert!(err.to_string().contains("corpus.jsonl.parquet"), "{err}");
+    let not_parquet = std::env::temp_dir().join(format!("np{}.parquet", std::process::id()));
+    std::fs::write(&not_parquet, b"PAR1 this is not parquet").unwrap();
+    let err = input::for_each_batch(&[not_parquet], 1, |_| true).unwrap_err();
+    assert!(err.to_string().contains("not a readable Parquet file"), "{err}");
+}
+
+#[test]
+fn max_doc_chars_truncates_documents() {
+    let long = std::env::temp_dir().join(format!("long{}.jsonl", std::process::id()));
+    std::fs::write(&long, format!("{{\"text\": \"{}\"}}\n", "abc ".repeat(1000))).unwrap();
+    let mut config = TrainConfig {
+        vocab_size: 300,
+        pattern: "gpt4".into(),
+        special_tokens: vec![],
+        max_doc_chars: Some(8),
+        name: "t".into(),
+    };
+    let mut trainer = Trainer::new(config.clone()).unwrap();
+    input::for_each_batch(&[long.clone()], 1 << 20, |b| {
+        trainer.add_documents(&b);
+        true
+    })
+    .unwrap();
+    let (_, report) = trainer.finish(|_, _| {}).unwrap();
+    // "abc abc abc ..." truncated to 8 chars is "abc abc ": [abc][ abc][ ].
+    assert_eq!(report.pieces, 3);
+    config.max_doc_chars = None;
+    assert!(Trainer::new(TrainConfig { vocab_size: 10, ..config }).is_err());
+}
