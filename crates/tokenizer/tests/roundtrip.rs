@@ -74,7 +74,7 @@ fn long_repetitive_pieces_are_fast_and_exact() {
     // A megabyte with no pre-tokenizer split point: the heap merge, not the quadratic one.
     let tok = pretrained::load("cl100k_base").unwrap();
     for unit in ["x", "ab", "_"] {
-        let text = unit.repeat(1 << 20 / unit.len());
+        let text = unit.repeat((1 << 20) / unit.len());
         let ids = tok.encode_ordinary(&text);
         assert_eq!(tok.decode(&ids).unwrap(), text);
     }

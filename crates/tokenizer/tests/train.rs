@@ -88,7 +88,7 @@ fn max_doc_chars_truncates_documents() {
         name: "t".into(),
     };
     let mut trainer = Trainer::new(config.clone()).unwrap();
-    input::for_each_batch(&[long.clone()], 1 << 20, |b| {
+    input::for_each_batch(std::slice::from_ref(&long), 1 << 20, |b| {
         trainer.add_documents(&b);
         true
     })
