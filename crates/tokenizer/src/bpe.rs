@@ -33,6 +33,14 @@ impl Vocab {
     /// any input); ranks and byte strings must be unique.
     pub fn new(ranks: &[(Vec<u8>, u32)]) -> Result<Vocab, Error> {
         let max_rank = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
+        // Tables are indexed by rank: refuse ranks so sparse that a corrupt file could make us
+        // allocate gigabytes (real vocabularies are dense; p50k_base has a single gap).
+        if max_rank > 2 * ranks.len() + 1024 {
+            return Err(Error::Invalid(format!(
+                "rank {max_rank} is far above the number of tokens ({}); ranks must be nearly contiguous",
+                ranks.len()
+            )));
+        }
         let mut spans = vec![(0u32, 0u32); max_rank + 1];
         let mut arena = Vec::new();
         let mut encoder = FxHashMap::default();
@@ -258,6 +266,13 @@ mod tests {
         // "aaaaa": aa at 0 (leftmost), aa at 2, then aaaa; the last a stays.
         assert_eq!(both(&v, b"aaaaa"), (vec![260, 97], vec![260, 97]));
         assert_eq!(both(&v, b"xbcx"), (vec![120, 261, 120], vec![120, 261, 120]));
+    }
+
+    #[test]
+    fn rejects_sparse_ranks() {
+        let mut ranks: Vec<(Vec<u8>, u32)> = (0..=255u8).map(|b| (vec![b], b as u32)).collect();
+        ranks.push((b"ab".to_vec(), 4_000_000_000));
+        assert!(Vocab::new(&ranks).unwrap_err().to_string().contains("nearly contiguous"));
     }
 
     #[test]
