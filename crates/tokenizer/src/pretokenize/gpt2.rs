@@ -5,8 +5,8 @@
 //! Unlike GPT-4's, the contractions are case-sensitive and a piece takes at most one leading
 //! space.
 
-use super::classes::{decode_at, prev_char_start, table, LETTER, NUMBER, SPACE};
-use super::gpt4::{scan_class, scan_punct, scan_space};
+use super::classes::{decode_at, table, LETTER, NUMBER, SPACE};
+use super::gpt4::{scan_class, scan_punct, scan_space, space_before_last};
 
 /// End (exclusive) of the GPT-2 piece that starts at byte `i` of `b`.
 #[inline]
@@ -51,10 +51,5 @@ pub fn next_end(b: &[u8], i: usize) -> usize {
     if run_end == n {
         return run_end;
     }
-    let before_last = prev_char_start(b, run_end);
-    if before_last > i {
-        before_last
-    } else {
-        i + l0
-    }
+    space_before_last(b, i, run_end).unwrap_or(i + l0)
 }

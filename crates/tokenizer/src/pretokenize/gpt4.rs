@@ -51,28 +51,11 @@ impl Gpt4Scanner {
         }
         // \p{N}{1,k}+
         if f0 & NUMBER != 0 {
-            let mut j = after0;
-            for _ in 1..self.max_digits {
-                if j >= n {
-                    break;
-                }
-                let (c, l) = decode_at(b, j);
-                if t.get(c) & NUMBER == 0 {
-                    break;
-                }
-                j += l;
-            }
-            return j;
+            return scan_numbers(b, after0, self.max_digits - 1);
         }
         // ' ?[^\s\p{L}\p{N}]++[\r\n]*+'
-        if c0 == ' ' as u32 && after0 < n {
-            let (c1, l1) = decode_at(b, after0);
-            if t.get(c1) & (SPACE | LETTER | NUMBER) == 0 {
-                return scan_newlines(b, scan_punct(b, after0 + l1));
-            }
-        }
-        if f0 & SPACE == 0 {
-            return scan_newlines(b, scan_punct(b, after0));
+        if let Some(end) = space_then_punct(b, i, c0, f0, after0) {
+            return scan_newlines(b, end);
         }
         // c0 is whitespace: the remaining alternatives look at the whole whitespace run.
         let (run_end, last_newline_end) = scan_space(b, i);
@@ -85,15 +68,9 @@ impl Gpt4Scanner {
         if run_end == n {
             return run_end; // nanochat: \s+(?!\S) at the end of the text
         }
-        let before_last = prev_char_start(b, run_end);
-        if before_last > i {
-            return before_last; // \s+(?!\S): leave the last space for the next piece
-        }
-        if self.cl100k_tail {
-            i + l0 // \s
-        } else {
-            run_end // \s+
-        }
+        // \s+(?!\S) leaves the last space for the next piece; else \s (cl100k) or \s+
+        // (nanochat), both one char here.
+        space_before_last(b, i, run_end).unwrap_or(i + l0)
     }
 }
 
@@ -132,6 +109,44 @@ pub(super) fn scan_class(b: &[u8], mut j: usize, class: u8) -> usize {
         }
     }
     j
+}
+
+/// `\p{N}{1,k}` after the first digit (ending at `j`): up to `more` further number chars.
+#[inline(always)]
+pub(super) fn scan_numbers(b: &[u8], mut j: usize, more: usize) -> usize {
+    let t = table();
+    for _ in 0..more {
+        if j >= b.len() {
+            break;
+        }
+        let (c, l) = decode_at(b, j);
+        if t.get(c) & NUMBER == 0 {
+            break;
+        }
+        j += l;
+    }
+    j
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` at `i` (first char `c0` with flags `f0`, ending at `after0`): the end
+/// of the punctuation run, if the piece is one.
+#[inline(always)]
+pub(super) fn space_then_punct(b: &[u8], i: usize, c0: u32, f0: u8, after0: usize) -> Option<usize> {
+    if c0 == ' ' as u32 && after0 < b.len() {
+        let (c1, l1) = decode_at(b, after0);
+        if table().get(c1) & (SPACE | LETTER | NUMBER) == 0 {
+            return Some(scan_punct(b, after0 + l1));
+        }
+    }
+    (f0 & SPACE == 0).then(|| scan_punct(b, i))
+}
+
+/// `\s+(?!\S)` for a whitespace run `[i, run_end)` followed by a non-space: all but its last
+/// char, if that leaves at least one.
+#[inline(always)]
+pub(super) fn space_before_last(b: &[u8], i: usize, run_end: usize) -> Option<usize> {
+    let before_last = prev_char_start(b, run_end);
+    (before_last > i).then_some(before_last)
 }
 
 /// Extends from `j` over `[^\s\p{L}\p{N}]`.

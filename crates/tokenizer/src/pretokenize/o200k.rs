@@ -8,8 +8,8 @@
 //! M), so they are written as the regex engine would explore them: optional prefix taken first,
 //! then greedy runs, giving back characters only when the rest cannot match.
 
-use super::classes::{decode_at, fold_eq, prev_char_start, table, LETTER, LOWER, NUMBER, SPACE, UPPER};
-use super::gpt4::{scan_class, scan_punct, scan_space};
+use super::classes::{decode_at, fold_eq, table, LETTER, LOWER, NUMBER, UPPER};
+use super::gpt4::{scan_class, scan_numbers, scan_space, space_before_last, space_then_punct};
 
 /// End (exclusive) of the o200k piece that starts at byte `i` of `b`.
 #[inline]
@@ -44,28 +44,11 @@ pub fn next_end(b: &[u8], i: usize) -> usize {
     }
     // \p{N}{1,3}
     if f0 & NUMBER != 0 {
-        let mut j = after0;
-        for _ in 0..2 {
-            if j >= n {
-                break;
-            }
-            let (c, l) = decode_at(b, j);
-            if t.get(c) & NUMBER == 0 {
-                break;
-            }
-            j += l;
-        }
-        return j;
+        return scan_numbers(b, after0, 2);
     }
     // ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
-    if c0 == ' ' as u32 && after0 < n {
-        let (c1, l1) = decode_at(b, after0);
-        if t.get(c1) & (SPACE | LETTER | NUMBER) == 0 {
-            return scan_newlines_slashes(b, scan_punct(b, after0 + l1));
-        }
-    }
-    if f0 & SPACE == 0 {
-        return scan_newlines_slashes(b, scan_punct(b, after0));
+    if let Some(end) = space_then_punct(b, i, c0, f0, after0) {
+        return scan_newlines_slashes(b, end);
     }
     // Whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+
     let (run_end, last_newline_end) = scan_space(b, i);
@@ -75,12 +58,7 @@ pub fn next_end(b: &[u8], i: usize) -> usize {
     if run_end == n {
         return run_end;
     }
-    let before_last = prev_char_start(b, run_end);
-    if before_last > i {
-        before_last
-    } else {
-        run_end
-    }
+    space_before_last(b, i, run_end).unwrap_or(run_end)
 }
 
 /// `[upper]*[lower]+` from `s` with the regex engine's backtracking: the greedy upper run, then
