@@ -37,6 +37,7 @@ pub fn learn_merges(words: Vec<(Box<[u8]>, u64)>, n_merges: usize, mut on_merge:
 
     let mut merges = Vec::with_capacity(n_merges);
     let mut deltas: Vec<(Pair, i64)> = Vec::new();
+    let mut new_pairs: FxHashMap<Pair, Vec<u32>> = FxHashMap::default();
     while merges.len() < n_merges {
         let Some((count, Reverse(pair))) = heap.pop() else { break };
         let current = pair_counts.get(&pair).copied().unwrap_or(0);
@@ -52,7 +53,6 @@ pub fn learn_merges(words: Vec<(Box<[u8]>, u64)>, n_merges: usize, mut on_merge:
         let new_id = 256 + merges.len() as u32;
         merges.push(pair);
         let touched = where_.remove(&pair).unwrap_or_default();
-        let mut new_pairs: FxHashMap<Pair, Vec<u32>> = FxHashMap::default();
         for &w in &touched {
             deltas.clear();
             merge_word(&mut ids[w as usize], pair, new_id, &mut deltas);
@@ -68,7 +68,7 @@ pub fn learn_merges(words: Vec<(Box<[u8]>, u64)>, n_merges: usize, mut on_merge:
             }
         }
         pair_counts.remove(&pair);
-        for (p, list) in new_pairs {
+        for (p, list) in new_pairs.drain() {
             let c = pair_counts[&p];
             if c > 0 {
                 heap.push((c, Reverse(p)));
@@ -81,31 +81,33 @@ pub fn learn_merges(words: Vec<(Box<[u8]>, u64)>, n_merges: usize, mut on_merge:
 }
 
 /// Replaces each non-overlapping occurrence of `pair` (left to right) in `word` by `new_id`,
-/// recording the pair-count changes: (pair, +1/-1) per affected adjacency.
+/// in place, recording the pair-count changes: (pair, +1/-1) per affected adjacency.
 fn merge_word(word: &mut Vec<u32>, pair: Pair, new_id: u32, deltas: &mut Vec<(Pair, i64)>) {
     let (a, b) = pair;
-    let mut out: Vec<u32> = Vec::with_capacity(word.len());
-    let mut i = 0;
-    while i < word.len() {
-        if i + 1 < word.len() && word[i] == a && word[i + 1] == b {
-            if let Some(&x) = out.last() {
+    let n = word.len();
+    let (mut read, mut write) = (0, 0);
+    while read < n {
+        if read + 1 < n && word[read] == a && word[read + 1] == b {
+            if write > 0 {
+                let x = word[write - 1];
                 deltas.push(((x, a), -1));
                 deltas.push(((x, new_id), 1));
             }
-            if i + 2 < word.len() {
-                let y = word[i + 2];
+            if read + 2 < n {
+                let y = word[read + 2];
                 deltas.push(((b, y), -1));
                 deltas.push(((new_id, y), 1));
             }
             deltas.push((pair, -1));
-            out.push(new_id);
-            i += 2;
+            word[write] = new_id;
+            read += 2;
         } else {
-            out.push(word[i]);
-            i += 1;
+            word[write] = word[read];
+            read += 1;
         }
+        write += 1;
     }
-    *word = out;
+    word.truncate(write);
 }
 
 #[cfg(test)]
