@@ -183,56 +183,67 @@ impl Vocab {
         }
     }
 
-    /// The same merge order with a min-heap over (rank, start) and a linked list of parts.
+    /// The same merge order with a min-heap keyed by `rank << 32 | start` (so ties go to the
+    /// leftmost pair) over a linked list of parts; stale heap entries are skipped when popped.
     fn merge_large(&self, piece: &[u8], out: &mut Vec<u32>) {
         let n = piece.len();
-        // Part i starts at byte i until merged away; next/prev link the live parts.
-        let mut next: Vec<u32> = (1..=n as u32).collect();
-        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
-        let mut alive = vec![true; n];
-        let mut pair = vec![NONE; n];
-        let mut heap = BinaryHeap::with_capacity(n);
-        let end_of = |next: &[u32], i: usize| {
-            let j = next[i] as usize;
-            if j >= n {
-                None
-            } else {
-                Some(next[j] as usize)
-            }
-        };
+        // Part i starts at byte i until merged away; `rank` is that of part i merged with the
+        // next part (NONE if not a token, DEAD once part i has been merged into its left one).
+        #[derive(Clone, Copy)]
+        struct Part {
+            prev: u32,
+            next: u32,
+            rank: u32,
+        }
+        const DEAD: u32 = u32::MAX - 1;
+        let mut parts: Vec<Part> =
+            (0..n).map(|i| Part { prev: (i as u32).wrapping_sub(1), next: i as u32 + 1, rank: NONE }).collect();
+        let mut heap: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(n);
+        let key = |rank: u32, i: usize| Reverse((rank as u64) << 32 | i as u64);
         for i in 0..n - 1 {
-            pair[i] = self.rank_or_none(&piece[i..i + 2]);
-            if pair[i] != NONE {
-                heap.push(Reverse((pair[i], i as u32)));
+            let rank = self.pair_rank[(piece[i] as usize) << 8 | piece[i + 1] as usize];
+            parts[i].rank = rank;
+            if rank != NONE {
+                heap.push(key(rank, i));
             }
         }
-        while let Some(Reverse((rank, i))) = heap.pop() {
-            let i = i as usize;
-            if !alive[i] || pair[i] != rank {
-                continue; // stale entry
+        // Rank of part i merged with its successor: bytes from i to the end of next(i).
+        let pair_rank = |parts: &[Part], i: usize| {
+            let j = parts[i].next as usize;
+            if j >= n {
+                NONE
+            } else {
+                self.rank_or_none(&piece[i..parts[j].next as usize])
             }
-            let j = next[i] as usize;
-            alive[j] = false;
-            next[i] = next[j];
-            if (next[j] as usize) < n {
-                prev[next[j] as usize] = i as u32;
+        };
+        while let Some(Reverse(k)) = heap.pop() {
+            let (rank, i) = ((k >> 32) as u32, (k & 0xffff_ffff) as usize);
+            if parts[i].rank != rank {
+                continue; // stale entry (or a dead part)
             }
-            pair[i] = end_of(&next, i).map_or(NONE, |e| self.rank_or_none(&piece[i..e]));
-            if pair[i] != NONE {
-                heap.push(Reverse((pair[i], i as u32)));
+            let j = parts[i].next as usize;
+            let after = parts[j].next;
+            parts[j].rank = DEAD;
+            parts[i].next = after;
+            if (after as usize) < n {
+                parts[after as usize].prev = i as u32;
             }
-            let p = prev[i];
+            parts[i].rank = pair_rank(&parts, i);
+            if parts[i].rank != NONE {
+                heap.push(key(parts[i].rank, i));
+            }
+            let p = parts[i].prev;
             if p != u32::MAX {
                 let p = p as usize;
-                pair[p] = self.rank_or_none(&piece[p..next[i] as usize]);
-                if pair[p] != NONE {
-                    heap.push(Reverse((pair[p], p as u32)));
+                parts[p].rank = pair_rank(&parts, p);
+                if parts[p].rank != NONE {
+                    heap.push(key(parts[p].rank, p));
                 }
             }
         }
         let mut i = 0;
         while i < n {
-            let e = next[i] as usize;
+            let e = parts[i].next as usize;
             out.push(self.rank_or_none(&piece[i..e]));
             i = e;
         }
@@ -266,6 +277,21 @@ mod tests {
         // "aaaaa": aa at 0 (leftmost), aa at 2, then aaaa; the last a stays.
         assert_eq!(both(&v, b"aaaaa"), (vec![260, 97], vec![260, 97]));
         assert_eq!(both(&v, b"xbcx"), (vec![120, 261, 120], vec![120, 261, 120]));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// The heap merge (long pieces) and tiktoken's linear merge (short ones) agree on a real
+        /// vocabulary, on text built to need many merges.
+        #[test]
+        fn heap_merge_equals_linear_merge(piece in "[a-c x_\\-]{2,128}|(the|ing| of|ion|\\.\\.){1,30}") {
+            static CL100K: std::sync::OnceLock<crate::Tokenizer> = std::sync::OnceLock::new();
+            let v = CL100K.get_or_init(|| crate::pretrained::load("cl100k_base").unwrap()).vocab();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            v.merge_small(piece.as_bytes(), &mut a);
+            v.merge_large(piece.as_bytes(), &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
     }
 
     #[test]
