@@ -62,18 +62,26 @@ impl InputStats {
     }
 }
 
+/// Total size on disk of `paths`, for progress bars; `None` when one is standard input.
+pub fn total_file_bytes(paths: &[PathBuf]) -> Option<u64> {
+    paths.iter().map(|p| if p.as_os_str() == "-" { None } else { std::fs::metadata(p).ok().map(|m| m.len()) }).sum()
+}
+
 /// Reads documents from `paths` (a path of `-` is standard input, as text) and calls `f` with
-/// batches of about `batch_bytes` bytes. Stops early if `f` returns false.
+/// batches of about `batch_bytes` bytes and the number of file bytes consumed so far (on disk,
+/// compressed or not; to set against [`total_file_bytes`]). Stops early if `f` returns false.
 pub fn for_each_batch(
     paths: &[PathBuf],
     batch_bytes: usize,
-    mut f: impl FnMut(Vec<String>) -> bool,
+    mut f: impl FnMut(Vec<String>, u64) -> bool,
 ) -> Result<InputStats, Error> {
     let mut stats = InputStats::default();
     let mut batch = Vec::new();
     let mut batch_size = 0;
     let mut keep_going = true;
+    let consumed = std::rc::Rc::new(std::cell::Cell::new(0u64));
     for path in paths {
+        let done_before = consumed.get();
         let mut push = |doc: String, stats: &mut InputStats| {
             stats.documents += 1;
             stats.bytes += doc.len() as u64;
@@ -81,7 +89,7 @@ pub fn for_each_batch(
             batch.push(doc);
             if batch_size >= batch_bytes {
                 batch_size = 0;
-                keep_going = f(std::mem::take(&mut batch));
+                keep_going = f(std::mem::take(&mut batch), consumed.get());
             }
             keep_going
         };
@@ -93,7 +101,7 @@ pub fn for_each_batch(
         match Format::detect(path) {
             Format::Parquet => crate::input_parquet::read(path, &mut stats, &mut push)?,
             format => {
-                let file = std::fs::File::open(path).map_err(io)?;
+                let file = Counting { inner: std::fs::File::open(path).map_err(io)?, count: consumed.clone() };
                 let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
                     Box::new(flate2::read::MultiGzDecoder::new(file))
                 } else {
@@ -110,11 +118,28 @@ pub fn for_each_batch(
         if !keep_going {
             return Ok(stats);
         }
+        if let Some(size) = total_file_bytes(std::slice::from_ref(path)) {
+            consumed.set(done_before + size); // exact even where the reader did not count
+        }
     }
     if !batch.is_empty() {
-        f(batch);
+        f(batch, consumed.get());
     }
     Ok(stats)
+}
+
+/// A reader that adds the bytes it reads to a shared counter.
+struct Counting<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }
 
 type Push<'a> = dyn FnMut(String, &mut InputStats) -> bool + 'a;

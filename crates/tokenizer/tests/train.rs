@@ -18,7 +18,7 @@ fn train(paths: &[PathBuf], vocab_size: usize, special: &[&str]) -> Tokenizer {
         name: "test".into(),
     };
     let mut trainer = Trainer::new(config).unwrap();
-    input::for_each_batch(paths, 1 << 20, |batch| {
+    input::for_each_batch(paths, 1 << 20, |batch, _| {
         trainer.add_documents(&batch);
         true
     })
@@ -57,7 +57,7 @@ fn reads_parquet_snappy_and_zstd_like_jsonl() {
     for name in ["sample_snappy.parquet", "sample_zstd.parquet"] {
         assert_eq!(Format::detect(&fix.join(name)), Format::Parquet);
         let mut docs = Vec::new();
-        let stats = input::for_each_batch(&[fix.join(name)], 1 << 20, |b| {
+        let stats = input::for_each_batch(&[fix.join(name)], 1 << 20, |b, _| {
             docs.extend(b);
             true
         })
@@ -68,11 +68,11 @@ fn reads_parquet_snappy_and_zstd_like_jsonl() {
         let expected: String = first["text"].as_str().unwrap().chars().take(500).collect();
         assert_eq!(docs[0], expected);
     }
-    let err = input::for_each_batch(&[root().join("data/corpus.jsonl.parquet")], 1, |_| true).unwrap_err();
+    let err = input::for_each_batch(&[root().join("data/corpus.jsonl.parquet")], 1, |_, _| true).unwrap_err();
     assert!(err.to_string().contains("corpus.jsonl.parquet"), "{err}");
     let not_parquet = std::env::temp_dir().join(format!("np{}.parquet", std::process::id()));
     std::fs::write(&not_parquet, b"PAR1 this is not parquet").unwrap();
-    let err = input::for_each_batch(&[not_parquet], 1, |_| true).unwrap_err();
+    let err = input::for_each_batch(&[not_parquet], 1, |_, _| true).unwrap_err();
     assert!(err.to_string().contains("not a readable Parquet file"), "{err}");
 }
 
@@ -88,7 +88,7 @@ fn max_doc_chars_truncates_documents() {
         name: "t".into(),
     };
     let mut trainer = Trainer::new(config.clone()).unwrap();
-    input::for_each_batch(std::slice::from_ref(&long), 1 << 20, |b| {
+    input::for_each_batch(std::slice::from_ref(&long), 1 << 20, |b, _| {
         trainer.add_documents(&b);
         true
     })

@@ -117,6 +117,23 @@ fn export(a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// A progress bar over the input files' bytes (rate and ETA), or a spinner for standard input.
+pub fn input_progress(inputs: &[PathBuf], what: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    match minichat_tokenizer::input::total_file_bytes(inputs) {
+        Some(total) => ProgressBar::new(total).with_style(
+            ProgressStyle::with_template(&format!(
+                "{what} {{bar:30}} {{binary_bytes}}/{{binary_total_bytes}} ({{binary_bytes_per_sec}}, eta {{eta}}) {{msg}}"
+            ))
+            .expect("valid template"),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template(&format!("{{spinner}} {what}: {{binary_bytes}} ({{binary_bytes_per_sec}}) {{msg}}"))
+                .expect("valid template"),
+        ),
+    }
+}
+
 /// Reads the text to work on: `--text`, else the file, else standard input.
 pub fn read_input(text: &Option<String>, file: &Option<PathBuf>) -> Result<Vec<u8>> {
     use std::io::Read;

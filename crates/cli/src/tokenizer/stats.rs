@@ -3,7 +3,6 @@
 use super::TokenizerArg;
 use anyhow::{bail, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use minichat_tokenizer::stats::Compression;
 use minichat_tokenizer::{input, Tokenizer};
 use std::path::PathBuf;
@@ -28,15 +27,12 @@ pub fn run(a: StatsArgs) -> Result<()> {
         .map(|t| TokenizerArg { tokenizer: t.clone(), pattern: a.pattern.clone() }.load())
         .collect::<Result<_>>()?;
     let mut totals = vec![Compression::default(); toks.len()];
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} encoding: {binary_bytes} ({binary_bytes_per_sec})")
-            .expect("valid template"),
-    );
-    let stats = input::for_each_batch(&a.inputs, 4 << 20, |batch| {
+    let bar = super::input_progress(&a.inputs, "encoding");
+    let stats = input::for_each_batch(&a.inputs, 4 << 20, |batch, consumed| {
         for (tok, total) in toks.iter().zip(totals.iter_mut()) {
             total.add(tok, &batch);
         }
-        bar.inc(batch.iter().map(|d| d.len() as u64).sum());
+        bar.set_position(consumed);
         true
     })?;
     bar.finish_and_clear();

@@ -59,17 +59,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut trainer = Trainer::new(config)?;
     let started = Instant::now();
 
-    let reading = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} counting pieces: {binary_bytes} read ({binary_bytes_per_sec}), {msg}")
-            .expect("valid template"),
-    );
+    let reading = super::input_progress(&a.inputs, "counting pieces");
     let max_bytes = a.max_bytes.unwrap_or(u64::MAX);
     let mut read = 0u64;
-    let stats = input::for_each_batch(&a.inputs, 8 << 20, |batch| {
+    let stats = input::for_each_batch(&a.inputs, 8 << 20, |batch, consumed| {
         read += batch.iter().map(|d| d.len() as u64).sum::<u64>();
         trainer.add_documents(&batch);
-        reading.set_position(read);
-        reading.set_message(format!("{} distinct", trainer.distinct_pieces()));
+        reading.set_position(consumed);
+        reading.set_message(format!("{} distinct pieces", trainer.distinct_pieces()));
         read < max_bytes
     })?;
     reading.finish_and_clear();
