@@ -88,19 +88,40 @@ fn main() {
         }
     }
 
-    println!("\nworst case: one 1 MB piece of 'x' (cl100k)");
-    let text = "x".repeat(1 << 20);
+    // Worst cases: one long piece with no pre-tokenizer split point. Best of 3 runs; minichat's
+    // first call also builds its prefix trie (reported separately).
     let ours = pretrained::load("cl100k_base").unwrap();
     let tk = tiktoken_rs::cl100k_base().unwrap();
     let bpe = bpe_openai::cl100k_base();
-    let encoders: [(&str, Box<dyn Fn(&str) -> Vec<u32>>); 3] = [
-        ("minichat", Box::new(|s| ours.encode_ordinary(s))),
-        ("tiktoken-rs", Box::new(|s| tk.encode_ordinary(s))),
-        ("bpe-openai", Box::new(|s| bpe.encode(s))),
-    ];
-    for (name, f) in encoders {
-        let t = Instant::now();
-        let n = f(&text).len();
-        println!("{name:<14} {:>8.1} ms ({n} tokens)", t.elapsed().as_secs_f64() * 1e3);
+    let mut seed = 1u64;
+    let random_az: String = (0..100_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (b'a' + ((seed >> 33) % 26) as u8) as char
+        })
+        .collect();
+    let t = Instant::now();
+    ours.encode_ordinary(&"x".repeat(5000));
+    println!("\nworst cases, one piece (cl100k; minichat's one-off prefix-trie build: {:.1} ms)", t.elapsed().as_secs_f64() * 1e3);
+    for (label, text) in [("'x' x 1M", "x".repeat(1 << 20)), ("'a' x 100k", "a".repeat(100_000)), ("random a-z x 100k", random_az)] {
+        let encoders: [(&str, Box<dyn Fn(&str) -> Vec<u32>>); 3] = [
+            ("minichat", Box::new(|s| ours.encode_ordinary(s))),
+            ("tiktoken-rs", Box::new(|s| tk.encode_ordinary(s))),
+            ("bpe-openai", Box::new(|s| bpe.encode(s))),
+        ];
+        let mut line = format!("{label:<18}");
+        let mut reference = None;
+        for (name, f) in encoders {
+            let mut best = f64::MAX;
+            let mut ids = Vec::new();
+            for _ in 0..3 {
+                let t = Instant::now();
+                ids = f(&text);
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let exact = *reference.get_or_insert_with(|| ids.clone()) == ids;
+            line += &format!("  {name} {:.1} ms{}", best * 1e3, if exact { "" } else { " (NOT EXACT)" });
+        }
+        println!("{line}");
     }
 }

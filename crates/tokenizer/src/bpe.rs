@@ -14,6 +14,9 @@ use std::collections::BinaryHeap;
 const NONE: u32 = u32::MAX;
 /// Pieces up to this many bytes use the linear scan (tiktoken switches at 100 bytes).
 const SMALL: usize = 128;
+/// Pieces from this many bytes on use the backtracking encoder (linear time, but its prefix
+/// trie costs ~0.1 s to build on first use); in between, the heap merge.
+const LONG: usize = 4096;
 
 /// Token bytes <-> rank, with the fast paths BPE needs.
 #[derive(Clone, Debug)]
@@ -26,6 +29,8 @@ pub struct Vocab {
     byte_rank: [u32; 256],
     /// Rank of each two-byte token, indexed by `b0 << 8 | b1`; `NONE` where there is none.
     pair_rank: Vec<u32>,
+    /// Built on the first piece of `LONG` bytes or more.
+    trie: std::sync::OnceLock<crate::backtrack::PrefixTrie>,
 }
 
 impl Vocab {
@@ -78,7 +83,7 @@ impl Vocab {
             ordered.extend_from_slice(&arena[start as usize..(start + len) as usize]);
         }
         offsets.push(ordered.len() as u32);
-        Ok(Vocab { encoder, arena: ordered, offsets, byte_rank, pair_rank })
+        Ok(Vocab { encoder, arena: ordered, offsets, byte_rank, pair_rank, trie: std::sync::OnceLock::new() })
     }
 
     /// Number of rank slots: highest rank + 1 (gaps included).
@@ -137,14 +142,44 @@ impl Vocab {
             out.push(r);
         } else if piece.len() <= SMALL {
             self.merge_small(piece, out);
-        } else {
+        } else if piece.len() < LONG {
             self.merge_large(piece, out);
+        } else {
+            match self.encode_backtrack(piece) {
+                Some(ids) => out.extend(ids),
+                None => self.merge_large(piece, out),
+            }
         }
     }
 
-    /// tiktoken's `_byte_pair_merge`: `parts[i] = (start, rank of parts i and i+1 merged)`.
+    /// The linear-time encoder for long pieces (`backtrack.rs`); `None` if it found nothing.
+    pub(crate) fn encode_backtrack(&self, piece: &[u8]) -> Option<Vec<u32>> {
+        let trie = self.trie.get_or_init(|| crate::backtrack::PrefixTrie::new(self.ranks().into_iter()));
+        crate::backtrack::encode(self, trie, piece)
+    }
+
+    /// BPE merges on `bytes` from single bytes, without the whole-piece lookup, into `out`.
+    pub(crate) fn merge_bytes(&self, bytes: &[u8], out: &mut Vec<u32>) {
+        out.clear();
+        if bytes.len() <= SMALL {
+            self.merge_small(bytes, out);
+        } else {
+            self.merge_large(bytes, out);
+        }
+    }
+
+    /// tiktoken's `_byte_pair_merge` on a stack buffer sized for the piece.
     fn merge_small(&self, piece: &[u8], out: &mut Vec<u32>) {
-        let mut parts = [(0u32, NONE); SMALL + 1];
+        if piece.len() < 24 {
+            self.merge_small_n::<24>(piece, out)
+        } else {
+            self.merge_small_n::<{ SMALL + 1 }>(piece, out)
+        }
+    }
+
+    /// `parts[i] = (start, rank of parts i and i+1 merged)`; `N` > `piece.len()`.
+    fn merge_small_n<const N: usize>(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let mut parts = [(0u32, NONE); N];
         let mut len = piece.len() + 1;
         for (i, part) in parts.iter_mut().enumerate().take(len) {
             part.0 = i as u32;
@@ -290,7 +325,36 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             v.merge_small(piece.as_bytes(), &mut a);
             v.merge_large(piece.as_bytes(), &mut b);
-            proptest::prop_assert_eq!(a, b);
+            proptest::prop_assert_eq!(&a, &b);
+            proptest::prop_assert_eq!(v.encode_backtrack(piece.as_bytes()), Some(a));
+        }
+
+        /// The same on the other encodings and longer, repetitive pieces.
+        #[test]
+        fn backtracking_equals_heap_merge(piece in "([a-d ]{1,3}|x{1,9}|[0-9]{1,4}|__|==){1,200}", which in 0usize..3) {
+            static TOKS: std::sync::OnceLock<Vec<crate::Tokenizer>> = std::sync::OnceLock::new();
+            let toks = TOKS.get_or_init(|| crate::pretrained::NAMES.iter().map(|n| crate::pretrained::load(n).unwrap()).collect());
+            let v = toks[which].vocab();
+            let mut heap = Vec::new();
+            v.merge_large(piece.as_bytes(), &mut heap);
+            proptest::prop_assert_eq!(v.encode_backtrack(piece.as_bytes()), Some(heap));
+        }
+    }
+
+    #[test]
+    fn backtracking_equals_heap_merge_on_megabyte_pieces() {
+        let tok = crate::pretrained::load("o200k_base").unwrap();
+        let mut seed = 12345u64;
+        let mut random = |alphabet: &[u8]| -> u8 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            alphabet[(seed >> 33) as usize % alphabet.len()]
+        };
+        let letters: Vec<u8> = (0..1 << 18).map(|_| random(b"abcdefghijklmnopqrstuvwxyz")).collect();
+        let digits: Vec<u8> = (0..1 << 18).map(|_| random(b"0123456789+/=")).collect();
+        for piece in [vec![b'x'; 1 << 20], b"ab".repeat(1 << 17), letters, digits] {
+            let mut heap = Vec::new();
+            tok.vocab().merge_large(&piece, &mut heap);
+            assert_eq!(tok.vocab().encode_backtrack(&piece), Some(heap));
         }
     }
 

@@ -6,6 +6,7 @@
 //! (`tokenizer_file`) and Hugging Face `tokenizer.json` export (`hf`). Encoding is token-for-token
 //! identical to OpenAI's tiktoken for cl100k_base, o200k_base and r50k_base (`pretrained`).
 
+mod backtrack;
 pub mod bpe;
 pub mod hf;
 pub mod input;
