@@ -5,9 +5,13 @@
 //! residual stream, a tied embedding) needs no extra add. Each one is checked against central
 //! finite differences in f64 (`gradcheck`).
 
+pub mod cross_entropy;
 pub mod float;
 pub mod gelu;
 pub mod layer_norm;
+pub mod rms_norm;
+pub mod rope;
+pub mod swiglu;
 
 #[cfg(test)]
 pub(crate) mod gradcheck;
