@@ -5,10 +5,12 @@
 //! residual stream, a tied embedding) needs no extra add. Each one is checked against central
 //! finite differences in f64 (`gradcheck`).
 
+pub mod attention;
 pub mod cross_entropy;
 pub mod float;
 pub mod gelu;
 pub mod layer_norm;
+pub mod linear;
 pub mod rms_norm;
 pub mod rope;
 pub mod swiglu;

@@ -1,0 +1,178 @@
+//! Linear layer `out = inp · W^T + bias` with `W` laid out `[out_features][in_features]` like
+//! `torch.nn.Linear` (GPT-2's Conv1D checkpoints are transposed on load).
+//!
+//! The f32 path runs on the `gemm` crate; a generic loop version (`*_ref`) is the f64 reference
+//! for finite-difference checks and the oracle the gemm path is tested against.
+
+use super::float::Float;
+
+/// Runs gemm: `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`, each operand given by (row stride, col stride).
+#[allow(clippy::too_many_arguments)]
+fn gemm_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(
+        dst.len() >= m * n
+            && lhs.len() >= (m - 1) * lhs_rs + (k - 1) * lhs_cs + 1
+            && rhs.len() >= (k - 1) * rhs_rs + (n - 1) * rhs_cs + 1
+    );
+    // Below ~1 MFLOP the thread hand-off costs more than it saves.
+    let par = if m * n * k >= 1 << 20 && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the assert above keeps every index gemm computes from these strides in bounds.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// `out[n×oc] = inp[n×c] · w[oc×c]^T + bias`.
+pub fn forward(out: &mut [f32], inp: &[f32], w: &[f32], bias: Option<&[f32]>, n: usize, c: usize, oc: usize) {
+    gemm_f32(n, oc, c, out, false, inp, (c, 1), w, (1, c));
+    if let Some(bias) = bias {
+        for row in out.chunks_exact_mut(oc) {
+            for (o, b) in row.iter_mut().zip(bias) {
+                *o += b;
+            }
+        }
+    }
+}
+
+/// Accumulates `dinp += dout · w`, `dw += dout^T · inp`, `dbias += sum over rows of dout`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    dinp: &mut [f32],
+    dw: &mut [f32],
+    dbias: Option<&mut [f32]>,
+    dout: &[f32],
+    inp: &[f32],
+    w: &[f32],
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    gemm_f32(n, c, oc, dinp, true, dout, (oc, 1), w, (c, 1));
+    gemm_f32(oc, c, n, dw, true, dout, (1, oc), inp, (c, 1));
+    if let Some(dbias) = dbias {
+        for row in dout.chunks_exact(oc) {
+            for (d, g) in dbias.iter_mut().zip(row) {
+                *d += g;
+            }
+        }
+    }
+}
+
+/// Reference forward, any float type.
+pub fn forward_ref<T: Float>(out: &mut [T], inp: &[T], w: &[T], bias: Option<&[T]>, n: usize, c: usize, oc: usize) {
+    for r in 0..n {
+        for o in 0..oc {
+            let mut s = bias.map_or(T::default(), |b| b[o]);
+            for i in 0..c {
+                s += inp[r * c + i] * w[o * c + i];
+            }
+            out[r * oc + o] = s;
+        }
+    }
+}
+
+/// Reference backward, any float type.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_ref<T: Float>(
+    dinp: &mut [T],
+    dw: &mut [T],
+    mut dbias: Option<&mut [T]>,
+    dout: &[T],
+    inp: &[T],
+    w: &[T],
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    for r in 0..n {
+        for o in 0..oc {
+            let g = dout[r * oc + o];
+            for i in 0..c {
+                dinp[r * c + i] += g * w[o * c + i];
+                dw[o * c + i] += g * inp[r * c + i];
+            }
+            if let Some(db) = dbias.as_deref_mut() {
+                db[o] += g;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::gradcheck::{check, random};
+
+    #[test]
+    fn reference_backward_matches_finite_differences() {
+        let (n, c, oc) = (3, 4, 5);
+        let (inp, w, b, dout) = (random(n * c, 21), random(oc * c, 22), random(oc, 23), random(n * oc, 24));
+        let loss = |inp: &[f64], w: &[f64], b: &[f64]| {
+            let mut out = vec![0.0; n * oc];
+            forward_ref(&mut out, inp, w, Some(b), n, c, oc);
+            out.iter().zip(&dout).map(|(a, b)| a * b).sum::<f64>()
+        };
+        let (mut di, mut dw, mut db) = (vec![0.0; n * c], vec![0.0; oc * c], vec![0.0; oc]);
+        backward_ref(&mut di, &mut dw, Some(&mut db), &dout, &inp, &w, n, c, oc);
+        check("linear dinp", &inp, &di, |x| loss(x, &w, &b));
+        check("linear dw", &w, &dw, |x| loss(&inp, x, &b));
+        check("linear dbias", &b, &db, |x| loss(&inp, &w, x));
+    }
+
+    #[test]
+    fn gemm_path_equals_reference_including_odd_and_large_sizes() {
+        for (n, c, oc) in [(1, 1, 1), (3, 5, 7), (17, 33, 9), (130, 96, 200)] {
+            let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+            let (inp, w, b, dout) =
+                (f(random(n * c, 25)), f(random(oc * c, 26)), f(random(oc, 27)), f(random(n * oc, 28)));
+            let (mut out, mut want) = (vec![0f32; n * oc], vec![0f32; n * oc]);
+            forward(&mut out, &inp, &w, Some(&b), n, c, oc);
+            forward_ref(&mut want, &inp, &w, Some(&b), n, c, oc);
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * (1.0 + y.abs()));
+            assert!(close(&out, &want), "forward {n}x{c}x{oc}");
+            // Accumulation: start from non-zero gradients.
+            let (mut di, mut dw, mut db) = (vec![0.5f32; n * c], vec![0.25f32; oc * c], vec![1f32; oc]);
+            let (mut di2, mut dw2, mut db2) = (di.clone(), dw.clone(), db.clone());
+            backward(&mut di, &mut dw, Some(&mut db), &dout, &inp, &w, n, c, oc);
+            backward_ref(&mut di2, &mut dw2, Some(&mut db2), &dout, &inp, &w, n, c, oc);
+            assert!(close(&di, &di2) && close(&dw, &dw2) && close(&db, &db2), "backward {n}x{c}x{oc}");
+        }
+    }
+}
