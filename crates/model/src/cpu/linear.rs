@@ -24,8 +24,8 @@ fn gemm_f32(
     }
     assert!(
         dst.len() >= m * n
-            && lhs.len() >= (m - 1) * lhs_rs + (k - 1) * lhs_cs + 1
-            && rhs.len() >= (k - 1) * rhs_rs + (n - 1) * rhs_cs + 1
+            && lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs
+            && rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs
     );
     // Below ~1 MFLOP the thread hand-off costs more than it saves.
     let par = if m * n * k >= 1 << 20 && rayon::current_num_threads() > 1 {
