@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod cpu;
+pub mod gpt;
 pub mod safetensors;
 
 pub use config::{Family, ModelConfig};

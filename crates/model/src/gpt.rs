@@ -1,0 +1,568 @@
+//! The GPT-2 Transformer (Radford et al. 2019), forward and backward written out, llm.c style.
+//!
+//! Reads top to bottom like nanoGPT's `model.py`: token + position embedding, `n_layer` pre-norm
+//! blocks (LayerNorm -> causal self-attention -> residual; LayerNorm -> MLP with GELU ->
+//! residual), a final LayerNorm and the LM head tied to the token embedding. Parameters live in
+//! one flat buffer (and gradients in another of the same layout) so the optimizer is one loop;
+//! activations are sized once per (batch, sequence) shape and reused across steps.
+//!
+//! Parameter names and shapes are Hugging Face's `GPT2LMHeadModel`; its `Conv1D` weights are
+//! stored `[in][out]`, ours `[out][in]` like `torch.nn.Linear`, so they are transposed on load.
+
+use crate::config::{Family, ModelConfig};
+use crate::cpu::attention::{self, Dims};
+use crate::cpu::{cross_entropy, gelu, layer_norm, linear};
+use crate::safetensors::Tensor;
+use crate::Error;
+use std::collections::BTreeMap;
+
+/// One parameter tensor inside the flat buffer.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Hugging Face name, e.g. `transformer.h.0.attn.c_attn.weight`.
+    pub name: String,
+    pub offset: usize,
+    /// Shape in our layout (`[out][in]` for linear weights).
+    pub shape: Vec<usize>,
+    /// Stored transposed in Hugging Face checkpoints (GPT-2 `Conv1D`).
+    pub conv1d: bool,
+}
+
+impl Param {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Offsets of one block's parameters.
+#[derive(Clone, Copy, Debug)]
+struct BlockParams {
+    ln_1_w: usize,
+    ln_1_b: usize,
+    c_attn_w: usize,
+    c_attn_b: usize,
+    attn_proj_w: usize,
+    attn_proj_b: usize,
+    ln_2_w: usize,
+    ln_2_b: usize,
+    c_fc_w: usize,
+    c_fc_b: usize,
+    mlp_proj_w: usize,
+    mlp_proj_b: usize,
+}
+
+/// The model: config, parameter table and the flat parameter and gradient buffers.
+pub struct Gpt {
+    pub config: ModelConfig,
+    pub params: Vec<Param>,
+    pub weights: Vec<f32>,
+    pub grads: Vec<f32>,
+    wte: usize,
+    wpe: usize,
+    blocks: Vec<BlockParams>,
+    ln_f_w: usize,
+    ln_f_b: usize,
+}
+
+impl Gpt {
+    /// A GPT-2 model with all weights zero (load or initialise them next).
+    pub fn new(config: ModelConfig) -> Result<Gpt, Error> {
+        config.validate()?;
+        if config.family != Family::Gpt2 || !config.tie_embeddings {
+            return Err(Error::Config("this engine builds GPT-2 with tied embeddings so far".into()));
+        }
+        let (v, c, f) = (config.vocab_size, config.n_embd, config.intermediate_size);
+        let mut params = Vec::new();
+        let mut add = |name: String, shape: Vec<usize>, conv1d: bool| {
+            let offset = params.last().map_or(0, |p: &Param| p.offset + p.len());
+            params.push(Param { name, offset, shape, conv1d });
+            offset
+        };
+        let wte = add("transformer.wte.weight".into(), vec![v, c], false);
+        let wpe = add("transformer.wpe.weight".into(), vec![config.block_size, c], false);
+        let mut blocks = Vec::new();
+        for l in 0..config.n_layer {
+            let p = |s: &str| format!("transformer.h.{l}.{s}");
+            blocks.push(BlockParams {
+                ln_1_w: add(p("ln_1.weight"), vec![c], false),
+                ln_1_b: add(p("ln_1.bias"), vec![c], false),
+                c_attn_w: add(p("attn.c_attn.weight"), vec![3 * c, c], true),
+                c_attn_b: add(p("attn.c_attn.bias"), vec![3 * c], false),
+                attn_proj_w: add(p("attn.c_proj.weight"), vec![c, c], true),
+                attn_proj_b: add(p("attn.c_proj.bias"), vec![c], false),
+                ln_2_w: add(p("ln_2.weight"), vec![c], false),
+                ln_2_b: add(p("ln_2.bias"), vec![c], false),
+                c_fc_w: add(p("mlp.c_fc.weight"), vec![f, c], true),
+                c_fc_b: add(p("mlp.c_fc.bias"), vec![f], false),
+                mlp_proj_w: add(p("mlp.c_proj.weight"), vec![c, f], true),
+                mlp_proj_b: add(p("mlp.c_proj.bias"), vec![c], false),
+            });
+        }
+        let ln_f_w = add("transformer.ln_f.weight".into(), vec![c], false);
+        let ln_f_b = add("transformer.ln_f.bias".into(), vec![c], false);
+        let total = params.last().map_or(0, |p| p.offset + p.len());
+        Ok(Gpt { config, params, weights: vec![0.0; total], grads: vec![0.0; total], wte, wpe, blocks, ln_f_w, ln_f_b })
+    }
+
+    /// Loads Hugging Face weights (as read by `safetensors::load`); every parameter must be
+    /// present with its exact shape. `lm_head.weight`, if present, must equal the embedding.
+    pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
+        let known: std::collections::HashSet<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+        if let Some(extra) = tensors.keys().find(|k| {
+            !known.contains(k.as_str())
+                && *k != "lm_head.weight"
+                && !k.ends_with(".attn.bias")
+                && !k.ends_with(".attn.masked_bias")
+        }) {
+            return Err(Error::Tensor {
+                file: file.into(),
+                tensor: extra.clone(),
+                message: "not a GPT-2 parameter of this config".into(),
+            });
+        }
+        for p in &self.params {
+            let bad = |message: String| Error::Tensor { file: file.into(), tensor: p.name.clone(), message };
+            let t = tensors.get(&p.name).ok_or_else(|| bad("missing".into()))?;
+            let hf_shape: Vec<usize> = if p.conv1d { vec![p.shape[1], p.shape[0]] } else { p.shape.clone() };
+            if t.shape != hf_shape {
+                return Err(bad(format!("shape {:?}, expected {hf_shape:?}", t.shape)));
+            }
+            let dst = &mut self.weights[p.offset..p.offset + p.len()];
+            if p.conv1d {
+                transpose(dst, &t.data, hf_shape[0], hf_shape[1]);
+            } else {
+                dst.copy_from_slice(&t.data);
+            }
+        }
+        Ok(())
+    }
+
+    /// The gradient of one parameter in Hugging Face layout (for comparisons and export).
+    pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
+        let p = self.params.iter().find(|p| p.name == name)?;
+        let g = &self.grads[p.offset..p.offset + p.len()];
+        Some(if p.conv1d {
+            let mut out = vec![0.0; g.len()];
+            transpose(&mut out, g, p.shape[0], p.shape[1]);
+            out
+        } else {
+            g.to_vec()
+        })
+    }
+
+    /// Forward pass over `ids` (`b` rows of `t` tokens): fills `acts`, returns per-token
+    /// log-probabilities of `targets` in `acts.logp` (0 where the target is IGNORE).
+    pub fn forward(&self, acts: &mut Activations, ids: &[u32], targets: &[u32]) -> Result<(), Error> {
+        let (b, t) = (acts.b, acts.t);
+        let cfg = &self.config;
+        let (c, f, v, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head);
+        if ids.len() != b * t || targets.len() != b * t {
+            return Err(Error::Config(format!(
+                "expected {} ids and targets, got {} and {}",
+                b * t,
+                ids.len(),
+                targets.len()
+            )));
+        }
+        if let Some(bad) =
+            ids.iter().chain(targets.iter().filter(|&&x| x != cross_entropy::IGNORE)).find(|&&x| x as usize >= v)
+        {
+            return Err(Error::Config(format!("token id {bad} is outside the vocabulary of {v}")));
+        }
+        let n = b * t;
+        let w = &self.weights;
+        let eps = cfg.norm_eps;
+        // Token embedding + learned position embedding.
+        for (r, &id) in ids.iter().enumerate() {
+            let (tok, pos) = (&w[self.wte + id as usize * c..][..c], &w[self.wpe + (r % t) * c..][..c]);
+            for (x, (a, p)) in acts.residual[r * c..(r + 1) * c].iter_mut().zip(tok.iter().zip(pos)) {
+                *x = a + p;
+            }
+        }
+        let dims = Dims { b, t, n_head: h, n_kv_head: h, d: c / h };
+        for (l, bp) in self.blocks.iter().enumerate() {
+            let la = &mut acts.layers[l];
+            let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
+            // Attention sub-block: x + proj(attn(ln_1(x))).
+            layer_norm::forward(
+                &mut la.ln_1,
+                &mut la.ln_1_mean,
+                &mut la.ln_1_rstd,
+                input,
+                &w[bp.ln_1_w..][..c],
+                &w[bp.ln_1_b..][..c],
+                c,
+                eps,
+            );
+            linear::forward(
+                &mut la.qkv,
+                &la.ln_1,
+                &w[bp.c_attn_w..][..3 * c * c],
+                Some(&w[bp.c_attn_b..][..3 * c]),
+                n,
+                c,
+                3 * c,
+            );
+            split_qkv(&la.qkv, &mut la.q, &mut la.k, &mut la.v, c);
+            attention::forward(&mut la.att_out, &mut la.att, &la.q, &la.k, &la.v, dims);
+            linear::forward(
+                &mut la.attn_proj,
+                &la.att_out,
+                &w[bp.attn_proj_w..][..c * c],
+                Some(&w[bp.attn_proj_b..][..c]),
+                n,
+                c,
+                c,
+            );
+            for ((o, a), p) in la.residual_2.iter_mut().zip(input).zip(&la.attn_proj) {
+                *o = a + p;
+            }
+            // MLP sub-block: x + proj(gelu(fc(ln_2(x)))).
+            layer_norm::forward(
+                &mut la.ln_2,
+                &mut la.ln_2_mean,
+                &mut la.ln_2_rstd,
+                &la.residual_2,
+                &w[bp.ln_2_w..][..c],
+                &w[bp.ln_2_b..][..c],
+                c,
+                eps,
+            );
+            linear::forward(&mut la.fc, &la.ln_2, &w[bp.c_fc_w..][..f * c], Some(&w[bp.c_fc_b..][..f]), n, c, f);
+            gelu::forward(&mut la.fc_gelu, &la.fc);
+            linear::forward(
+                &mut la.mlp_proj,
+                &la.fc_gelu,
+                &w[bp.mlp_proj_w..][..c * f],
+                Some(&w[bp.mlp_proj_b..][..c]),
+                n,
+                f,
+                c,
+            );
+            let out = &mut acts.layers_out[l];
+            for ((o, a), p) in out.iter_mut().zip(&la.residual_2).zip(&la.mlp_proj) {
+                *o = a + p;
+            }
+        }
+        let last = acts.layers_out.last().unwrap_or(&acts.residual);
+        layer_norm::forward(
+            &mut acts.ln_f,
+            &mut acts.ln_f_mean,
+            &mut acts.ln_f_rstd,
+            last,
+            &w[self.ln_f_w..][..c],
+            &w[self.ln_f_b..][..c],
+            c,
+            eps,
+        );
+        // LM head tied to the token embedding: logits = ln_f(x) . wte^T.
+        linear::forward(&mut acts.logits, &acts.ln_f, &w[self.wte..][..v * c], None, n, c, v);
+        cross_entropy::forward(&mut acts.logp, &mut acts.probs, &acts.logits, targets, v);
+        Ok(())
+    }
+
+    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`.
+    pub fn backward(&mut self, acts: &mut Activations, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
+        let (b, t) = (acts.b, acts.t);
+        let cfg = self.config.clone();
+        let (c, f, v, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head);
+        let n = b * t;
+        let (w, g) = (&self.weights, &mut self.grads);
+        let d = &mut acts.grads;
+        d.logits.fill(0.0);
+        cross_entropy::backward(&mut d.logits, &acts.probs, targets, dlogp, v);
+        d.ln_f.fill(0.0);
+        linear_backward_split(g, self.wte, v * c, None, &mut d.ln_f, &d.logits, &acts.ln_f, w, n, c, v);
+        // d.residual carries the gradient of the residual stream from the top down.
+        d.residual.fill(0.0);
+        let last = acts.layers_out.last().unwrap_or(&acts.residual);
+        let (gw, gb) = two_mut(g, self.ln_f_w, self.ln_f_b, c);
+        layer_norm::backward(
+            &mut d.residual,
+            gw,
+            gb,
+            &d.ln_f,
+            last,
+            &w[self.ln_f_w..][..c],
+            &acts.ln_f_mean,
+            &acts.ln_f_rstd,
+            c,
+        );
+        let dims = Dims { b, t, n_head: h, n_kv_head: h, d: c / h };
+        for (l, bp) in self.blocks.iter().enumerate().rev() {
+            let la = &acts.layers[l];
+            let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
+            // MLP sub-block: the residual passes d.residual through unchanged; the branch adds.
+            d.big.fill(0.0);
+            linear_backward_split(
+                g,
+                bp.mlp_proj_w,
+                c * f,
+                Some(bp.mlp_proj_b),
+                &mut d.big,
+                &d.residual,
+                &la.fc_gelu,
+                w,
+                n,
+                f,
+                c,
+            );
+            d.big2.fill(0.0);
+            gelu::backward(&mut d.big2, &la.fc, &d.big);
+            d.ln.fill(0.0);
+            linear_backward_split(g, bp.c_fc_w, f * c, Some(bp.c_fc_b), &mut d.ln, &d.big2, &la.ln_2, w, n, c, f);
+            let (gw, gb) = two_mut(g, bp.ln_2_w, bp.ln_2_b, c);
+            layer_norm::backward(
+                &mut d.residual,
+                gw,
+                gb,
+                &d.ln,
+                &la.residual_2,
+                &w[bp.ln_2_w..][..c],
+                &la.ln_2_mean,
+                &la.ln_2_rstd,
+                c,
+            );
+            // Attention sub-block.
+            d.att_out.fill(0.0);
+            linear_backward_split(
+                g,
+                bp.attn_proj_w,
+                c * c,
+                Some(bp.attn_proj_b),
+                &mut d.att_out,
+                &d.residual,
+                &la.att_out,
+                w,
+                n,
+                c,
+                c,
+            );
+            d.q.fill(0.0);
+            d.k.fill(0.0);
+            d.v.fill(0.0);
+            attention::backward(&mut d.q, &mut d.k, &mut d.v, &d.att_out, &la.q, &la.k, &la.v, &la.att, dims);
+            merge_qkv(&mut d.qkv, &d.q, &d.k, &d.v, c);
+            d.ln.fill(0.0);
+            linear_backward_split(
+                g,
+                bp.c_attn_w,
+                3 * c * c,
+                Some(bp.c_attn_b),
+                &mut d.ln,
+                &d.qkv,
+                &la.ln_1,
+                w,
+                n,
+                c,
+                3 * c,
+            );
+            let (gw, gb) = two_mut(g, bp.ln_1_w, bp.ln_1_b, c);
+            layer_norm::backward(
+                &mut d.residual,
+                gw,
+                gb,
+                &d.ln,
+                input,
+                &w[bp.ln_1_w..][..c],
+                &la.ln_1_mean,
+                &la.ln_1_rstd,
+                c,
+            );
+        }
+        // Embeddings.
+        for (r, &id) in ids.iter().enumerate() {
+            let dr = &d.residual[r * c..(r + 1) * c];
+            for (gi, x) in g[self.wte + id as usize * c..][..c].iter_mut().zip(dr) {
+                *gi += x;
+            }
+            for (gi, x) in g[self.wpe + (r % t) * c..][..c].iter_mut().zip(dr) {
+                *gi += x;
+            }
+        }
+    }
+}
+
+/// `linear::backward` with the weight and bias gradients taken from the flat gradient buffer.
+#[allow(clippy::too_many_arguments)]
+fn linear_backward_split(
+    g: &mut [f32],
+    w_off: usize,
+    w_len: usize,
+    b_off: Option<usize>,
+    dinp: &mut [f32],
+    dout: &[f32],
+    inp: &[f32],
+    weights: &[f32],
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let weight = &weights[w_off..w_off + w_len];
+    match b_off {
+        Some(b_off) => {
+            let (gw, gb) = two_mut(g, w_off, b_off, 0);
+            let gw = &mut gw[..w_len];
+            let gb = &mut gb[..oc];
+            linear::backward(dinp, gw, Some(gb), dout, inp, weight, n, c, oc);
+        }
+        None => linear::backward(dinp, &mut g[w_off..w_off + w_len], None, dout, inp, weight, n, c, oc),
+    }
+}
+
+/// Two disjoint mutable views of the flat buffer starting at `a` < `b`; the first ends where
+/// the second starts, the second is `len` long (or runs to the end when `len` is 0).
+fn two_mut(g: &mut [f32], a: usize, b: usize, len: usize) -> (&mut [f32], &mut [f32]) {
+    debug_assert!(a < b);
+    let (left, right) = g.split_at_mut(b);
+    let right = if len == 0 { right } else { &mut right[..len] };
+    let left = &mut left[a..];
+    let left_len = if len == 0 { left.len() } else { len };
+    (&mut left[..left_len], right)
+}
+
+/// `qkv` rows are `[q | k | v]`; copy them into three `[rows][c]` buffers.
+fn split_qkv(qkv: &[f32], q: &mut [f32], k: &mut [f32], v: &mut [f32], c: usize) {
+    for (r, row) in qkv.chunks_exact(3 * c).enumerate() {
+        q[r * c..(r + 1) * c].copy_from_slice(&row[..c]);
+        k[r * c..(r + 1) * c].copy_from_slice(&row[c..2 * c]);
+        v[r * c..(r + 1) * c].copy_from_slice(&row[2 * c..]);
+    }
+}
+
+fn merge_qkv(qkv: &mut [f32], q: &[f32], k: &[f32], v: &[f32], c: usize) {
+    for (r, row) in qkv.chunks_exact_mut(3 * c).enumerate() {
+        row[..c].copy_from_slice(&q[r * c..(r + 1) * c]);
+        row[c..2 * c].copy_from_slice(&k[r * c..(r + 1) * c]);
+        row[2 * c..].copy_from_slice(&v[r * c..(r + 1) * c]);
+    }
+}
+
+/// `dst[c][r] = src[r][c]` for a `rows × cols` source.
+fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
+    for r in 0..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+/// Saved activations of one block.
+pub struct LayerActs {
+    pub ln_1: Vec<f32>,
+    pub ln_1_mean: Vec<f32>,
+    pub ln_1_rstd: Vec<f32>,
+    pub qkv: Vec<f32>,
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    /// Attention probabilities `[b][n_head][t][t]`.
+    pub att: Vec<f32>,
+    pub att_out: Vec<f32>,
+    pub attn_proj: Vec<f32>,
+    pub residual_2: Vec<f32>,
+    pub ln_2: Vec<f32>,
+    pub ln_2_mean: Vec<f32>,
+    pub ln_2_rstd: Vec<f32>,
+    pub fc: Vec<f32>,
+    pub fc_gelu: Vec<f32>,
+    pub mlp_proj: Vec<f32>,
+}
+
+/// Scratch gradients of activations (reused by every layer in the backward pass).
+pub struct ActGrads {
+    logits: Vec<f32>,
+    ln_f: Vec<f32>,
+    residual: Vec<f32>,
+    ln: Vec<f32>,
+    big: Vec<f32>,
+    big2: Vec<f32>,
+    att_out: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    qkv: Vec<f32>,
+}
+
+/// Every buffer a forward and backward pass over `b × t` tokens needs, allocated once.
+pub struct Activations {
+    pub b: usize,
+    pub t: usize,
+    /// Embedding output (the input of block 0).
+    pub residual: Vec<f32>,
+    pub layers: Vec<LayerActs>,
+    /// Output of each block (the residual stream after it).
+    pub layers_out: Vec<Vec<f32>>,
+    pub ln_f: Vec<f32>,
+    pub ln_f_mean: Vec<f32>,
+    pub ln_f_rstd: Vec<f32>,
+    pub logits: Vec<f32>,
+    pub probs: Vec<f32>,
+    /// log p(target) per token.
+    pub logp: Vec<f32>,
+    grads: ActGrads,
+}
+
+impl Activations {
+    pub fn new(config: &ModelConfig, b: usize, t: usize) -> Result<Activations, Error> {
+        if t == 0 || b == 0 || t > config.block_size {
+            return Err(Error::Config(format!(
+                "sequence length {t} must be in 1..={} and batch {b} positive",
+                config.block_size
+            )));
+        }
+        let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);
+        let z = |len: usize| vec![0f32; len];
+        let layers = (0..config.n_layer)
+            .map(|_| LayerActs {
+                ln_1: z(n * c),
+                ln_1_mean: z(n),
+                ln_1_rstd: z(n),
+                qkv: z(n * 3 * c),
+                q: z(n * c),
+                k: z(n * c),
+                v: z(n * c),
+                att: z(b * h * t * t),
+                att_out: z(n * c),
+                attn_proj: z(n * c),
+                residual_2: z(n * c),
+                ln_2: z(n * c),
+                ln_2_mean: z(n),
+                ln_2_rstd: z(n),
+                fc: z(n * f),
+                fc_gelu: z(n * f),
+                mlp_proj: z(n * c),
+            })
+            .collect();
+        Ok(Activations {
+            b,
+            t,
+            residual: z(n * c),
+            layers,
+            layers_out: (0..config.n_layer).map(|_| z(n * c)).collect(),
+            ln_f: z(n * c),
+            ln_f_mean: z(n),
+            ln_f_rstd: z(n),
+            logits: z(n * v),
+            probs: z(n * v),
+            logp: z(n),
+            grads: ActGrads {
+                logits: z(n * v),
+                ln_f: z(n * c),
+                residual: z(n * c),
+                ln: z(n * c),
+                big: z(n * f),
+                big2: z(n * f),
+                att_out: z(n * c),
+                q: z(n * c),
+                k: z(n * c),
+                v: z(n * c),
+                qkv: z(n * 3 * c),
+            },
+        })
+    }
+}

@@ -1,0 +1,67 @@
+//! Parity with Hugging Face `transformers` (`GPT2LMHeadModel`, PyTorch autograd): logits, loss
+//! and every parameter's gradient on a tiny random model (`scripts/make_model_fixtures.py`).
+
+use minichat_model::gpt::{Activations, Gpt};
+use minichat_model::{safetensors, ModelConfig};
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2_tiny").join(name)
+}
+
+/// Elementwise relative error, with elements much smaller than the tensor's RMS judged
+/// relative to the RMS (their own magnitude is then rounding noise of the larger terms).
+fn assert_close(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let rms = (want.iter().map(|w| (*w as f64).powi(2)).sum::<f64>() / want.len() as f64).sqrt() as f32;
+    let mut worst = 0f32;
+    for (g, w) in got.iter().zip(want) {
+        worst = worst.max((g - w).abs() / w.abs().max(rms).max(f32::MIN_POSITIVE));
+    }
+    eprintln!("{what}: worst relative error {worst:.2e}");
+    assert!(worst < 1e-4, "{what}: worst relative error {worst} (rms {rms})");
+}
+
+#[test]
+fn gpt2_logits_loss_and_gradients_match_transformers() {
+    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(fixture("config.json")).unwrap()).unwrap();
+    let mut model = Gpt::new(config.clone()).unwrap();
+    let weights = safetensors::load(&fixture("model.safetensors")).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    let expected = safetensors::load(&fixture("expected.safetensors")).unwrap();
+    let ids: Vec<u32> = expected["input_ids"].data.iter().map(|&x| x as u32).collect();
+    let targets: Vec<u32> = expected["targets"].data.iter().map(|&x| x as u32).collect();
+    let (b, t) = (expected["input_ids"].shape[0], expected["input_ids"].shape[1]);
+
+    let mut acts = Activations::new(&config, b, t).unwrap();
+    model.forward(&mut acts, &ids, &targets).unwrap();
+    assert_close("logits", &acts.logits, &expected["logits"].data);
+    let n = (b * t) as f32;
+    let loss = -acts.logp.iter().sum::<f32>() / n;
+    assert_close("loss", &[loss], &expected["loss"].data);
+
+    // Mean cross-entropy: d loss / d logp = -1/N for every token.
+    let dlogp = vec![-1.0 / n; b * t];
+    model.backward(&mut acts, &ids, &targets, &dlogp);
+    let mut checked = 0;
+    for p in model.params.clone() {
+        let want = &expected[&format!("grad.{}", p.name)];
+        assert_close(&format!("grad {}", p.name), &model.grad_hf(&p.name).unwrap(), &want.data);
+        checked += 1;
+    }
+    assert_eq!(checked, 4 + 12 * config.n_layer);
+}
+
+#[test]
+fn loading_names_the_bad_tensor() {
+    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(fixture("config.json")).unwrap()).unwrap();
+    let mut model = Gpt::new(config).unwrap();
+    let mut weights = safetensors::load(&fixture("model.safetensors")).unwrap();
+    weights.get_mut("transformer.h.1.mlp.c_fc.weight").unwrap().shape = vec![96, 24];
+    let err = model.load_hf(&weights, "m.safetensors").unwrap_err().to_string();
+    assert!(err.contains("transformer.h.1.mlp.c_fc.weight") && err.contains("shape"), "{err}");
+    weights.remove("transformer.ln_f.bias");
+    weights.get_mut("transformer.h.1.mlp.c_fc.weight").unwrap().shape = vec![24, 96];
+    let err = model.load_hf(&weights, "m.safetensors").unwrap_err().to_string();
+    assert!(err.contains("transformer.ln_f.bias") && err.contains("missing"), "{err}");
+}
