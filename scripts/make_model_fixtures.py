@@ -8,7 +8,10 @@ For a tiny GPT2LMHeadModel with a fixed seed, writes to crates/model/tests/fixtu
 - gpt2_tiny/config.json, gpt2_tiny/model.safetensors: the model as transformers saves it;
 - gpt2_tiny/expected.safetensors: `input_ids` and `targets` (as f32), `logits`, `loss` (mean
   cross-entropy of logits against targets) and `grad.<parameter name>` for every parameter after
-  loss.backward(), all f32.
+  loss.backward(), all f32; then `grad_norm` (global L2 norm before clipping) and
+  `adamw.<parameter name>`: the parameters after `clip_grad_norm_(max_norm=1.0)` and one
+  `torch.optim.AdamW` step (lr 1e-2, betas (0.9, 0.95), eps 1e-8, weight decay 0.1 on the
+  2-D linear weights only: none on norms, biases and embeddings).
 """
 from pathlib import Path
 import torch
@@ -42,6 +45,14 @@ def gpt2():
                 "loss": loss.detach().reshape(1)}
     for name, p in model.named_parameters():
         expected[f"grad.{name}"] = p.grad.detach().clone()
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "wte" not in n and "wpe" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "wte" not in n and "wpe" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-2, betas=(0.9, 0.95), eps=1e-8, foreach=False)
+    expected["grad_norm"] = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0).detach().reshape(1)
+    opt.step()
+    for name, p in model.named_parameters():
+        expected[f"adamw.{name}"] = p.detach().clone()
     save_file({k: v.contiguous() for k, v in expected.items()}, str(d / "expected.safetensors"))
     print("gpt2_tiny:", {k: tuple(v.shape) for k, v in expected.items() if not k.startswith("grad.")}, float(loss))
 

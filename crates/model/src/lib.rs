@@ -5,6 +5,7 @@
 //! the CPU kernels with explicit forward and backward passes (`cpu`), each checked against
 //! finite differences.
 
+pub mod adamw;
 pub mod config;
 pub mod cpu;
 pub mod gpt;

@@ -1,6 +1,7 @@
 //! Parity with Hugging Face `transformers` (`GPT2LMHeadModel`, PyTorch autograd): logits, loss
 //! and every parameter's gradient on a tiny random model (`scripts/make_model_fixtures.py`).
 
+use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
 use minichat_model::{safetensors, ModelConfig};
 use std::path::PathBuf;
@@ -50,6 +51,46 @@ fn gpt2_logits_loss_and_gradients_match_transformers() {
         checked += 1;
     }
     assert_eq!(checked, 4 + 12 * config.n_layer);
+
+    // Then clip to norm 1 and take one AdamW step, as torch.optim.AdamW did, from torch's own
+    // gradients: the key bias's true gradient is exactly 0 (softmax ignores a per-row shift), so
+    // both sides hold rounding noise there, and Adam's first step g/|g| would amplify it.
+    for p in &model.params {
+        let g = &expected[&format!("grad.{}", p.name)].data;
+        let dst = &mut model.grads[p.offset..p.offset + p.len()];
+        if p.conv1d {
+            let (rows, cols) = (p.shape[1], p.shape[0]); // HF layout [in][out]
+            for r in 0..rows {
+                for c in 0..cols {
+                    dst[c * rows + r] = g[r * cols + c];
+                }
+            }
+        } else {
+            dst.copy_from_slice(g);
+        }
+    }
+    let norm = clip_grad_norm(&mut model.grads, 1.0);
+    assert_close("grad_norm", &[norm], &expected["grad_norm"].data);
+    let mut decay = vec![false; model.weights.len()];
+    for p in &model.params {
+        let linear_weight = p.shape.len() == 2 && !p.name.contains("wte") && !p.name.contains("wpe");
+        decay[p.offset..p.offset + p.len()].fill(linear_weight);
+    }
+    let mut opt = AdamW::new(model.weights.len(), 1e-2, (0.9, 0.95), 1e-8, 0.1);
+    opt.update(&mut model.weights, &model.grads, |i| decay[i]);
+    for p in &model.params {
+        let mut ours = model.weights[p.offset..p.offset + p.len()].to_vec();
+        if p.conv1d {
+            let mut t = vec![0.0; ours.len()];
+            for r in 0..p.shape[0] {
+                for c in 0..p.shape[1] {
+                    t[c * p.shape[0] + r] = ours[r * p.shape[1] + c];
+                }
+            }
+            ours = t;
+        }
+        assert_close(&format!("adamw {}", p.name), &ours, &expected[&format!("adamw.{}", p.name)].data);
+    }
 }
 
 #[test]
