@@ -12,31 +12,10 @@
 use crate::config::{Family, ModelConfig};
 use crate::cpu::attention::{self, Dims};
 use crate::cpu::{cross_entropy, gelu, layer_norm, linear};
+use crate::params::{self, linear_backward_split, two_mut, Param, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
 use std::collections::BTreeMap;
-
-/// One parameter tensor inside the flat buffer.
-#[derive(Clone, Debug)]
-pub struct Param {
-    /// Hugging Face name, e.g. `transformer.h.0.attn.c_attn.weight`.
-    pub name: String,
-    pub offset: usize,
-    /// Shape in our layout (`[out][in]` for linear weights).
-    pub shape: Vec<usize>,
-    /// Stored transposed in Hugging Face checkpoints (GPT-2 `Conv1D`).
-    pub conv1d: bool,
-}
-
-impl Param {
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// Offsets of one block's parameters.
 #[derive(Clone, Copy, Debug)]
@@ -76,12 +55,8 @@ impl Gpt {
             return Err(Error::Config("this engine builds GPT-2 with tied embeddings so far".into()));
         }
         let (v, c, f) = (config.vocab_size, config.n_embd, config.intermediate_size);
-        let mut params = Vec::new();
-        let mut add = |name: String, shape: Vec<usize>, conv1d: bool| {
-            let offset = params.last().map_or(0, |p: &Param| p.offset + p.len());
-            params.push(Param { name, offset, shape, conv1d });
-            offset
-        };
+        let mut table = Table::default();
+        let mut add = |name: String, shape: Vec<usize>, conv1d: bool| table.add(name, shape, conv1d);
         let wte = add("transformer.wte.weight".into(), vec![v, c], false);
         let wpe = add("transformer.wpe.weight".into(), vec![config.block_size, c], false);
         let mut blocks = Vec::new();
@@ -104,54 +79,32 @@ impl Gpt {
         }
         let ln_f_w = add("transformer.ln_f.weight".into(), vec![c], false);
         let ln_f_b = add("transformer.ln_f.bias".into(), vec![c], false);
-        let total = params.last().map_or(0, |p| p.offset + p.len());
-        Ok(Gpt { config, params, weights: vec![0.0; total], grads: vec![0.0; total], wte, wpe, blocks, ln_f_w, ln_f_b })
+        let total = table.len();
+        Ok(Gpt {
+            config,
+            params: table.params,
+            weights: vec![0.0; total],
+            grads: vec![0.0; total],
+            wte,
+            wpe,
+            blocks,
+            ln_f_w,
+            ln_f_b,
+        })
     }
 
     /// Loads Hugging Face weights (as read by `safetensors::load`); every parameter must be
-    /// present with its exact shape. `lm_head.weight`, if present, must equal the embedding.
+    /// present with its exact shape. `lm_head.weight` (tied) and the causal-mask buffers of old
+    /// checkpoints are ignored.
     pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
-        let known: std::collections::HashSet<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
-        if let Some(extra) = tensors.keys().find(|k| {
-            !known.contains(k.as_str())
-                && *k != "lm_head.weight"
-                && !k.ends_with(".attn.bias")
-                && !k.ends_with(".attn.masked_bias")
-        }) {
-            return Err(Error::Tensor {
-                file: file.into(),
-                tensor: extra.clone(),
-                message: "not a GPT-2 parameter of this config".into(),
-            });
-        }
-        for p in &self.params {
-            let bad = |message: String| Error::Tensor { file: file.into(), tensor: p.name.clone(), message };
-            let t = tensors.get(&p.name).ok_or_else(|| bad("missing".into()))?;
-            let hf_shape: Vec<usize> = if p.conv1d { vec![p.shape[1], p.shape[0]] } else { p.shape.clone() };
-            if t.shape != hf_shape {
-                return Err(bad(format!("shape {:?}, expected {hf_shape:?}", t.shape)));
-            }
-            let dst = &mut self.weights[p.offset..p.offset + p.len()];
-            if p.conv1d {
-                transpose(dst, &t.data, hf_shape[0], hf_shape[1]);
-            } else {
-                dst.copy_from_slice(&t.data);
-            }
-        }
-        Ok(())
+        params::load_hf(&self.params, &mut self.weights, tensors, file, |k| {
+            k == "lm_head.weight" || k.ends_with(".attn.bias") || k.ends_with(".attn.masked_bias")
+        })
     }
 
     /// The gradient of one parameter in Hugging Face layout (for comparisons and export).
     pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
-        let p = self.params.iter().find(|p| p.name == name)?;
-        let g = &self.grads[p.offset..p.offset + p.len()];
-        Some(if p.conv1d {
-            let mut out = vec![0.0; g.len()];
-            transpose(&mut out, g, p.shape[0], p.shape[1]);
-            out
-        } else {
-            g.to_vec()
-        })
+        self.params.iter().find(|p| p.name == name).map(|p| params::to_hf(p, &self.grads))
     }
 
     /// Forward pass over `ids` (`b` rows of `t` tokens): fills `acts`, returns per-token
@@ -387,44 +340,6 @@ impl Gpt {
     }
 }
 
-/// `linear::backward` with the weight and bias gradients taken from the flat gradient buffer.
-#[allow(clippy::too_many_arguments)]
-fn linear_backward_split(
-    g: &mut [f32],
-    w_off: usize,
-    w_len: usize,
-    b_off: Option<usize>,
-    dinp: &mut [f32],
-    dout: &[f32],
-    inp: &[f32],
-    weights: &[f32],
-    n: usize,
-    c: usize,
-    oc: usize,
-) {
-    let weight = &weights[w_off..w_off + w_len];
-    match b_off {
-        Some(b_off) => {
-            let (gw, gb) = two_mut(g, w_off, b_off, 0);
-            let gw = &mut gw[..w_len];
-            let gb = &mut gb[..oc];
-            linear::backward(dinp, gw, Some(gb), dout, inp, weight, n, c, oc);
-        }
-        None => linear::backward(dinp, &mut g[w_off..w_off + w_len], None, dout, inp, weight, n, c, oc),
-    }
-}
-
-/// Two disjoint mutable views of the flat buffer starting at `a` < `b`; the first ends where
-/// the second starts, the second is `len` long (or runs to the end when `len` is 0).
-fn two_mut(g: &mut [f32], a: usize, b: usize, len: usize) -> (&mut [f32], &mut [f32]) {
-    debug_assert!(a < b);
-    let (left, right) = g.split_at_mut(b);
-    let right = if len == 0 { right } else { &mut right[..len] };
-    let left = &mut left[a..];
-    let left_len = if len == 0 { left.len() } else { len };
-    (&mut left[..left_len], right)
-}
-
 /// `qkv` rows are `[q | k | v]`; copy them into three `[rows][c]` buffers.
 fn split_qkv(qkv: &[f32], q: &mut [f32], k: &mut [f32], v: &mut [f32], c: usize) {
     for (r, row) in qkv.chunks_exact(3 * c).enumerate() {
@@ -439,15 +354,6 @@ fn merge_qkv(qkv: &mut [f32], q: &[f32], k: &[f32], v: &[f32], c: usize) {
         row[..c].copy_from_slice(&q[r * c..(r + 1) * c]);
         row[c..2 * c].copy_from_slice(&k[r * c..(r + 1) * c]);
         row[2 * c..].copy_from_slice(&v[r * c..(r + 1) * c]);
-    }
-}
-
-/// `dst[c][r] = src[r][c]` for a `rows × cols` source.
-fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
-    for r in 0..rows {
-        for c in 0..cols {
-            dst[c * rows + r] = src[r * cols + c];
-        }
     }
 }
 

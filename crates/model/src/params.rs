@@ -1,0 +1,148 @@
+//! Flat parameter buffers: the table of named tensors inside one `Vec<f32>` (and the matching
+//! gradient buffer), with the helpers the model files share.
+
+use crate::cpu::linear;
+use crate::safetensors::Tensor;
+use crate::Error;
+use std::collections::BTreeMap;
+
+/// One parameter tensor inside the flat buffer.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Hugging Face name, e.g. `transformer.h.0.attn.c_attn.weight`.
+    pub name: String,
+    pub offset: usize,
+    /// Shape in our layout (`[out][in]` for linear weights).
+    pub shape: Vec<usize>,
+    /// Stored transposed in Hugging Face checkpoints (GPT-2 `Conv1D`).
+    pub conv1d: bool,
+}
+
+impl Param {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Builds a parameter table in order: `add(name, shape, conv1d)` returns the offset.
+#[derive(Default)]
+pub struct Table {
+    pub params: Vec<Param>,
+}
+
+impl Table {
+    pub fn add(&mut self, name: String, shape: Vec<usize>, conv1d: bool) -> usize {
+        let offset = self.len();
+        self.params.push(Param { name, offset, shape, conv1d });
+        offset
+    }
+
+    /// Total number of values.
+    pub fn len(&self) -> usize {
+        self.params.last().map_or(0, |p| p.offset + p.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Copies Hugging Face tensors into `weights`; each parameter must be present with its exact
+/// shape, and no unknown tensor may be present except those `ignored` accepts.
+pub fn load_hf(
+    params: &[Param],
+    weights: &mut [f32],
+    tensors: &BTreeMap<String, Tensor>,
+    file: &str,
+    ignored: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
+    let known: std::collections::HashSet<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    if let Some(extra) = tensors.keys().find(|k| !known.contains(k.as_str()) && !ignored(k)) {
+        return Err(Error::Tensor {
+            file: file.into(),
+            tensor: extra.clone(),
+            message: "not a parameter of this model config".into(),
+        });
+    }
+    for p in params {
+        let bad = |message: String| Error::Tensor { file: file.into(), tensor: p.name.clone(), message };
+        let t = tensors.get(&p.name).ok_or_else(|| bad("missing".into()))?;
+        let hf_shape: Vec<usize> = if p.conv1d { vec![p.shape[1], p.shape[0]] } else { p.shape.clone() };
+        if t.shape != hf_shape {
+            return Err(bad(format!("shape {:?}, expected {hf_shape:?}", t.shape)));
+        }
+        if let Some(i) = t.data.iter().position(|x| !x.is_finite()) {
+            return Err(bad(format!("value {} at index {i} is not finite", t.data[i])));
+        }
+        let dst = &mut weights[p.offset..p.offset + p.len()];
+        if p.conv1d {
+            transpose(dst, &t.data, hf_shape[0], hf_shape[1]);
+        } else {
+            dst.copy_from_slice(&t.data);
+        }
+    }
+    Ok(())
+}
+
+/// One parameter's values from a flat buffer, in Hugging Face layout.
+pub fn to_hf(p: &Param, buffer: &[f32]) -> Vec<f32> {
+    let g = &buffer[p.offset..p.offset + p.len()];
+    if p.conv1d {
+        let mut out = vec![0.0; g.len()];
+        transpose(&mut out, g, p.shape[0], p.shape[1]);
+        out
+    } else {
+        g.to_vec()
+    }
+}
+
+/// `linear::backward` with the weight and bias gradients taken from the flat gradient buffer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn linear_backward_split(
+    g: &mut [f32],
+    w_off: usize,
+    w_len: usize,
+    b_off: Option<usize>,
+    dinp: &mut [f32],
+    dout: &[f32],
+    inp: &[f32],
+    weights: &[f32],
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    let weight = &weights[w_off..w_off + w_len];
+    match b_off {
+        Some(b_off) => {
+            let (gw, gb) = two_mut(g, w_off, b_off, 0);
+            let gw = &mut gw[..w_len];
+            let gb = &mut gb[..oc];
+            linear::backward(dinp, gw, Some(gb), dout, inp, weight, n, c, oc);
+        }
+        None => linear::backward(dinp, &mut g[w_off..w_off + w_len], None, dout, inp, weight, n, c, oc),
+    }
+}
+
+/// Two disjoint mutable views of the flat buffer starting at `a` < `b`; the first ends where
+/// the second starts, the second is `len` long (or runs to the end when `len` is 0).
+pub(crate) fn two_mut(g: &mut [f32], a: usize, b: usize, len: usize) -> (&mut [f32], &mut [f32]) {
+    debug_assert!(a < b);
+    let (left, right) = g.split_at_mut(b);
+    let right = if len == 0 { right } else { &mut right[..len] };
+    let left = &mut left[a..];
+    let left_len = if len == 0 { left.len() } else { len };
+    (&mut left[..left_len], right)
+}
+
+/// `dst[c][r] = src[r][c]` for a `rows × cols` source.
+pub fn transpose(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
+    for r in 0..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
