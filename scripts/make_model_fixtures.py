@@ -16,7 +16,7 @@ For a tiny GPT2LMHeadModel with a fixed seed, writes to crates/model/tests/fixtu
 from pathlib import Path
 import torch
 from safetensors.torch import save_file
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 OUT = Path(__file__).resolve().parent.parent / "crates/model/tests/fixtures"
 
@@ -57,5 +57,35 @@ def gpt2():
     print("gpt2_tiny:", {k: tuple(v.shape) for k, v in expected.items() if not k.startswith("grad.")}, float(loss))
 
 
+def llama():
+    """A tiny LlamaForCausalLM with grouped-query attention (4 query heads, 2 key/value heads)."""
+    torch.manual_seed(4321)
+    config = LlamaConfig(vocab_size=53, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16,
+                         rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
+                         attention_bias=False, mlp_bias=False, attn_implementation="eager")
+    model = LlamaForCausalLM(config).float()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    model.eval()
+    b, t = 2, 7
+    ids = torch.randint(0, config.vocab_size, (b, t))
+    targets = torch.randint(0, config.vocab_size, (b, t))
+    logits = model(ids).logits
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, config.vocab_size), targets.reshape(-1))
+    loss.backward()
+    d = OUT / "llama_tiny"
+    d.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(d, safe_serialization=True)
+    expected = {"input_ids": ids.float(), "targets": targets.float(), "logits": logits.detach(),
+                "loss": loss.detach().reshape(1)}
+    for name, p in model.named_parameters():
+        expected[f"grad.{name}"] = p.grad.detach().clone()
+    save_file({k: v.contiguous() for k, v in expected.items()}, str(d / "expected.safetensors"))
+    print("llama_tiny:", float(loss))
+
+
 if __name__ == "__main__":
     gpt2()
+    llama()

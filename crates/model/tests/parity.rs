@@ -1,13 +1,19 @@
-//! Parity with Hugging Face `transformers` (`GPT2LMHeadModel`, PyTorch autograd): logits, loss
-//! and every parameter's gradient on a tiny random model (`scripts/make_model_fixtures.py`).
+//! Parity with Hugging Face `transformers` (`GPT2LMHeadModel`, `LlamaForCausalLM`, PyTorch
+//! autograd): logits, loss and every parameter's gradient on tiny random models, and one AdamW
+//! step against `torch.optim.AdamW` (fixtures from `scripts/make_model_fixtures.py`).
 
 use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
+use minichat_model::llama::{Llama, LlamaActs};
 use minichat_model::{safetensors, ModelConfig};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2_tiny").join(name)
+}
+
+fn llama_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_tiny").join(name)
 }
 
 /// Elementwise relative error, with elements much smaller than the tensor's RMS judged
@@ -105,4 +111,27 @@ fn loading_names_the_bad_tensor() {
     weights.get_mut("transformer.h.1.mlp.c_fc.weight").unwrap().shape = vec![24, 96];
     let err = model.load_hf(&weights, "m.safetensors").unwrap_err().to_string();
     assert!(err.contains("transformer.ln_f.bias") && err.contains("missing"), "{err}");
+}
+
+#[test]
+fn llama_with_grouped_query_attention_matches_transformers() {
+    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(llama_fixture("config.json")).unwrap()).unwrap();
+    assert_eq!((config.n_head, config.n_kv_head), (4, 2));
+    let mut model = Llama::new(config.clone()).unwrap();
+    model.load_hf(&safetensors::load(&llama_fixture("model.safetensors")).unwrap(), "model.safetensors").unwrap();
+    let expected = safetensors::load(&llama_fixture("expected.safetensors")).unwrap();
+    let ids: Vec<u32> = expected["input_ids"].data.iter().map(|&x| x as u32).collect();
+    let targets: Vec<u32> = expected["targets"].data.iter().map(|&x| x as u32).collect();
+    let (b, t) = (expected["input_ids"].shape[0], expected["input_ids"].shape[1]);
+    let mut acts = LlamaActs::new(&config, b, t).unwrap();
+    model.forward(&mut acts, &ids, &targets).unwrap();
+    assert_close("llama logits", &acts.logits, &expected["logits"].data);
+    let n = (b * t) as f32;
+    assert_close("llama loss", &[-acts.logp.iter().sum::<f32>() / n], &expected["loss"].data);
+    model.backward(&mut acts, &ids, &targets, &vec![-1.0 / n; b * t]);
+    for p in &model.params {
+        let want = &expected[&format!("grad.{}", p.name)];
+        assert_close(&format!("llama grad {}", p.name), &model.grad_hf(&p.name).unwrap(), &want.data);
+    }
+    assert_eq!(model.params.len(), 3 + 9 * config.n_layer);
 }
