@@ -5,15 +5,34 @@
 use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
 use minichat_model::llama::{Llama, LlamaActs};
-use minichat_model::{safetensors, ModelConfig};
+use minichat_model::safetensors::{self, Tensor};
+use minichat_model::ModelConfig;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpt2_tiny").join(name)
 }
 
-fn llama_fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_tiny").join(name)
+/// One recorded case: config, weights, expected tensors, ids and targets, (b, t).
+struct Case {
+    config: ModelConfig,
+    weights: BTreeMap<String, Tensor>,
+    expected: BTreeMap<String, Tensor>,
+    ids: Vec<u32>,
+    targets: Vec<u32>,
+    b: usize,
+    t: usize,
+}
+
+fn case(dir: &str) -> Case {
+    let path = |name: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir).join(name);
+    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(path("config.json")).unwrap()).unwrap();
+    let expected = safetensors::load(&path("expected.safetensors")).unwrap();
+    let as_ids = |name: &str| expected[name].data.iter().map(|&x| x as u32).collect::<Vec<u32>>();
+    let (ids, targets) = (as_ids("input_ids"), as_ids("targets"));
+    let (b, t) = (expected["input_ids"].shape[0], expected["input_ids"].shape[1]);
+    Case { config, weights: safetensors::load(&path("model.safetensors")).unwrap(), expected, ids, targets, b, t }
 }
 
 /// Elementwise relative error, with elements much smaller than the tensor's RMS judged
@@ -31,15 +50,9 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
 
 #[test]
 fn gpt2_logits_loss_and_gradients_match_transformers() {
-    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(fixture("config.json")).unwrap()).unwrap();
+    let Case { config, weights, expected, ids, targets, b, t } = case("gpt2_tiny");
     let mut model = Gpt::new(config.clone()).unwrap();
-    let weights = safetensors::load(&fixture("model.safetensors")).unwrap();
     model.load_hf(&weights, "model.safetensors").unwrap();
-    let expected = safetensors::load(&fixture("expected.safetensors")).unwrap();
-    let ids: Vec<u32> = expected["input_ids"].data.iter().map(|&x| x as u32).collect();
-    let targets: Vec<u32> = expected["targets"].data.iter().map(|&x| x as u32).collect();
-    let (b, t) = (expected["input_ids"].shape[0], expected["input_ids"].shape[1]);
-
     let mut acts = Activations::new(&config, b, t).unwrap();
     model.forward(&mut acts, &ids, &targets).unwrap();
     assert_close("logits", &acts.logits, &expected["logits"].data);
@@ -115,14 +128,10 @@ fn loading_names_the_bad_tensor() {
 
 #[test]
 fn llama_with_grouped_query_attention_matches_transformers() {
-    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(llama_fixture("config.json")).unwrap()).unwrap();
+    let Case { config, weights, expected, ids, targets, b, t } = case("llama_tiny");
     assert_eq!((config.n_head, config.n_kv_head), (4, 2));
     let mut model = Llama::new(config.clone()).unwrap();
-    model.load_hf(&safetensors::load(&llama_fixture("model.safetensors")).unwrap(), "model.safetensors").unwrap();
-    let expected = safetensors::load(&llama_fixture("expected.safetensors")).unwrap();
-    let ids: Vec<u32> = expected["input_ids"].data.iter().map(|&x| x as u32).collect();
-    let targets: Vec<u32> = expected["targets"].data.iter().map(|&x| x as u32).collect();
-    let (b, t) = (expected["input_ids"].shape[0], expected["input_ids"].shape[1]);
+    model.load_hf(&weights, "model.safetensors").unwrap();
     let mut acts = LlamaActs::new(&config, b, t).unwrap();
     model.forward(&mut acts, &ids, &targets).unwrap();
     assert_close("llama logits", &acts.logits, &expected["logits"].data);
