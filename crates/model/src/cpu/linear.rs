@@ -28,35 +28,56 @@ fn gemm_f32(
             && rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs
     );
     // Below ~1 MFLOP the thread hand-off costs more than it saves.
-    let par = if m * n * k >= 1 << 20 && rayon::current_num_threads() > 1 {
+    let parallel = m * n * k >= 1 << 20;
+    // SAFETY: the assert above keeps every index gemm computes from these strides in bounds.
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), n, accumulate, lhs.as_ptr(), (lhs_rs, lhs_cs), rhs.as_ptr(), (rhs_rs, rhs_cs), parallel) }
+}
+
+/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]` on raw pointers, `dst` with row stride `dst_rs`.
+///
+/// # Safety
+/// Every element addressed through the sizes and strides must be inside its allocation, and
+/// no other thread may touch the `dst` elements meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: *const f32,
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: *const f32,
+    (rhs_rs, rhs_cs): (usize, usize),
+    parallel: bool,
+) {
+    let par = if parallel && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the assert above keeps every index gemm computes from these strides in bounds.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        lhs,
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
+        if accumulate { 1.0 } else { 0.0 },
+        1.0,
+        false,
+        false,
+        false,
+        par,
+    );
 }
 
 /// `out[n×oc] = inp[n×c] · w[oc×c]^T + bias`.
