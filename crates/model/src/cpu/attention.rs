@@ -182,7 +182,17 @@ pub fn forward(out: &mut [f32], att: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
 
 /// Fast f32 backward: same contract as `backward_ref` (accumulates into dq, dk, dv).
 #[allow(clippy::too_many_arguments)]
-pub fn backward(dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], dout: &[f32], q: &[f32], k: &[f32], v: &[f32], att: &[f32], dims: Dims) {
+pub fn backward(
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+    dout: &[f32],
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    att: &[f32],
+    dims: Dims,
+) {
     let Dims { b, t, n_head, n_kv_head, d } = dims;
     assert!(dq.len() >= b * t * n_head * d && dout.len() >= b * t * n_head * d && att.len() >= b * n_head * t * t);
     assert!(dk.len() >= b * t * n_kv_head * d && dv.len() >= b * t * n_kv_head * d && q.len() >= dq.len().min(q.len()));
@@ -207,7 +217,19 @@ pub fn backward(dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], dout: &[f32], q:
                 unsafe {
                     let p = att.as_ptr().add(ao);
                     // dP = dO V^T.
-                    gemm_raw(t, t, d, ds, t, false, dout.as_ptr().add(qo), (q_rs, 1), v.as_ptr().add(kvo), (1, kv_rs), false);
+                    gemm_raw(
+                        t,
+                        t,
+                        d,
+                        ds,
+                        t,
+                        false,
+                        dout.as_ptr().add(qo),
+                        (q_rs, 1),
+                        v.as_ptr().add(kvo),
+                        (1, kv_rs),
+                        false,
+                    );
                     // dS = P * (dP - rowsum(P * dP)) * scale, causal part only.
                     let (dsr, pr) = (std::slice::from_raw_parts_mut(ds, t * t), std::slice::from_raw_parts(p, t * t));
                     for i in 0..t {
@@ -219,9 +241,45 @@ pub fn backward(dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], dout: &[f32], q:
                         drow[i + 1..].fill(0.0);
                     }
                     // dQ += dS K; dK += dS^T Q; dV += P^T dO.
-                    gemm_raw(t, d, t, dq_p.get().add(qo), q_rs, true, ds, (t, 1), k.as_ptr().add(kvo), (kv_rs, 1), false);
-                    gemm_raw(t, d, t, dk_p.get().add(kvo), kv_rs, true, ds, (1, t), q.as_ptr().add(qo), (q_rs, 1), false);
-                    gemm_raw(t, d, t, dv_p.get().add(kvo), kv_rs, true, p, (1, t), dout.as_ptr().add(qo), (q_rs, 1), false);
+                    gemm_raw(
+                        t,
+                        d,
+                        t,
+                        dq_p.get().add(qo),
+                        q_rs,
+                        true,
+                        ds,
+                        (t, 1),
+                        k.as_ptr().add(kvo),
+                        (kv_rs, 1),
+                        false,
+                    );
+                    gemm_raw(
+                        t,
+                        d,
+                        t,
+                        dk_p.get().add(kvo),
+                        kv_rs,
+                        true,
+                        ds,
+                        (1, t),
+                        q.as_ptr().add(qo),
+                        (q_rs, 1),
+                        false,
+                    );
+                    gemm_raw(
+                        t,
+                        d,
+                        t,
+                        dv_p.get().add(kvo),
+                        kv_rs,
+                        true,
+                        p,
+                        (1, t),
+                        dout.as_ptr().add(qo),
+                        (q_rs, 1),
+                        false,
+                    );
                 }
             }
         });
@@ -266,7 +324,8 @@ mod tests {
             let (nq, nkv, na) = (b * t * n_head * d, b * t * n_kv_head * d, b * n_head * t * t);
             let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
             let (q, k, v, dout) = (f(random(nq, 31)), f(random(nkv, 32)), f(random(nkv, 33)), f(random(nq, 34)));
-            let (mut out, mut att, mut out2, mut att2) = (vec![0f32; nq], vec![1f32; na], vec![0f32; nq], vec![0f32; na]);
+            let (mut out, mut att, mut out2, mut att2) =
+                (vec![0f32; nq], vec![1f32; na], vec![0f32; nq], vec![0f32; na]);
             forward(&mut out, &mut att, &q, &k, &v, dims);
             forward_ref(&mut out2, &mut att2, &q, &k, &v, dims);
             let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));

@@ -4,13 +4,16 @@
 //! `dlogp[i]`, the derivative of its loss with respect to `logp[i]`. `IGNORE` targets give 0.
 
 use super::float::Float;
+use rayon::prelude::*;
 
 /// A target that contributes nothing (padding, prompt tokens).
 pub const IGNORE: u32 = u32::MAX;
 
 /// Fills `logp` (one per row) and `probs` (softmax of each row of `v` logits, kept for backward).
 pub fn forward<T: Float>(logp: &mut [T], probs: &mut [T], logits: &[T], targets: &[u32], v: usize) {
-    for (r, (p, l)) in probs.chunks_exact_mut(v).zip(logits.chunks_exact(v)).enumerate() {
+    let rows =
+        probs.par_chunks_exact_mut(v).zip(logits.par_chunks_exact(v)).zip(logp.par_iter_mut()).zip(targets.par_iter());
+    rows.for_each(|(((p, l), logp), &target)| {
         let mut max = l[0];
         for &x in l {
             if x > max {
@@ -26,24 +29,23 @@ pub fn forward<T: Float>(logp: &mut [T], probs: &mut [T], logits: &[T], targets:
         for pi in p.iter_mut() {
             *pi = *pi * inv;
         }
-        let target = targets[r];
-        logp[r] = if target == IGNORE { T::default() } else { l[target as usize] - max - sum.ln() };
-    }
+        *logp = if target == IGNORE { T::default() } else { l[target as usize] - max - sum.ln() };
+    });
 }
 
 /// `dlogits[r] += dlogp[r] * (onehot(target[r]) - probs[r])`.
 pub fn backward<T: Float>(dlogits: &mut [T], probs: &[T], targets: &[u32], dlogp: &[T], v: usize) {
-    for (r, (d, p)) in dlogits.chunks_exact_mut(v).zip(probs.chunks_exact(v)).enumerate() {
-        let target = targets[r];
+    let rows =
+        dlogits.par_chunks_exact_mut(v).zip(probs.par_chunks_exact(v)).zip(targets.par_iter()).zip(dlogp.par_iter());
+    rows.for_each(|(((d, p), &target), &g)| {
         if target == IGNORE {
-            continue;
+            return;
         }
-        let g = dlogp[r];
         for (di, &pi) in d.iter_mut().zip(p) {
             *di += -g * pi;
         }
         d[target as usize] += g;
-    }
+    });
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! Forward keeps each row's mean and 1/std for the backward pass (llm.c's layout).
 
 use super::float::Float;
+use rayon::prelude::*;
 
 /// `out[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias` for each row of `c` values;
 /// fills `mean[r]` and `rstd[r]`.
@@ -16,7 +17,8 @@ pub fn forward<T: Float>(
     eps: T,
 ) {
     let inv_c = T::from_f64(1.0 / c as f64);
-    for (r, (o, xr)) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)).enumerate() {
+    let rows = out.par_chunks_exact_mut(c).zip(x.par_chunks_exact(c)).zip(mean.par_iter_mut()).zip(rstd.par_iter_mut());
+    rows.for_each(|(((o, xr), mean), rstd)| {
         let mut m = T::default();
         for &v in xr {
             m += v;
@@ -30,9 +32,9 @@ pub fn forward<T: Float>(
         for i in 0..c {
             o[i] = (xr[i] - m) * s * weight[i] + bias[i];
         }
-        mean[r] = m;
-        rstd[r] = s;
-    }
+        *mean = m;
+        *rstd = s;
+    });
 }
 
 /// Accumulates the gradients of `forward` into `dx`, `dweight` and `dbias`.

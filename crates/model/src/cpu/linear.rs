@@ -30,7 +30,21 @@ fn gemm_f32(
     // Below ~1 MFLOP the thread hand-off costs more than it saves.
     let parallel = m * n * k >= 1 << 20;
     // SAFETY: the assert above keeps every index gemm computes from these strides in bounds.
-    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), n, accumulate, lhs.as_ptr(), (lhs_rs, lhs_cs), rhs.as_ptr(), (rhs_rs, rhs_cs), parallel) }
+    unsafe {
+        gemm_raw(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            n,
+            accumulate,
+            lhs.as_ptr(),
+            (lhs_rs, lhs_cs),
+            rhs.as_ptr(),
+            (rhs_rs, rhs_cs),
+            parallel,
+        )
+    }
 }
 
 /// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]` on raw pointers, `dst` with row stride `dst_rs`.
