@@ -50,25 +50,44 @@ pub fn backward<T: Float>(
     c: usize,
 ) {
     let inv_c = T::from_f64(1.0 / c as f64);
-    for (r, ((dxr, dor), xr)) in dx.chunks_exact_mut(c).zip(dout.chunks_exact(c)).zip(x.chunks_exact(c)).enumerate() {
-        let (m, s) = (mean[r], rstd[r]);
-        // Two reductions: mean(dnorm) and mean(dnorm * norm), where dnorm = dout * weight.
-        let (mut sum_d, mut sum_dn) = (T::default(), T::default());
+    // Blocks of rows run in parallel; each returns its partial weight/bias gradients, which are
+    // then added in block order, so the result does not depend on thread timing.
+    let partials: Vec<(Vec<T>, Vec<T>)> = dx
+        .par_chunks_mut(ROWS_PER_TASK * c)
+        .enumerate()
+        .map(|(blk, dx)| {
+            let (mut dw, mut db) = (vec![T::default(); c], vec![T::default(); c]);
+            for (j, dxr) in dx.chunks_exact_mut(c).enumerate() {
+                let r = blk * ROWS_PER_TASK + j;
+                let (dor, xr, m, s) = (&dout[r * c..(r + 1) * c], &x[r * c..(r + 1) * c], mean[r], rstd[r]);
+                // Two reductions: mean(dnorm) and mean(dnorm * norm), where dnorm = dout * weight.
+                let (mut sum_d, mut sum_dn) = (T::default(), T::default());
+                for i in 0..c {
+                    let dnorm = dor[i] * weight[i];
+                    sum_d += dnorm;
+                    sum_dn += dnorm * (xr[i] - m) * s;
+                }
+                let (mean_d, mean_dn) = (sum_d * inv_c, sum_dn * inv_c);
+                for i in 0..c {
+                    let norm = (xr[i] - m) * s;
+                    db[i] += dor[i];
+                    dw[i] += norm * dor[i];
+                    dxr[i] += s * (dor[i] * weight[i] - mean_d - norm * mean_dn);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    for (dw, db) in partials {
         for i in 0..c {
-            let norm = (xr[i] - m) * s;
-            let dnorm = dor[i] * weight[i];
-            sum_d += dnorm;
-            sum_dn += dnorm * norm;
-        }
-        let (mean_d, mean_dn) = (sum_d * inv_c, sum_dn * inv_c);
-        for i in 0..c {
-            let norm = (xr[i] - m) * s;
-            dbias[i] += dor[i];
-            dweight[i] += norm * dor[i];
-            dxr[i] += s * (dor[i] * weight[i] - mean_d - norm * mean_dn);
+            dweight[i] += dw[i];
+            dbias[i] += db[i];
         }
     }
 }
+
+/// Rows per parallel task in the backward pass.
+const ROWS_PER_TASK: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -76,7 +95,8 @@ mod tests {
     use crate::cpu::gradcheck::{check, random};
 
     const C: usize = 7;
-    const ROWS: usize = 3;
+    // More rows than one parallel task takes, so the per-block partial sums are exercised.
+    const ROWS: usize = ROWS_PER_TASK * 2 + 3;
 
     fn loss(x: &[f64], w: &[f64], b: &[f64], dout: &[f64]) -> f64 {
         let (mut out, mut mean, mut rstd) = (vec![0.0; x.len()], vec![0.0; ROWS], vec![0.0; ROWS]);
