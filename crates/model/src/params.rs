@@ -88,6 +88,32 @@ pub fn load_hf(
     Ok(())
 }
 
+/// Writes a Hugging Face model folder: `model.safetensors` (HF names and layouts) and
+/// `config.json`, each atomically, so `from_pretrained(dir)` in transformers loads it.
+pub fn save_hf(
+    dir: &std::path::Path,
+    config: &crate::ModelConfig,
+    params: &[Param],
+    weights: &[f32],
+) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Io { path: dir.display().to_string(), source: e };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let tensors: BTreeMap<String, Tensor> = params
+        .iter()
+        .map(|p| {
+            let shape = if p.conv1d { vec![p.shape[1], p.shape[0]] } else { p.shape.clone() };
+            (p.name.clone(), Tensor { shape, data: to_hf(p, weights) })
+        })
+        .collect();
+    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    crate::safetensors::save(&dir.join("model.safetensors"), &tensors, &metadata)?;
+    let json = serde_json::to_string_pretty(&config.to_hf_json()).expect("config serializes");
+    let path = dir.join("config.json");
+    let tmp = dir.join(format!("config.json.tmp{}", std::process::id()));
+    std::fs::write(&tmp, json).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
 /// One parameter's values from a flat buffer, in Hugging Face layout.
 pub fn to_hf(p: &Param, buffer: &[f32]) -> Vec<f32> {
     let g = &buffer[p.offset..p.offset + p.len()];

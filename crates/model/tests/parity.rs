@@ -144,3 +144,28 @@ fn llama_with_grouped_query_attention_matches_transformers() {
     }
     assert_eq!(model.params.len(), 3 + 9 * config.n_layer);
 }
+
+#[test]
+fn saved_models_load_back_identically() {
+    for dir in ["gpt2_tiny", "llama_tiny"] {
+        let Case { config, weights, .. } = case(dir);
+        let out = std::env::temp_dir().join(format!("minichat-save-{}-{dir}", std::process::id()));
+        let (params, flat) = if dir == "gpt2_tiny" {
+            let mut m = Gpt::new(config.clone()).unwrap();
+            m.load_hf(&weights, dir).unwrap();
+            (m.params.clone(), m.weights.clone())
+        } else {
+            let mut m = Llama::new(config.clone()).unwrap();
+            m.load_hf(&weights, dir).unwrap();
+            (m.params.clone(), m.weights.clone())
+        };
+        minichat_model::params::save_hf(&out, &config, &params, &flat).unwrap();
+        let again = ModelConfig::from_hf_json(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(again, config);
+        let reread = safetensors::load(&out.join("model.safetensors")).unwrap();
+        for p in &params {
+            assert_eq!(reread[&p.name], weights[&p.name], "{dir}: {}", p.name);
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
