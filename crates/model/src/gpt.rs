@@ -19,19 +19,19 @@ use std::collections::BTreeMap;
 
 /// Offsets of one block's parameters.
 #[derive(Clone, Copy, Debug)]
-struct BlockParams {
-    ln_1_w: usize,
-    ln_1_b: usize,
-    c_attn_w: usize,
-    c_attn_b: usize,
-    attn_proj_w: usize,
-    attn_proj_b: usize,
-    ln_2_w: usize,
-    ln_2_b: usize,
-    c_fc_w: usize,
-    c_fc_b: usize,
-    mlp_proj_w: usize,
-    mlp_proj_b: usize,
+pub(crate) struct BlockParams {
+    pub(crate) ln_1_w: usize,
+    pub(crate) ln_1_b: usize,
+    pub(crate) c_attn_w: usize,
+    pub(crate) c_attn_b: usize,
+    pub(crate) attn_proj_w: usize,
+    pub(crate) attn_proj_b: usize,
+    pub(crate) ln_2_w: usize,
+    pub(crate) ln_2_b: usize,
+    pub(crate) c_fc_w: usize,
+    pub(crate) c_fc_b: usize,
+    pub(crate) mlp_proj_w: usize,
+    pub(crate) mlp_proj_b: usize,
 }
 
 /// The model: config, parameter table and the flat parameter and gradient buffers.
@@ -40,11 +40,11 @@ pub struct Gpt {
     pub params: Vec<Param>,
     pub weights: Vec<f32>,
     pub grads: Vec<f32>,
-    wte: usize,
-    wpe: usize,
-    blocks: Vec<BlockParams>,
-    ln_f_w: usize,
-    ln_f_b: usize,
+    pub(crate) wte: usize,
+    pub(crate) wpe: usize,
+    pub(crate) blocks: Vec<BlockParams>,
+    pub(crate) ln_f_w: usize,
+    pub(crate) ln_f_b: usize,
 }
 
 impl Gpt {

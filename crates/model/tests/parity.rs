@@ -4,6 +4,7 @@
 
 use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
+use minichat_model::kv_cache::KvCache;
 use minichat_model::llama::{Llama, LlamaActs};
 use minichat_model::safetensors::{self, Tensor};
 use minichat_model::ModelConfig;
@@ -168,4 +169,25 @@ fn saved_models_load_back_identically() {
         }
         std::fs::remove_dir_all(&out).unwrap();
     }
+}
+
+#[test]
+fn kv_cache_decoding_equals_the_full_forward() {
+    let Case { config, weights, ids, targets, t, .. } = case("gpt2_tiny");
+    let mut model = Gpt::new(config.clone()).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    // Full forward over the first sequence.
+    let mut acts = Activations::new(&config, 1, t).unwrap();
+    model.forward(&mut acts, &ids[..t], &targets[..t]).unwrap();
+    let v = config.vocab_size;
+    let mut cache = KvCache::new(&model, t).unwrap();
+    for (pos, &tok) in ids[..t].iter().enumerate() {
+        let logits = model.decode(&mut cache, tok).unwrap();
+        assert_close(&format!("decode logits at {pos}"), logits, &acts.logits[pos * v..(pos + 1) * v]);
+    }
+    assert!(model.decode(&mut cache, 0).unwrap_err().to_string().contains("full"));
+    // Prefill then decode gives the same last logits.
+    cache.clear();
+    let last = model.prefill(&mut cache, &ids[..t]).unwrap().to_vec();
+    assert_close("prefill logits", &last, &acts.logits[(t - 1) * v..]);
 }
