@@ -1,11 +1,44 @@
-//! Inference with a KV cache (GPT-2): each new token attends to the keys and values of all
+//! Inference with a KV cache (GPT-2 and Llama): each new token attends to the keys and values of all
 //! earlier ones, kept per layer, so generating token `p` costs O(p) instead of re-running the
 //! whole prefix. `prefill` feeds a prompt, `decode` one token; both return the logits of the
 //! last position. All buffers are allocated once, for `max_len` positions.
 
-use crate::cpu::{gelu, layer_norm, linear};
+use crate::cpu::{gelu, layer_norm, linear, rms_norm, rope, swiglu};
 use crate::gpt::Gpt;
+use crate::llama::Llama;
 use crate::Error;
+
+/// One query head against cached keys/values `0..=pos`: `out = softmax(q k^T * scale) v`.
+/// Key `j` of this head sits at `cache[j * row + col..][..q.len()]` for `(row, col) = at`.
+#[allow(clippy::too_many_arguments)]
+fn attend_one(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    (row, col): (usize, usize),
+    pos: usize,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = q.len();
+    let scores = &mut scores[..=pos];
+    for (j, s) in scores.iter_mut().enumerate() {
+        *s = q.iter().zip(&k[j * row + col..][..d]).map(|(a, b)| a * b).sum::<f32>() * scale;
+    }
+    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let mut sum = 0.0;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    out.fill(0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        for (oi, vi) in out.iter_mut().zip(&v[j * row + col..][..d]) {
+            *oi += p / sum * vi;
+        }
+    }
+}
 
 /// Cached keys/values and scratch buffers for one sequence.
 pub struct KvCache {
@@ -118,25 +151,8 @@ impl Gpt {
             cache.v[l][pos * c..(pos + 1) * c].copy_from_slice(&cache.qkv[2 * c..]);
             // One query against keys 0..=pos, head by head.
             for head in 0..h {
-                let q = &cache.qkv[head * d..(head + 1) * d];
-                let scores = &mut cache.scores[..=pos];
-                for (j, s) in scores.iter_mut().enumerate() {
-                    let k = &cache.k[l][j * c + head * d..][..d];
-                    *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                }
-                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-                let mut sum = 0.0;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let out = &mut cache.att_out[head * d..(head + 1) * d];
-                out.fill(0.0);
-                for (j, &p) in scores.iter().enumerate() {
-                    for (oi, vi) in out.iter_mut().zip(&cache.v[l][j * c + head * d..][..d]) {
-                        *oi += p / sum * vi;
-                    }
-                }
+                let (q, out) = (&cache.qkv[head * d..(head + 1) * d], &mut cache.att_out[head * d..(head + 1) * d]);
+                attend_one(q, &cache.k[l], &cache.v[l], (c, head * d), pos, scale, &mut cache.scores, out);
             }
             linear::forward(
                 &mut cache.proj,
@@ -184,6 +200,119 @@ impl Gpt {
             eps,
         );
         linear::forward(&mut cache.logits, &cache.ln, &w[self.wte..][..v * c], None, 1, c, v);
+        cache.len += 1;
+        Ok(&cache.logits)
+    }
+}
+
+/// Cached keys/values (after RoPE) and scratch buffers for one Llama sequence.
+pub struct LlamaKvCache {
+    max_len: usize,
+    len: usize,
+    /// `[layer][pos][n_kv_head * head_dim]`
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    x: Vec<f32>,
+    norm: Vec<f32>,
+    rstd: [f32; 1],
+    q: Vec<f32>,
+    att_out: Vec<f32>,
+    proj: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    act: Vec<f32>,
+    scores: Vec<f32>,
+    pub logits: Vec<f32>,
+}
+
+impl LlamaKvCache {
+    pub fn new(model: &Llama, max_len: usize) -> Result<LlamaKvCache, Error> {
+        let cfg = &model.config;
+        if max_len == 0 || max_len > cfg.block_size {
+            return Err(Error::Config(format!("cache length {max_len} must be in 1..={}", cfg.block_size)));
+        }
+        let (c, f, kv) = (cfg.n_embd, cfg.intermediate_size, cfg.n_kv_head * cfg.head_dim());
+        let z = |n: usize| vec![0f32; n];
+        Ok(LlamaKvCache {
+            max_len,
+            len: 0,
+            k: (0..cfg.n_layer).map(|_| z(max_len * kv)).collect(),
+            v: (0..cfg.n_layer).map(|_| z(max_len * kv)).collect(),
+            x: z(c),
+            norm: z(c),
+            rstd: [0.0],
+            q: z(c),
+            att_out: z(c),
+            proj: z(c),
+            gate: z(f),
+            up: z(f),
+            act: z(f),
+            scores: z(max_len),
+            logits: z(cfg.vocab_size),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+impl Llama {
+    /// Feeds `tokens` after what the cache holds; returns the logits after the last one.
+    pub fn prefill<'c>(&self, cache: &'c mut LlamaKvCache, tokens: &[u32]) -> Result<&'c [f32], Error> {
+        for &tok in tokens {
+            self.decode(cache, tok)?;
+        }
+        Ok(&cache.logits)
+    }
+
+    /// Feeds one token at position `cache.len()`; returns the next-token logits.
+    pub fn decode<'c>(&self, cache: &'c mut LlamaKvCache, token: u32) -> Result<&'c [f32], Error> {
+        let cfg = &self.config;
+        let (c, f, v, h, hkv, d) =
+            (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head, cfg.n_kv_head, cfg.head_dim());
+        let (kv, pos, eps) = (hkv * d, cache.len, cfg.norm_eps);
+        if pos >= cache.max_len {
+            return Err(Error::Config(format!("the KV cache is full ({} positions)", cache.max_len)));
+        }
+        if token as usize >= v {
+            return Err(Error::Config(format!("token id {token} is outside the vocabulary of {v}")));
+        }
+        let w = &self.weights;
+        cache.x.copy_from_slice(&w[self.embed + token as usize * c..][..c]);
+        let scale = 1.0 / (d as f32).sqrt();
+        for (l, bp) in self.blocks.iter().enumerate() {
+            rms_norm::forward(&mut cache.norm, &mut cache.rstd, &cache.x, &w[bp.input_norm..][..c], c, eps);
+            linear::forward(&mut cache.q, &cache.norm, &w[bp.q..][..c * c], None, 1, c, c);
+            let (k_row, v_row) = (&mut cache.k[l][pos * kv..(pos + 1) * kv], &mut cache.v[l][pos * kv..(pos + 1) * kv]);
+            linear::forward(k_row, &cache.norm, &w[bp.k..][..kv * c], None, 1, c, kv);
+            linear::forward(v_row, &cache.norm, &w[bp.v..][..kv * c], None, 1, c, kv);
+            rope::rotate(&mut cache.q, &self.rope_cos, &self.rope_sin, h, d, 1, pos, 1.0);
+            rope::rotate(k_row, &self.rope_cos, &self.rope_sin, hkv, d, 1, pos, 1.0);
+            for head in 0..h {
+                let kvh = head / (h / hkv);
+                let (q, out) = (&cache.q[head * d..(head + 1) * d], &mut cache.att_out[head * d..(head + 1) * d]);
+                attend_one(q, &cache.k[l], &cache.v[l], (kv, kvh * d), pos, scale, &mut cache.scores, out);
+            }
+            linear::forward(&mut cache.proj, &cache.att_out, &w[bp.o..][..c * c], None, 1, c, c);
+            cache.x.iter_mut().zip(&cache.proj).for_each(|(x, p)| *x += p);
+            rms_norm::forward(&mut cache.norm, &mut cache.rstd, &cache.x, &w[bp.post_norm..][..c], c, eps);
+            linear::forward(&mut cache.gate, &cache.norm, &w[bp.gate..][..f * c], None, 1, c, f);
+            linear::forward(&mut cache.up, &cache.norm, &w[bp.up..][..f * c], None, 1, c, f);
+            swiglu::forward(&mut cache.act, &cache.gate, &cache.up);
+            linear::forward(&mut cache.proj, &cache.act, &w[bp.down..][..c * f], None, 1, f, c);
+            cache.x.iter_mut().zip(&cache.proj).for_each(|(x, p)| *x += p);
+        }
+        rms_norm::forward(&mut cache.norm, &mut cache.rstd, &cache.x, &w[self.norm..][..c], c, eps);
+        linear::forward(&mut cache.logits, &cache.norm, &w[self.lm_head..][..v * c], None, 1, c, v);
         cache.len += 1;
         Ok(&cache.logits)
     }

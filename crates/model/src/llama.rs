@@ -15,16 +15,16 @@ use crate::Error;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug)]
-struct BlockParams {
-    input_norm: usize,
-    q: usize,
-    k: usize,
-    v: usize,
-    o: usize,
-    post_norm: usize,
-    gate: usize,
-    up: usize,
-    down: usize,
+pub(crate) struct BlockParams {
+    pub(crate) input_norm: usize,
+    pub(crate) q: usize,
+    pub(crate) k: usize,
+    pub(crate) v: usize,
+    pub(crate) o: usize,
+    pub(crate) post_norm: usize,
+    pub(crate) gate: usize,
+    pub(crate) up: usize,
+    pub(crate) down: usize,
 }
 
 /// The model: config, parameter table, flat parameter and gradient buffers, RoPE tables.
@@ -33,12 +33,12 @@ pub struct Llama {
     pub params: Vec<Param>,
     pub weights: Vec<f32>,
     pub grads: Vec<f32>,
-    embed: usize,
-    blocks: Vec<BlockParams>,
-    norm: usize,
-    lm_head: usize,
-    rope_cos: Vec<f32>,
-    rope_sin: Vec<f32>,
+    pub(crate) embed: usize,
+    pub(crate) blocks: Vec<BlockParams>,
+    pub(crate) norm: usize,
+    pub(crate) lm_head: usize,
+    pub(crate) rope_cos: Vec<f32>,
+    pub(crate) rope_sin: Vec<f32>,
 }
 
 impl Llama {

@@ -4,7 +4,7 @@
 
 use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
-use minichat_model::kv_cache::KvCache;
+use minichat_model::kv_cache::{KvCache, LlamaKvCache};
 use minichat_model::llama::{Llama, LlamaActs};
 use minichat_model::safetensors::{self, Tensor};
 use minichat_model::ModelConfig;
@@ -190,4 +190,19 @@ fn kv_cache_decoding_equals_the_full_forward() {
     cache.clear();
     let last = model.prefill(&mut cache, &ids[..t]).unwrap().to_vec();
     assert_close("prefill logits", &last, &acts.logits[(t - 1) * v..]);
+}
+
+#[test]
+fn llama_kv_cache_decoding_equals_the_full_forward() {
+    let Case { config, weights, ids, targets, t, .. } = case("llama_tiny");
+    let mut model = Llama::new(config.clone()).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    let mut acts = LlamaActs::new(&config, 1, t).unwrap();
+    model.forward(&mut acts, &ids[t..2 * t], &targets[t..2 * t]).unwrap();
+    let v = config.vocab_size;
+    let mut cache = LlamaKvCache::new(&model, t).unwrap();
+    for (pos, &tok) in ids[t..2 * t].iter().enumerate() {
+        let logits = model.decode(&mut cache, tok).unwrap();
+        assert_close(&format!("llama decode logits at {pos}"), logits, &acts.logits[pos * v..(pos + 1) * v]);
+    }
 }
