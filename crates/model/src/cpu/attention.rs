@@ -160,7 +160,7 @@ pub fn forward(out: &mut [f32], att: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
         unsafe {
             let a = att_p.get().add(ao);
             // S = Q K^T (then scaled, masked and normalised row by row).
-            gemm_raw(t, t, d, a, t, false, q.as_ptr().add(qo), (q_rs, 1), k.as_ptr().add(kvo), (1, kv_rs), false);
+            gemm_raw(t, t, d, a, t, false, q.as_ptr().add(qo), (q_rs, 1), k.as_ptr().add(kvo), (1, kv_rs));
             let rows = std::slice::from_raw_parts_mut(a, t * t);
             for (i, row) in rows.chunks_exact_mut(t).enumerate() {
                 let live = &mut row[..=i];
@@ -175,7 +175,7 @@ pub fn forward(out: &mut [f32], att: &mut [f32], q: &[f32], k: &[f32], v: &[f32]
                 row[i + 1..].fill(0.0);
             }
             // O = P V.
-            gemm_raw(t, d, t, out_p.get().add(qo), q_rs, false, a, (t, 1), v.as_ptr().add(kvo), (kv_rs, 1), false);
+            gemm_raw(t, d, t, out_p.get().add(qo), q_rs, false, a, (t, 1), v.as_ptr().add(kvo), (kv_rs, 1));
         }
     });
 }
@@ -217,19 +217,7 @@ pub fn backward(
                 unsafe {
                     let p = att.as_ptr().add(ao);
                     // dP = dO V^T.
-                    gemm_raw(
-                        t,
-                        t,
-                        d,
-                        ds,
-                        t,
-                        false,
-                        dout.as_ptr().add(qo),
-                        (q_rs, 1),
-                        v.as_ptr().add(kvo),
-                        (1, kv_rs),
-                        false,
-                    );
+                    gemm_raw(t, t, d, ds, t, false, dout.as_ptr().add(qo), (q_rs, 1), v.as_ptr().add(kvo), (1, kv_rs));
                     // dS = P * (dP - rowsum(P * dP)) * scale, causal part only.
                     let (dsr, pr) = (std::slice::from_raw_parts_mut(ds, t * t), std::slice::from_raw_parts(p, t * t));
                     for i in 0..t {
@@ -241,45 +229,9 @@ pub fn backward(
                         drow[i + 1..].fill(0.0);
                     }
                     // dQ += dS K; dK += dS^T Q; dV += P^T dO.
-                    gemm_raw(
-                        t,
-                        d,
-                        t,
-                        dq_p.get().add(qo),
-                        q_rs,
-                        true,
-                        ds,
-                        (t, 1),
-                        k.as_ptr().add(kvo),
-                        (kv_rs, 1),
-                        false,
-                    );
-                    gemm_raw(
-                        t,
-                        d,
-                        t,
-                        dk_p.get().add(kvo),
-                        kv_rs,
-                        true,
-                        ds,
-                        (1, t),
-                        q.as_ptr().add(qo),
-                        (q_rs, 1),
-                        false,
-                    );
-                    gemm_raw(
-                        t,
-                        d,
-                        t,
-                        dv_p.get().add(kvo),
-                        kv_rs,
-                        true,
-                        p,
-                        (1, t),
-                        dout.as_ptr().add(qo),
-                        (q_rs, 1),
-                        false,
-                    );
+                    gemm_raw(t, d, t, dq_p.get().add(qo), q_rs, true, ds, (t, 1), k.as_ptr().add(kvo), (kv_rs, 1));
+                    gemm_raw(t, d, t, dk_p.get().add(kvo), kv_rs, true, ds, (1, t), q.as_ptr().add(qo), (q_rs, 1));
+                    gemm_raw(t, d, t, dv_p.get().add(kvo), kv_rs, true, p, (1, t), dout.as_ptr().add(qo), (q_rs, 1));
                 }
             }
         });

@@ -32,26 +32,8 @@ fn gemm_f32(
     // rows into one band per thread, each a single-threaded gemm: measured faster here than
     // gemm's own 2-thread split (bench/train_step.sh).
     let threads = rayon::current_num_threads();
-    if m * n * k < 1 << 20 || threads == 1 || m < 2 * 16 {
-        // SAFETY: the assert above keeps every index gemm computes from these strides in bounds.
-        unsafe {
-            gemm_raw(
-                m,
-                n,
-                k,
-                dst.as_mut_ptr(),
-                n,
-                accumulate,
-                lhs.as_ptr(),
-                (lhs_rs, lhs_cs),
-                rhs.as_ptr(),
-                (rhs_rs, rhs_cs),
-                false,
-            )
-        };
-        return;
-    }
-    let band = m.div_ceil(threads).next_multiple_of(16);
+    let band =
+        if m * n * k < 1 << 20 || threads == 1 || m < 2 * 16 { m } else { m.div_ceil(threads).next_multiple_of(16) };
     dst[..m * n].par_chunks_mut(band * n).enumerate().for_each(|(i, dst)| {
         let rows = dst.len() / n;
         let lhs = &lhs[i * band * lhs_rs..];
@@ -69,13 +51,13 @@ fn gemm_f32(
                 (lhs_rs, lhs_cs),
                 rhs.as_ptr(),
                 (rhs_rs, rhs_cs),
-                false,
             )
         };
     });
 }
 
-/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]` on raw pointers, `dst` with row stride `dst_rs`.
+/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]` on raw pointers, `dst` with row stride `dst_rs`,
+/// single-threaded (callers parallelise over bands or heads).
 ///
 /// # Safety
 /// Every element addressed through the sizes and strides must be inside its allocation, and
@@ -92,13 +74,7 @@ pub(crate) unsafe fn gemm_raw(
     (lhs_rs, lhs_cs): (usize, usize),
     rhs: *const f32,
     (rhs_rs, rhs_cs): (usize, usize),
-    parallel: bool,
 ) {
-    let par = if parallel && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        gemm::Parallelism::None
-    };
     gemm::gemm(
         m,
         n,
@@ -118,7 +94,7 @@ pub(crate) unsafe fn gemm_raw(
         false,
         false,
         false,
-        par,
+        gemm::Parallelism::None,
     );
 }
 
