@@ -6,6 +6,7 @@ use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
 use minichat_model::kv_cache::{Decode, KvCache};
 use minichat_model::llama::{Llama, LlamaActs};
+use minichat_model::params::{to_hf, transpose};
 use minichat_model::safetensors::{self, Tensor};
 use minichat_model::ModelConfig;
 use std::collections::BTreeMap;
@@ -79,12 +80,7 @@ fn gpt2_logits_loss_and_gradients_match_transformers() {
         let g = &expected[&format!("grad.{}", p.name)].data;
         let dst = &mut model.grads[p.offset..p.offset + p.len()];
         if p.conv1d {
-            let (rows, cols) = (p.shape[1], p.shape[0]); // HF layout [in][out]
-            for r in 0..rows {
-                for c in 0..cols {
-                    dst[c * rows + r] = g[r * cols + c];
-                }
-            }
+            transpose(dst, g, p.shape[1], p.shape[0]); // HF layout [in][out]
         } else {
             dst.copy_from_slice(g);
         }
@@ -99,16 +95,7 @@ fn gpt2_logits_loss_and_gradients_match_transformers() {
     let mut opt = AdamW::new(model.weights.len(), 1e-2, (0.9, 0.95), 1e-8, 0.1);
     opt.update(&mut model.weights, &model.grads, |i| decay[i]);
     for p in &model.params {
-        let mut ours = model.weights[p.offset..p.offset + p.len()].to_vec();
-        if p.conv1d {
-            let mut t = vec![0.0; ours.len()];
-            for r in 0..p.shape[0] {
-                for c in 0..p.shape[1] {
-                    t[c * p.shape[0] + r] = ours[r * p.shape[1] + c];
-                }
-            }
-            ours = t;
-        }
+        let ours = to_hf(p, &model.weights);
         assert_close(&format!("adamw {}", p.name), &ours, &expected[&format!("adamw.{}", p.name)].data);
     }
 }

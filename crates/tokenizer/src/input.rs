@@ -210,9 +210,9 @@ fn read_text(mut reader: impl Read, stats: &mut InputStats, push: &mut Push) -> 
         let doc = match String::from_utf8(buf[..cut].to_vec()) {
             Ok(s) => s,
             Err(e) => {
-                let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                stats.replaced += lossy.matches('\u{FFFD}').count() as u64;
-                lossy
+                // Count the invalid sequences themselves (a U+FFFD already in the text is not one).
+                stats.replaced += e.as_bytes().utf8_chunks().filter(|c| !c.invalid().is_empty()).count() as u64;
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
             }
         };
         buf.drain(..cut);

@@ -15,6 +15,10 @@ const R50K_GZ: &[u8] = include_bytes!("../../../data/tiktoken/r50k_base.tiktoken
 /// Names accepted by [`load`].
 pub const NAMES: [&str; 3] = ["cl100k_base", "o200k_base", "r50k_base"];
 
+/// Number of mergeable ranks in each built-in rank file, in `NAMES` order (so a rank file can be
+/// matched to a built-in without loading the ones that cannot match).
+pub const RANK_COUNTS: [usize; 3] = [100_256, 199_998, 50_256];
+
 /// Loads a built-in encoding by name (`cl100k_base`, `o200k_base`, `r50k_base`; `gpt4`, `gpt4o`
 /// and `gpt2` are aliases).
 pub fn load(name: &str) -> Result<Tokenizer, Error> {
@@ -45,4 +49,16 @@ pub fn load(name: &str) -> Result<Tokenizer, Error> {
 /// Whether `name` is a built-in encoding (or alias).
 pub fn is_builtin(name: &str) -> bool {
     matches!(name, "cl100k_base" | "cl100k" | "gpt4" | "o200k_base" | "o200k" | "gpt4o" | "r50k_base" | "r50k" | "gpt2")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_counts_match_the_embedded_files() {
+        for (name, count) in NAMES.into_iter().zip(RANK_COUNTS) {
+            assert_eq!(load(name).unwrap().vocab().len(), count, "{name}");
+        }
+    }
 }

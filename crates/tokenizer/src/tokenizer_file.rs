@@ -74,9 +74,12 @@ pub fn load(spec: &str, fallback_pattern: &str) -> Result<Tokenizer, Error> {
         return parse(&data, spec);
     }
     let ranks = rank_file::parse(&data, spec)?;
-    for name in pretrained::NAMES {
+    for (name, count) in pretrained::NAMES.into_iter().zip(pretrained::RANK_COUNTS) {
+        if count != ranks.len() {
+            continue;
+        }
         let builtin = pretrained::load(name)?;
-        if builtin.vocab().len() == ranks.len() && ranks.iter().all(|(b, r)| builtin.vocab().rank(b) == Some(*r)) {
+        if ranks.iter().all(|(b, r)| builtin.vocab().rank(b) == Some(*r)) {
             return Ok(builtin);
         }
     }
