@@ -42,6 +42,7 @@ fn run(name: &str) {
     let ids: Vec<u32> = (0..b * t).map(|i| (i * 7919 % cfg.vocab_size) as u32).collect();
     let targets: Vec<u32> = (0..b * t).map(|i| ((i + 1) * 7919 % cfg.vocab_size) as u32).collect();
     let mut acts = Activations::new(&cfg, b, t).unwrap();
+    let decayed = minichat_model::params::decayed_ranges(&model.params);
     let mut opt = AdamW::new(model.weights.len(), 1e-3, (0.9, 0.95), 1e-8, 0.1);
     let dlogp = vec![-1.0 / (b * t) as f32; b * t];
     let mut times = Vec::new();
@@ -52,7 +53,7 @@ fn run(name: &str) {
         let t1 = Instant::now();
         model.backward(&mut acts, &ids, &targets, &dlogp);
         let t2 = Instant::now();
-        opt.update(&mut model.weights, &model.grads, |_| true);
+        opt.update(&mut model.weights, &model.grads, &decayed);
         let t3 = Instant::now();
         if step >= 3 {
             times.push(((t3 - t0).as_secs_f64() * 1e3, (t1 - t0).as_secs_f64() * 1e3, (t2 - t1).as_secs_f64() * 1e3, (t3 - t2).as_secs_f64() * 1e3));

@@ -2,8 +2,11 @@
 //! `torch.optim.AdamW` step for step, plus global gradient-norm clipping
 //! (`torch.nn.utils.clip_grad_norm_`).
 //!
-//! Works on flat parameter/gradient buffers; `decay` marks the ranges that get weight decay
+//! Works on flat parameter/gradient buffers; `decayed` lists the ranges that get weight decay
 //! (linear weights), the rest (norms, biases, embeddings) get none, as in GPT-2/nanoGPT practice.
+
+use rayon::prelude::*;
+use std::ops::Range;
 
 /// Optimizer settings and state.
 #[derive(Clone, Debug)]
@@ -24,27 +27,37 @@ impl AdamW {
         AdamW { lr, beta1, beta2, eps, weight_decay, step: 0, m: vec![0.0; n_params], v: vec![0.0; n_params] }
     }
 
-    /// One update of `params` from `grads`; `decay(i)` says whether parameter `i` is decayed.
-    pub fn update(&mut self, params: &mut [f32], grads: &[f32], decay: impl Fn(usize) -> bool) {
-        assert_eq!(params.len(), self.m.len());
+    /// One update of `params` from `grads`. `decayed` lists the index ranges that get weight
+    /// decay (sorted, disjoint; `params::decayed_ranges` gives GPT-2/nanoGPT's choice).
+    pub fn update(&mut self, params: &mut [f32], grads: &[f32], decayed: &[Range<usize>]) {
+        assert!(params.len() == self.m.len() && grads.len() == params.len());
         self.step += 1;
         let t = self.step as i32;
         // The same operation order as torch's single-tensor AdamW, so results agree to rounding.
-        let bias1 = 1.0 - self.beta1.powi(t);
-        let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
-        let step_size = self.lr / bias1;
-        for i in 0..params.len() {
-            let g = grads[i];
-            if decay(i) {
-                params[i] *= 1.0 - self.lr * self.weight_decay;
+        let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
+        let bias2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        let step_size = self.lr / (1.0 - b1.powi(t));
+        let shrink = 1.0 - self.lr * self.weight_decay;
+        let chunks = params.par_chunks_mut(CHUNK).zip(self.m.par_chunks_mut(CHUNK).zip(self.v.par_chunks_mut(CHUNK)));
+        chunks.zip(grads.par_chunks(CHUNK)).enumerate().for_each(|(i, ((p, (m, v)), g))| {
+            // Decay first (torch multiplies the parameter before the Adam step), on the parts
+            // of the decayed ranges that fall in this chunk.
+            let (lo, hi) = (i * CHUNK, i * CHUNK + p.len());
+            for r in decayed.iter().filter(|r| r.start < hi && r.end > lo) {
+                p[r.start.max(lo) - lo..r.end.min(hi) - lo].iter_mut().for_each(|x| *x *= shrink);
             }
-            self.m[i] += (g - self.m[i]) * (1.0 - self.beta1);
-            self.v[i] = self.v[i] * self.beta2 + g * g * (1.0 - self.beta2);
-            let denom = self.v[i].sqrt() / bias2_sqrt + self.eps;
-            params[i] -= step_size * self.m[i] / denom;
-        }
+            for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                *m += (g - *m) * (1.0 - b1);
+                *v = *v * b2 + g * g * (1.0 - b2);
+                let denom = v.sqrt() / bias2_sqrt + eps;
+                *p -= step_size * *m / denom;
+            }
+        });
     }
 }
+
+/// Parameters per parallel task.
+const CHUNK: usize = 1 << 14;
 
 /// Scales `grads` so that their global L2 norm is at most `max_norm`; returns the norm before
 /// clipping (as `clip_grad_norm_` does). A non-finite norm is returned unchanged, grads untouched.
@@ -71,8 +84,19 @@ mod tests {
         // Adam's first bias-corrected step is lr * sign(g) (up to eps), whatever |g| is.
         let mut p = vec![1.0f32, -1.0, 0.5];
         let mut opt = AdamW::new(3, 0.1, (0.9, 0.999), 1e-8, 0.0);
-        opt.update(&mut p, &[1e-3, -50.0, 0.0], |_| false);
+        opt.update(&mut p, &[1e-3, -50.0, 0.0], &[]);
         assert!((p[0] - 0.9).abs() < 1e-5 && (p[1] + 0.9).abs() < 1e-5 && p[2] == 0.5, "{p:?}");
+    }
+
+    #[test]
+    fn decay_applies_to_the_listed_ranges_only() {
+        // Zero gradients: Adam's step is 0, so only the decay moves a parameter.
+        let n = 3 * CHUNK + 5;
+        let mut p = vec![1.0f32; n];
+        let mut opt = AdamW::new(n, 0.1, (0.9, 0.999), 1e-8, 0.5);
+        opt.update(&mut p, &vec![0.0; n], &[3..7, CHUNK - 2..2 * CHUNK + 1]);
+        let decayed = |i: usize| (3..7).contains(&i) || (CHUNK - 2..2 * CHUNK + 1).contains(&i);
+        assert!((0..n).all(|i| p[i] == if decayed(i) { 0.95 } else { 1.0 }));
     }
 
     #[test]

@@ -11,10 +11,12 @@
 
 use crate::config::{Family, ModelConfig};
 use crate::cpu::attention::{self, Dims};
-use crate::cpu::{cross_entropy, gelu, layer_norm, linear};
+use crate::cpu::linear::{self, Dst};
+use crate::cpu::{cross_entropy, gelu, layer_norm};
 use crate::params::{self, linear_backward_split, two_mut, Param, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Offsets of one block's parameters.
@@ -130,12 +132,10 @@ impl Gpt {
         let w = &self.weights;
         let eps = cfg.norm_eps;
         // Token embedding + learned position embedding.
-        for (r, &id) in ids.iter().enumerate() {
+        acts.residual.par_chunks_exact_mut(c).zip(ids.par_iter()).enumerate().for_each(|(r, (x, &id))| {
             let (tok, pos) = (&w[self.wte + id as usize * c..][..c], &w[self.wpe + (r % t) * c..][..c]);
-            for (x, (a, p)) in acts.residual[r * c..(r + 1) * c].iter_mut().zip(tok.iter().zip(pos)) {
-                *x = a + p;
-            }
-        }
+            x.iter_mut().zip(tok.iter().zip(pos)).for_each(|(x, (a, p))| *x = a + p);
+        });
         let dims = Dims { b, t, n_head: h, n_kv_head: h, d: c / h };
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
@@ -160,8 +160,7 @@ impl Gpt {
                 c,
                 3 * c,
             );
-            split_qkv(&la.qkv, &mut la.q, &mut la.k, &mut la.v, c);
-            attention::forward(&mut la.att_out, &mut la.att, &la.q, &la.k, &la.v, dims);
+            attention::forward(&mut la.att_out, &mut la.att, &la.qkv, dims);
             linear::forward(
                 &mut la.attn_proj,
                 &la.att_out,
@@ -171,9 +170,7 @@ impl Gpt {
                 c,
                 c,
             );
-            for ((o, a), p) in la.residual_2.iter_mut().zip(input).zip(&la.attn_proj) {
-                *o = a + p;
-            }
+            add(&mut la.residual_2, input, &la.attn_proj);
             // MLP sub-block: x + proj(gelu(fc(ln_2(x)))).
             layer_norm::forward(
                 &mut la.ln_2,
@@ -196,10 +193,7 @@ impl Gpt {
                 f,
                 c,
             );
-            let out = &mut acts.layers_out[l];
-            for ((o, a), p) in out.iter_mut().zip(&la.residual_2).zip(&la.mlp_proj) {
-                *o = a + p;
-            }
+            add(&mut acts.layers_out[l], &la.residual_2, &la.mlp_proj);
         }
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
         layer_norm::forward(
@@ -214,7 +208,7 @@ impl Gpt {
         );
         // LM head tied to the token embedding: logits = ln_f(x) . wte^T.
         linear::forward(&mut acts.logits, &acts.ln_f, &w[self.wte..][..v * c], None, n, c, v);
-        cross_entropy::forward(&mut acts.logp, &mut acts.probs, &acts.logits, targets, v);
+        cross_entropy::forward(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
         Ok(())
     }
 
@@ -226,10 +220,10 @@ impl Gpt {
         let n = b * t;
         let (w, g) = (&self.weights, &mut self.grads);
         let d = &mut acts.grads;
-        d.logits.fill(0.0);
-        cross_entropy::backward(&mut d.logits, &acts.probs, targets, dlogp, v);
-        d.ln_f.fill(0.0);
-        linear_backward_split(g, self.wte, v * c, None, &mut d.ln_f, &d.logits, &acts.ln_f, w, n, c, v);
+        // The logits buffer becomes their gradient.
+        cross_entropy::backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+        let dlogits = &acts.logits;
+        linear_backward_split(g, self.wte, v * c, None, &mut d.ln_f, Dst::Write, dlogits, &acts.ln_f, w, n, c, v);
         // d.residual carries the gradient of the residual stream from the top down.
         d.residual.fill(0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
@@ -250,13 +244,13 @@ impl Gpt {
             let la = &acts.layers[l];
             let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
             // MLP sub-block: the residual passes d.residual through unchanged; the branch adds.
-            d.big.fill(0.0);
             linear_backward_split(
                 g,
                 bp.mlp_proj_w,
                 c * f,
                 Some(bp.mlp_proj_b),
                 &mut d.big,
+                Dst::Write,
                 &d.residual,
                 &la.fc_gelu,
                 w,
@@ -264,10 +258,21 @@ impl Gpt {
                 f,
                 c,
             );
-            d.big2.fill(0.0);
-            gelu::backward(&mut d.big2, &la.fc, &d.big);
-            d.ln.fill(0.0);
-            linear_backward_split(g, bp.c_fc_w, f * c, Some(bp.c_fc_b), &mut d.ln, &d.big2, &la.ln_2, w, n, c, f);
+            gelu::backward(&mut d.big, &la.fc);
+            linear_backward_split(
+                g,
+                bp.c_fc_w,
+                f * c,
+                Some(bp.c_fc_b),
+                &mut d.ln,
+                Dst::Write,
+                &d.big,
+                &la.ln_2,
+                w,
+                n,
+                c,
+                f,
+            );
             let (gw, gb) = two_mut(g, bp.ln_2_w, bp.ln_2_b, c);
             layer_norm::backward(
                 &mut d.residual,
@@ -281,13 +286,13 @@ impl Gpt {
                 c,
             );
             // Attention sub-block.
-            d.att_out.fill(0.0);
             linear_backward_split(
                 g,
                 bp.attn_proj_w,
                 c * c,
                 Some(bp.attn_proj_b),
                 &mut d.att_out,
+                Dst::Write,
                 &d.residual,
                 &la.att_out,
                 w,
@@ -295,18 +300,14 @@ impl Gpt {
                 c,
                 c,
             );
-            d.q.fill(0.0);
-            d.k.fill(0.0);
-            d.v.fill(0.0);
-            attention::backward(&mut d.q, &mut d.k, &mut d.v, &d.att_out, &la.q, &la.k, &la.v, &la.att, dims);
-            merge_qkv(&mut d.qkv, &d.q, &d.k, &d.v, c);
-            d.ln.fill(0.0);
+            attention::backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
             linear_backward_split(
                 g,
                 bp.c_attn_w,
                 3 * c * c,
                 Some(bp.c_attn_b),
                 &mut d.ln,
+                Dst::Write,
                 &d.qkv,
                 &la.ln_1,
                 w,
@@ -340,21 +341,12 @@ impl Gpt {
     }
 }
 
-/// `qkv` rows are `[q | k | v]`; copy them into three `[rows][c]` buffers.
-fn split_qkv(qkv: &[f32], q: &mut [f32], k: &mut [f32], v: &mut [f32], c: usize) {
-    for (r, row) in qkv.chunks_exact(3 * c).enumerate() {
-        q[r * c..(r + 1) * c].copy_from_slice(&row[..c]);
-        k[r * c..(r + 1) * c].copy_from_slice(&row[c..2 * c]);
-        v[r * c..(r + 1) * c].copy_from_slice(&row[2 * c..]);
-    }
-}
-
-fn merge_qkv(qkv: &mut [f32], q: &[f32], k: &[f32], v: &[f32], c: usize) {
-    for (r, row) in qkv.chunks_exact_mut(3 * c).enumerate() {
-        row[..c].copy_from_slice(&q[r * c..(r + 1) * c]);
-        row[c..2 * c].copy_from_slice(&k[r * c..(r + 1) * c]);
-        row[2 * c..].copy_from_slice(&v[r * c..(r + 1) * c]);
-    }
+/// `out = a + b` (a residual connection), in parallel chunks.
+pub(crate) fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
+    const CHUNK: usize = 1 << 14;
+    out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
+        o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (a, b))| *o = a + b);
+    });
 }
 
 /// Saved activations of one block.
@@ -363,9 +355,6 @@ pub struct LayerActs {
     pub ln_1_mean: Vec<f32>,
     pub ln_1_rstd: Vec<f32>,
     pub qkv: Vec<f32>,
-    pub q: Vec<f32>,
-    pub k: Vec<f32>,
-    pub v: Vec<f32>,
     /// Attention probabilities `[b][n_head][t][t]`.
     pub att: Vec<f32>,
     pub att_out: Vec<f32>,
@@ -381,16 +370,11 @@ pub struct LayerActs {
 
 /// Scratch gradients of activations (reused by every layer in the backward pass).
 pub struct ActGrads {
-    logits: Vec<f32>,
     ln_f: Vec<f32>,
     residual: Vec<f32>,
     ln: Vec<f32>,
     big: Vec<f32>,
-    big2: Vec<f32>,
     att_out: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
     qkv: Vec<f32>,
 }
 
@@ -407,7 +391,8 @@ pub struct Activations {
     pub ln_f_mean: Vec<f32>,
     pub ln_f_rstd: Vec<f32>,
     pub logits: Vec<f32>,
-    pub probs: Vec<f32>,
+    /// Log-sum-exp of each row of logits (the softmax normaliser, kept for backward).
+    pub lse: Vec<f32>,
     /// log p(target) per token.
     pub logp: Vec<f32>,
     grads: ActGrads,
@@ -429,9 +414,6 @@ impl Activations {
                 ln_1_mean: z(n),
                 ln_1_rstd: z(n),
                 qkv: z(n * 3 * c),
-                q: z(n * c),
-                k: z(n * c),
-                v: z(n * c),
                 att: z(b * h * t * t),
                 att_out: z(n * c),
                 attn_proj: z(n * c),
@@ -454,19 +436,14 @@ impl Activations {
             ln_f_mean: z(n),
             ln_f_rstd: z(n),
             logits: z(n * v),
-            probs: z(n * v),
+            lse: z(n),
             logp: z(n),
             grads: ActGrads {
-                logits: z(n * v),
                 ln_f: z(n * c),
                 residual: z(n * c),
                 ln: z(n * c),
                 big: z(n * f),
-                big2: z(n * f),
                 att_out: z(n * c),
-                q: z(n * c),
-                k: z(n * c),
-                v: z(n * c),
                 qkv: z(n * 3 * c),
             },
         })

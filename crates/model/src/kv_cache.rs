@@ -215,8 +215,8 @@ impl Decode for Llama {
             let (k_row, v_row) = (&mut cache.k[l][pos * kv..(pos + 1) * kv], &mut cache.v[l][pos * kv..(pos + 1) * kv]);
             linear::forward(k_row, &cache.ln, &w[bp.k..][..kv * c], None, 1, c, kv);
             linear::forward(v_row, &cache.ln, &w[bp.v..][..kv * c], None, 1, c, kv);
-            rope::rotate(q, &self.rope_cos, &self.rope_sin, h, d, 1, pos, 1.0);
-            rope::rotate(k_row, &self.rope_cos, &self.rope_sin, hkv, d, 1, pos, 1.0);
+            rope::rotate(q, &self.rope_cos, &self.rope_sin, h, d, h * d, 1, pos, 1.0);
+            rope::rotate(k_row, &self.rope_cos, &self.rope_sin, hkv, d, kv, 1, pos, 1.0);
             for head in 0..h {
                 let kvh = head / (h / hkv);
                 let (q, out) = (&cache.qkv[head * d..(head + 1) * d], &mut cache.att_out[head * d..(head + 1) * d]);

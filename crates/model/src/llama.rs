@@ -8,7 +8,9 @@
 
 use crate::config::{Family, ModelConfig};
 use crate::cpu::attention::{self, Dims};
-use crate::cpu::{cross_entropy, linear, rms_norm, rope, swiglu};
+use crate::cpu::linear::{self, Dst};
+use crate::cpu::{cross_entropy, rms_norm, rope, swiglu};
+use crate::gpt::add;
 use crate::params::{self, Param, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
@@ -67,6 +69,8 @@ impl Llama {
                 down: add("mlp.down_proj.weight", vec![c, f]),
             });
         }
+        // The forward pass runs q_proj, k_proj and v_proj as one product over their weights.
+        debug_assert!(blocks.iter().all(|b| b.k == b.q + c * c && b.v == b.k + kv * c));
         let norm = table.add("model.norm.weight".into(), vec![c], false);
         let lm_head = table.add("lm_head.weight".into(), vec![v, c], false);
         let total = table.len();
@@ -106,6 +110,7 @@ impl Llama {
         let cfg = &self.config;
         let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
         let (hd, kv) = (cfg.head_dim(), cfg.n_kv_head * cfg.head_dim());
+        let (qkv, rot_heads) = (c + 2 * kv, cfg.n_head + cfg.n_kv_head);
         check_tokens(ids, targets, b * t, v)?;
         let (n, w, eps) = (b * t, &self.weights, cfg.norm_eps);
         for (r, &id) in ids.iter().enumerate() {
@@ -117,30 +122,25 @@ impl Llama {
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
             // Attention sub-block: x + o(attn(rope(q), rope(k), v)) of rms(x).
             rms_norm::forward(&mut la.norm_1, &mut la.rstd_1, input, &w[bp.input_norm..][..c], c, eps);
-            linear::forward(&mut la.q, &la.norm_1, &w[bp.q..][..c * c], None, n, c, c);
-            linear::forward(&mut la.k, &la.norm_1, &w[bp.k..][..kv * c], None, n, c, kv);
-            linear::forward(&mut la.v, &la.norm_1, &w[bp.v..][..kv * c], None, n, c, kv);
-            rope::rotate(&mut la.q, &self.rope_cos, &self.rope_sin, cfg.n_head, hd, t, 0, 1.0);
-            rope::rotate(&mut la.k, &self.rope_cos, &self.rope_sin, cfg.n_kv_head, hd, t, 0, 1.0);
-            attention::forward(&mut la.att_out, &mut la.att, &la.q, &la.k, &la.v, dims);
+            // q_proj, k_proj and v_proj sit one after another in `weights`: one product.
+            linear::forward(&mut la.qkv, &la.norm_1, &w[bp.q..][..qkv * c], None, n, c, qkv);
+            // The q heads and then the k heads lead each row: rotate them in one pass.
+            rope::rotate(&mut la.qkv, &self.rope_cos, &self.rope_sin, rot_heads, hd, qkv, t, 0, 1.0);
+            attention::forward(&mut la.att_out, &mut la.att, &la.qkv, dims);
             linear::forward(&mut la.o, &la.att_out, &w[bp.o..][..c * c], None, n, c, c);
-            for ((x, a), o) in la.residual_2.iter_mut().zip(input).zip(&la.o) {
-                *x = a + o;
-            }
+            add(&mut la.residual_2, input, &la.o);
             // MLP sub-block: x + down(silu(gate(h)) * up(h)) with h = rms(x).
             rms_norm::forward(&mut la.norm_2, &mut la.rstd_2, &la.residual_2, &w[bp.post_norm..][..c], c, eps);
             linear::forward(&mut la.gate, &la.norm_2, &w[bp.gate..][..f * c], None, n, c, f);
             linear::forward(&mut la.up, &la.norm_2, &w[bp.up..][..f * c], None, n, c, f);
             swiglu::forward(&mut la.act, &la.gate, &la.up);
             linear::forward(&mut la.down, &la.act, &w[bp.down..][..c * f], None, n, f, c);
-            for ((x, a), d) in acts.layers_out[l].iter_mut().zip(&la.residual_2).zip(&la.down) {
-                *x = a + d;
-            }
+            add(&mut acts.layers_out[l], &la.residual_2, &la.down);
         }
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
         rms_norm::forward(&mut acts.norm_f, &mut acts.rstd_f, last, &w[self.norm..][..c], c, eps);
         linear::forward(&mut acts.logits, &acts.norm_f, &w[self.lm_head..][..v * c], None, n, c, v);
-        cross_entropy::forward(&mut acts.logp, &mut acts.probs, &acts.logits, targets, v);
+        cross_entropy::forward(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
         Ok(())
     }
 
@@ -150,17 +150,18 @@ impl Llama {
         let cfg = self.config.clone();
         let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
         let (hd, kv) = (cfg.head_dim(), cfg.n_kv_head * cfg.head_dim());
+        let (qkv, rot_heads) = (c + 2 * kv, cfg.n_head + cfg.n_kv_head);
         let (n, dims) = (b * t, self.dims(b, t));
         let (w, g) = (&self.weights, &mut self.grads);
         let d = &mut acts.grads;
-        d.logits.fill(0.0);
-        cross_entropy::backward(&mut d.logits, &acts.probs, targets, dlogp, v);
-        d.norm.fill(0.0);
+        // The logits buffer becomes their gradient.
+        cross_entropy::backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
         linear::backward(
             &mut d.norm,
+            Dst::Write,
             &mut g[self.lm_head..][..v * c],
             None,
-            &d.logits,
+            &acts.logits,
             &acts.norm_f,
             &w[self.lm_head..][..v * c],
             n,
@@ -182,9 +183,9 @@ impl Llama {
             let la = &acts.layers[l];
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
             // MLP sub-block.
-            d.act.fill(0.0);
             linear::backward(
                 &mut d.act,
+                Dst::Write,
                 &mut g[bp.down..][..c * f],
                 None,
                 &d.residual,
@@ -194,12 +195,10 @@ impl Llama {
                 f,
                 c,
             );
-            d.gate.fill(0.0);
-            d.up.fill(0.0);
             swiglu::backward(&mut d.gate, &mut d.up, &d.act, &la.gate, &la.up);
-            d.norm.fill(0.0);
             linear::backward(
                 &mut d.norm,
+                Dst::Write,
                 &mut g[bp.gate..][..f * c],
                 None,
                 &d.gate,
@@ -211,6 +210,7 @@ impl Llama {
             );
             linear::backward(
                 &mut d.norm,
+                Dst::Add,
                 &mut g[bp.up..][..f * c],
                 None,
                 &d.up,
@@ -230,9 +230,9 @@ impl Llama {
                 c,
             );
             // Attention sub-block.
-            d.att_out.fill(0.0);
             linear::backward(
                 &mut d.att_out,
+                Dst::Write,
                 &mut g[bp.o..][..c * c],
                 None,
                 &d.residual,
@@ -242,46 +242,20 @@ impl Llama {
                 c,
                 c,
             );
-            d.q.fill(0.0);
-            d.k.fill(0.0);
-            d.v.fill(0.0);
-            attention::backward(&mut d.q, &mut d.k, &mut d.v, &d.att_out, &la.q, &la.k, &la.v, &la.att, dims);
+            attention::backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
             // RoPE is a rotation: its backward rotates the gradient back.
-            rope::rotate(&mut d.q, &self.rope_cos, &self.rope_sin, cfg.n_head, hd, t, 0, -1.0);
-            rope::rotate(&mut d.k, &self.rope_cos, &self.rope_sin, cfg.n_kv_head, hd, t, 0, -1.0);
-            d.norm.fill(0.0);
+            rope::rotate(&mut d.qkv, &self.rope_cos, &self.rope_sin, rot_heads, hd, qkv, t, 0, -1.0);
             linear::backward(
                 &mut d.norm,
-                &mut g[bp.q..][..c * c],
+                Dst::Write,
+                &mut g[bp.q..][..qkv * c],
                 None,
-                &d.q,
+                &d.qkv,
                 &la.norm_1,
-                &w[bp.q..][..c * c],
+                &w[bp.q..][..qkv * c],
                 n,
                 c,
-                c,
-            );
-            linear::backward(
-                &mut d.norm,
-                &mut g[bp.k..][..kv * c],
-                None,
-                &d.k,
-                &la.norm_1,
-                &w[bp.k..][..kv * c],
-                n,
-                c,
-                kv,
-            );
-            linear::backward(
-                &mut d.norm,
-                &mut g[bp.v..][..kv * c],
-                None,
-                &d.v,
-                &la.norm_1,
-                &w[bp.v..][..kv * c],
-                n,
-                c,
-                kv,
+                qkv,
             );
             rms_norm::backward(
                 &mut d.residual,
@@ -316,10 +290,8 @@ pub(crate) fn check_tokens(ids: &[u32], targets: &[u32], n: usize, v: usize) -> 
 pub struct LlamaLayerActs {
     pub norm_1: Vec<f32>,
     pub rstd_1: Vec<f32>,
-    /// q and k after RoPE.
-    pub q: Vec<f32>,
-    pub k: Vec<f32>,
-    pub v: Vec<f32>,
+    /// `[rows][q | k | v]`, q and k after RoPE.
+    pub qkv: Vec<f32>,
     /// Attention probabilities `[b][n_head][t][t]`.
     pub att: Vec<f32>,
     pub att_out: Vec<f32>,
@@ -334,16 +306,13 @@ pub struct LlamaLayerActs {
 }
 
 struct LlamaGrads {
-    logits: Vec<f32>,
     norm: Vec<f32>,
     residual: Vec<f32>,
     act: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
     att_out: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
+    qkv: Vec<f32>,
 }
 
 /// Every buffer a Llama forward and backward pass over `b × t` tokens needs, allocated once.
@@ -355,8 +324,10 @@ pub struct LlamaActs {
     pub layers_out: Vec<Vec<f32>>,
     pub norm_f: Vec<f32>,
     pub rstd_f: Vec<f32>,
+    /// Logits of the forward pass; the backward pass overwrites them with their gradient.
     pub logits: Vec<f32>,
-    pub probs: Vec<f32>,
+    /// Log-sum-exp of each row of logits (kept for backward).
+    pub lse: Vec<f32>,
     pub logp: Vec<f32>,
     grads: LlamaGrads,
 }
@@ -376,9 +347,7 @@ impl LlamaActs {
             .map(|_| LlamaLayerActs {
                 norm_1: z(n * c),
                 rstd_1: z(n),
-                q: z(n * c),
-                k: z(n * kv),
-                v: z(n * kv),
+                qkv: z(n * (c + 2 * kv)),
                 att: z(b * h * t * t),
                 att_out: z(n * c),
                 o: z(n * c),
@@ -400,19 +369,16 @@ impl LlamaActs {
             norm_f: z(n * c),
             rstd_f: z(n),
             logits: z(n * v),
-            probs: z(n * v),
+            lse: z(n),
             logp: z(n),
             grads: LlamaGrads {
-                logits: z(n * v),
                 norm: z(n * c),
                 residual: z(n * c),
                 act: z(n * f),
                 gate: z(n * f),
                 up: z(n * f),
                 att_out: z(n * c),
-                q: z(n * c),
-                k: z(n * kv),
-                v: z(n * kv),
+                qkv: z(n * (c + 2 * kv)),
             },
         })
     }

@@ -1,7 +1,7 @@
 //! Flat parameter buffers: the table of named tensors inside one `Vec<f32>` (and the matching
 //! gradient buffer), with the helpers the model files share.
 
-use crate::cpu::linear;
+use crate::cpu::linear::{self, Dst};
 use crate::safetensors::Tensor;
 use crate::Error;
 use std::collections::BTreeMap;
@@ -26,6 +26,15 @@ impl Param {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The parameters that get weight decay, as index ranges of the flat buffer: matrices, except
+/// the token and position embeddings (GPT-2/nanoGPT practice: no decay on norms, biases and
+/// embeddings). An untied LM head is a matrix and is decayed.
+pub fn decayed_ranges(params: &[Param]) -> Vec<std::ops::Range<usize>> {
+    let embedding =
+        |name: &str| name.ends_with("wte.weight") || name.ends_with("wpe.weight") || name.contains("embed_tokens");
+    params.iter().filter(|p| p.shape.len() == 2 && !embedding(&p.name)).map(|p| p.offset..p.offset + p.len()).collect()
 }
 
 /// Builds a parameter table in order: `add(name, shape, conv1d)` returns the offset.
@@ -134,6 +143,7 @@ pub(crate) fn linear_backward_split(
     w_len: usize,
     b_off: Option<usize>,
     dinp: &mut [f32],
+    dinp_mode: Dst,
     dout: &[f32],
     inp: &[f32],
     weights: &[f32],
@@ -147,9 +157,9 @@ pub(crate) fn linear_backward_split(
             let (gw, gb) = two_mut(g, w_off, b_off, 0);
             let gw = &mut gw[..w_len];
             let gb = &mut gb[..oc];
-            linear::backward(dinp, gw, Some(gb), dout, inp, weight, n, c, oc);
+            linear::backward(dinp, dinp_mode, gw, Some(gb), dout, inp, weight, n, c, oc);
         }
-        None => linear::backward(dinp, &mut g[w_off..w_off + w_len], None, dout, inp, weight, n, c, oc),
+        None => linear::backward(dinp, dinp_mode, &mut g[w_off..w_off + w_len], None, dout, inp, weight, n, c, oc),
     }
 }
 

@@ -6,7 +6,7 @@ use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
 use minichat_model::kv_cache::{Decode, KvCache};
 use minichat_model::llama::{Llama, LlamaActs};
-use minichat_model::params::{to_hf, transpose};
+use minichat_model::params::{decayed_ranges, to_hf, transpose};
 use minichat_model::safetensors::{self, Tensor};
 use minichat_model::ModelConfig;
 use std::collections::BTreeMap;
@@ -87,13 +87,10 @@ fn gpt2_logits_loss_and_gradients_match_transformers() {
     }
     let norm = clip_grad_norm(&mut model.grads, 1.0);
     assert_close("grad_norm", &[norm], &expected["grad_norm"].data);
-    let mut decay = vec![false; model.weights.len()];
-    for p in &model.params {
-        let linear_weight = p.shape.len() == 2 && !p.name.contains("wte") && !p.name.contains("wpe");
-        decay[p.offset..p.offset + p.len()].fill(linear_weight);
-    }
+    let decayed = decayed_ranges(&model.params);
+    assert_eq!(decayed.len(), 4 * model.config.n_layer, "the four linear weights of each block");
     let mut opt = AdamW::new(model.weights.len(), 1e-2, (0.9, 0.95), 1e-8, 0.1);
-    opt.update(&mut model.weights, &model.grads, |i| decay[i]);
+    opt.update(&mut model.weights, &model.grads, &decayed);
     for p in &model.params {
         let ours = to_hf(p, &model.weights);
         assert_close(&format!("adamw {}", p.name), &ours, &expected[&format!("adamw.{}", p.name)].data);

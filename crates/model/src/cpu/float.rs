@@ -26,7 +26,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty) => {
+    ($t:ty, $exp:expr) => {
         impl Float for $t {
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
@@ -46,7 +46,7 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                $exp(self)
             }
             #[inline(always)]
             fn ln(self) -> Self {
@@ -56,5 +56,7 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32);
-impl_float!(f64);
+// f32 uses the vectorisable polynomial (kernels call exp per element); f64, the checking type,
+// keeps libm's.
+impl_float!(f32, super::simd::exp_f32);
+impl_float!(f64, f64::exp);

@@ -7,36 +7,67 @@
 use super::float::Float;
 use rayon::prelude::*;
 
-/// Runs gemm: `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`, each operand given by (row stride, col stride).
+/// Whether a kernel overwrites its output buffer or adds into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dst {
+    /// `dst = result` (no need to clear `dst` first).
+    Write,
+    /// `dst += result` (a gradient with several contributions).
+    Add,
+}
+
+/// Runs gemm: `dst[m×n] = (bias | dst | 0) + lhs[m×k] · rhs[k×n]`, each operand given by
+/// (row stride, col stride); `bias` (length n) is broadcast over the rows.
+/// `threads` is how many row bands the product may be split into.
 #[allow(clippy::too_many_arguments)]
 fn gemm_f32(
+    threads: usize,
     m: usize,
     n: usize,
     k: usize,
     dst: &mut [f32],
-    accumulate: bool,
+    mode: Dst,
+    bias: Option<&[f32]>,
     lhs: &[f32],
     (lhs_rs, lhs_cs): (usize, usize),
     rhs: &[f32],
     (rhs_rs, rhs_cs): (usize, usize),
 ) {
-    if m == 0 || n == 0 || k == 0 {
+    if m == 0 || n == 0 {
         return;
     }
     assert!(
         dst.len() >= m * n
-            && lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs
-            && rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs
+            && (k == 0
+                || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs && rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs)
+            && bias.is_none_or(|b| b.len() >= n)
     );
     // Below ~1 MFLOP the thread hand-off costs more than it saves. Above it, split the output
     // rows into one band per thread, each a single-threaded gemm: measured faster here than
     // gemm's own 2-thread split (bench/train_step.sh).
-    let threads = rayon::current_num_threads();
     let band =
         if m * n * k < 1 << 20 || threads == 1 || m < 2 * 16 { m } else { m.div_ceil(threads).next_multiple_of(16) };
     dst[..m * n].par_chunks_mut(band * n).enumerate().for_each(|(i, dst)| {
         let rows = dst.len() / n;
         let lhs = &lhs[i * band * lhs_rs..];
+        // The bias goes in first and gemm adds onto it, in the same pass over this band.
+        let accumulate = match (bias, mode) {
+            (Some(bias), Dst::Write) => {
+                dst.chunks_exact_mut(n).for_each(|row| row.copy_from_slice(&bias[..n]));
+                true
+            }
+            (Some(bias), Dst::Add) => {
+                dst.chunks_exact_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(d, b)| *d += b));
+                true
+            }
+            (None, mode) => mode == Dst::Add,
+        };
+        if k == 0 {
+            if !accumulate {
+                dst.fill(0.0);
+            }
+            return;
+        }
         // SAFETY: band i covers rows i*band .. i*band+rows of dst and lhs, inside the bounds
         // asserted above.
         unsafe {
@@ -100,20 +131,15 @@ pub(crate) unsafe fn gemm_raw(
 
 /// `out[n×oc] = inp[n×c] · w[oc×c]^T + bias`.
 pub fn forward(out: &mut [f32], inp: &[f32], w: &[f32], bias: Option<&[f32]>, n: usize, c: usize, oc: usize) {
-    gemm_f32(n, oc, c, out, false, inp, (c, 1), w, (1, c));
-    if let Some(bias) = bias {
-        for row in out.chunks_exact_mut(oc) {
-            for (o, b) in row.iter_mut().zip(bias) {
-                *o += b;
-            }
-        }
-    }
+    gemm_f32(rayon::current_num_threads(), n, oc, c, out, Dst::Write, bias, inp, (c, 1), w, (1, c));
 }
 
-/// Accumulates `dinp += dout · w`, `dw += dout^T · inp`, `dbias += sum over rows of dout`.
+/// `dinp (+)= dout · w` (as `dinp_mode` says), and accumulates `dw += dout^T · inp`,
+/// `dbias += sum over rows of dout`.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     dinp: &mut [f32],
+    dinp_mode: Dst,
     dw: &mut [f32],
     dbias: Option<&mut [f32]>,
     dout: &[f32],
@@ -123,15 +149,32 @@ pub fn backward(
     c: usize,
     oc: usize,
 ) {
-    gemm_f32(n, c, oc, dinp, true, dout, (oc, 1), w, (c, 1));
-    gemm_f32(oc, c, n, dw, true, dout, (1, oc), inp, (c, 1));
-    if let Some(dbias) = dbias {
-        for row in dout.chunks_exact(oc) {
-            for (d, g) in dbias.iter_mut().zip(row) {
-                *d += g;
+    // The two products are independent and equally large (n·c·oc multiply-adds each): run
+    // them side by side on half the threads each, rather than one after the other split in
+    // bands (each band packs the whole right-hand side again).
+    let half = (rayon::current_num_threads() / 2).max(1);
+    rayon::join(
+        || gemm_f32(half, n, c, oc, dinp, dinp_mode, None, dout, (oc, 1), w, (c, 1)),
+        || {
+            gemm_f32(half, oc, c, n, dw, Dst::Add, None, dout, (1, oc), inp, (c, 1));
+            if let Some(dbias) = dbias {
+                column_sums(&mut dbias[..oc], dout, oc);
+            }
+        },
+    );
+}
+
+/// `sums[j] += sum over rows of m[r][j]`, columns split across threads (each thread reads its
+/// columns of every row; the inner loop over columns vectorises).
+fn column_sums(sums: &mut [f32], m: &[f32], cols: usize) {
+    let width = cols.div_ceil(rayon::current_num_threads()).next_multiple_of(16);
+    sums.par_chunks_mut(width).enumerate().for_each(|(i, sums)| {
+        for row in m.chunks_exact(cols) {
+            for (s, x) in sums.iter_mut().zip(&row[i * width..]) {
+                *s += x;
             }
         }
-    }
+    });
 }
 
 /// Reference forward, any float type.
@@ -201,7 +244,7 @@ mod tests {
             let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
             let (inp, w, b, dout) =
                 (f(random(n * c, 25)), f(random(oc * c, 26)), f(random(oc, 27)), f(random(n * oc, 28)));
-            let (mut out, mut want) = (vec![0f32; n * oc], vec![0f32; n * oc]);
+            let (mut out, mut want) = (vec![f32::NAN; n * oc], vec![0f32; n * oc]);
             forward(&mut out, &inp, &w, Some(&b), n, c, oc);
             forward_ref(&mut want, &inp, &w, Some(&b), n, c, oc);
             let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 * (1.0 + y.abs()));
@@ -209,9 +252,14 @@ mod tests {
             // Accumulation: start from non-zero gradients.
             let (mut di, mut dw, mut db) = (vec![0.5f32; n * c], vec![0.25f32; oc * c], vec![1f32; oc]);
             let (mut di2, mut dw2, mut db2) = (di.clone(), dw.clone(), db.clone());
-            backward(&mut di, &mut dw, Some(&mut db), &dout, &inp, &w, n, c, oc);
+            backward(&mut di, Dst::Add, &mut dw, Some(&mut db), &dout, &inp, &w, n, c, oc);
             backward_ref(&mut di2, &mut dw2, Some(&mut db2), &dout, &inp, &w, n, c, oc);
             assert!(close(&di, &di2) && close(&dw, &dw2) && close(&db, &db2), "backward {n}x{c}x{oc}");
+            // Write mode ignores what dinp held.
+            let mut di3 = vec![f32::NAN; n * c];
+            backward(&mut di3, Dst::Write, &mut dw, None, &dout, &inp, &w, n, c, oc);
+            let want: Vec<f32> = di2.iter().map(|x| x - 0.5).collect();
+            assert!(close(&di3, &want), "backward write {n}x{c}x{oc}");
         }
     }
 }

@@ -1,9 +1,12 @@
 //! CPU kernels: explicit forward and backward for each op, f32, no allocation inside.
 //!
-//! Every kernel takes its inputs and output buffers as slices; backward kernels *accumulate*
-//! into gradient buffers (`+=`), as llm.c does, so that a gradient shared by several uses (a
-//! residual stream, a tied embedding) needs no extra add. Each one is checked against central
-//! finite differences in f64 (`gradcheck`).
+//! Every kernel takes its inputs and output buffers as slices. Backward kernels *accumulate*
+//! into gradients with several contributions (`+=`: weights, the residual stream, a tied
+//! embedding), as llm.c does, and *write* the ones with a single producer (linear's input
+//! gradient with `Dst::Write`, attention's dqkv, GELU/SwiGLU in place, the logits in place),
+//! which saves clearing those buffers every step. Each one is checked against central finite
+//! differences in f64 (`gradcheck`). Elementwise loops are plain Rust that LLVM vectorises,
+//! compiled per instruction-set level at run time (`simd`).
 
 pub mod attention;
 pub mod cross_entropy;
@@ -13,6 +16,7 @@ pub mod layer_norm;
 pub mod linear;
 pub mod rms_norm;
 pub mod rope;
+pub mod simd;
 pub mod swiglu;
 
 #[cfg(test)]

@@ -1,0 +1,255 @@
+//! Vector code without `unsafe` intrinsics: elementwise loops are written plainly (so LLVM
+//! vectorises them), `multiversion!` compiles such a loop once per x86-64 level (AVX-512,
+//! AVX2+FMA, baseline) and picks the best the running CPU has, and `exp` is a branch-free
+//! polynomial that vectorises where libm's `expf` is a scalar call.
+//!
+//! Runtime dispatch (as the `gemm` crate does) keeps one binary portable; building with
+//! `-C target-cpu=native` would be faster to write but crash on an older CPU.
+
+use super::float::Float;
+
+/// The best instruction-set level of this CPU, detected once (std caches the cpuid probe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// x86-64-v4: AVX-512 F/BW/DQ/VL.
+    V4,
+    /// x86-64-v3: AVX2 + FMA.
+    V3,
+    /// Whatever the target was compiled for (SSE2 on x86-64, NEON on aarch64).
+    Base,
+}
+
+#[inline(always)]
+pub fn level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            return Level::V4;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return Level::V3;
+        }
+    }
+    Level::Base
+}
+
+/// Defines `fn name<T: Float>(args) body` compiled three times (AVX-512, AVX2+FMA, baseline)
+/// and dispatching on `level()` at each call, so call it on chunks of work (a row, a few
+/// thousand elements), not per element. Everything the body calls must be `#[inline(always)]`
+/// to be compiled for the same level.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident<T: Float>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name<T: Float>($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn v4<T: Float>($($arg: $ty),*) $(-> $ret)? $body
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn v3<T: Float>($($arg: $ty),*) $(-> $ret)? $body
+                match $crate::cpu::simd::level() {
+                    // SAFETY: level() found these instruction sets on this CPU.
+                    $crate::cpu::simd::Level::V4 => return unsafe { v4::<T>($($arg),*) },
+                    $crate::cpu::simd::Level::V3 => return unsafe { v3::<T>($($arg),*) },
+                    $crate::cpu::simd::Level::Base => {}
+                }
+            }
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn base<T: Float>($($arg: $ty),*) $(-> $ret)? $body
+            base::<T>($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// `e^x` for f32 without a libm call, so loops over it vectorise: Cephes' `expf` (range
+/// reduction by ln 2 in two parts, degree-6 polynomial), within 2 ulp of the correctly rounded
+/// result on [-87.3, 88.3]. Below that it returns 0, above it +inf, and NaN stays NaN (the
+/// comparisons are false for NaN, which then flows through the arithmetic).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding 1.5 * 2^23 rounds to an integer in the low mantissa bits (round to nearest even).
+    const MAGIC: f32 = 12_582_912.0;
+    const LO: f32 = -87.336_55;
+    // 127.5 ln 2: the largest input whose 2^n still fits (true overflow is at 88.72).
+    const HI: f32 = 88.376_26;
+    let xc = x.clamp(LO, HI);
+    let t = xc * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let r = xc - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * (r * r) + r + 1.0;
+    // 2^n: n + 127 in the exponent field; t's low mantissa bits hold n + 0x400000.
+    let pow2 = f32::from_bits((t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127)) << 23);
+    let out = y * pow2;
+    if x < LO {
+        0.0
+    } else if x > HI {
+        f32::INFINITY
+    } else {
+        out
+    }
+}
+
+/// Independent accumulators in reductions: LLVM does not reorder a float sum by itself, so
+/// one accumulator per lane of a 512-bit vector lets it vectorise (and changes the rounding
+/// order, as every BLAS does).
+const LANES: usize = 16;
+
+/// `sum f(x_i)`, vectorisable.
+#[inline(always)]
+pub fn sum_map<T: Float>(x: &[T], f: impl Fn(T) -> T) -> T {
+    let mut acc = [T::default(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] += f(c[i]);
+        }
+    }
+    let mut s = T::default();
+    for &v in tail {
+        s += f(v);
+    }
+    fold_lanes(acc) + s
+}
+
+/// `sum a_i b_i`, vectorisable.
+#[inline(always)]
+pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [T::default(); LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let mut s = T::default();
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        s += x * y;
+    }
+    for (ca, cb) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    fold_lanes(acc) + s
+}
+
+/// Adds the lanes pairwise, in a fixed order.
+#[inline(always)]
+fn fold_lanes<T: Float>(mut acc: [T; LANES]) -> T {
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    acc[0]
+}
+
+/// The largest element (NaN-propagating, -inf for an empty slice), vectorisable.
+#[inline(always)]
+pub fn max<T: Float>(x: &[T]) -> T {
+    let ninf = T::from_f64(f64::NEG_INFINITY);
+    let mut acc = [ninf; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let mut m = ninf;
+    for &v in chunks.remainder() {
+        m = max2(m, v);
+    }
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = max2(acc[i], c[i]);
+        }
+    }
+    for a in acc {
+        m = max2(m, a);
+    }
+    m
+}
+
+/// The larger of `a` and `b`, NaN if either is (so a NaN is never silently dropped).
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn max2<T: Float>(a: T, b: T) -> T {
+    // `a != a` is NaN.
+    if a >= b || a != a {
+        a
+    } else {
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulps(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_of_f64() {
+        let mut worst = 0;
+        let mut x = -87.3f32;
+        while x < 88.3 {
+            let want = (x as f64).exp() as f32;
+            worst = worst.max(ulps(exp_f32(x), want));
+            x += 0.0137;
+        }
+        assert!(worst <= 2, "worst error {worst} ulp");
+        assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn exp_saturates_and_keeps_nan() {
+        assert_eq!(exp_f32(-100.0), 0.0);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(100.0), f32::INFINITY);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn reductions_match_plain_loops() {
+        for n in [0usize, 1, 15, 16, 17, 100] {
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37 % 11) as f64 - 5.0) * 0.5).collect();
+            let y: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
+            assert!((sum_map(&x, |v| v * v) - x.iter().map(|v| v * v).sum::<f64>()).abs() < 1e-12);
+            assert!((dot(&x, &y) - x.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>()).abs() < 1e-12);
+            assert_eq!(max(&x), x.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        }
+        assert!(max(&[1.0f32, f32::NAN, 3.0]).is_nan());
+        assert!(max(&[1.0f32; 40].iter().chain([f32::NAN].iter()).copied().collect::<Vec<_>>()).is_nan());
+    }
+
+    #[test]
+    fn dispatch_runs_the_same_code_at_every_level() {
+        multiversion! {
+            fn sum_exp<T: Float>(x: &[T]) -> T {
+                let mut s = T::default();
+                for &v in x {
+                    s += v.exp();
+                }
+                s
+            }
+        }
+        let x: Vec<f32> = (0..100).map(|i| i as f32 * 0.01).collect();
+        let want: f64 = x.iter().map(|&v| (v as f64).exp()).sum();
+        assert!((sum_exp(&x) as f64 - want).abs() < 1e-4 * want);
+    }
+}
