@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
 """PyTorch eager side of bench/train_step.rs: one GPT-2 training step (forward, mean
 cross-entropy, backward, AdamW) with transformers' GPT2LMHeadModel (eager attention), f32, on
-configs A and B. Median ms/step of 20 steps after 3 warm-up steps.  Usage: train_step.py THREADS"""
-import sys, time
+configs A, B and 124M (GPT-2 small). Median ms/step after warm-up, peak RSS of the process and
+RSS growth from the first timed step to the last.  Usage: train_step.py THREADS CONFIG..."""
+import resource, sys, time
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-CONFIGS = {"A": (4096, 4, 4, 256, 256, 8), "B": (512, 2, 4, 128, 128, 16)}
-torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
-for name, (v, l, h, c, t, b) in CONFIGS.items():
+# vocab, layers, heads, C, T, B, warm-up steps, timed steps
+CONFIGS = {"A": (4096, 4, 4, 256, 256, 8, 3, 20), "B": (512, 2, 4, 128, 128, 16, 3, 20),
+           "124M": (50257, 12, 12, 768, 1024, 1, 2, 6)}
+
+
+def rss_kb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+
+
+torch.set_num_threads(int(sys.argv[1]))
+for name in sys.argv[2:]:
+    v, l, h, c, t, b, warm, steps = CONFIGS[name]
     torch.manual_seed(0)
     cfg = GPT2Config(vocab_size=v, n_positions=t, n_embd=c, n_layer=l, n_head=h, activation_function="gelu_new",
                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, attn_implementation="eager")
@@ -17,7 +27,9 @@ for name, (v, l, h, c, t, b) in CONFIGS.items():
     ids = torch.arange(b * t).reshape(b, t) * 7919 % v
     targets = (torch.arange(b * t).reshape(b, t) + 1) * 7919 % v
     times = []
-    for step in range(23):
+    for step in range(warm + steps):
+        if step == warm:
+            rss_first = rss_kb()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         logits = model(ids).logits
@@ -25,8 +37,10 @@ for name, (v, l, h, c, t, b) in CONFIGS.items():
         loss.item()
         loss.backward()
         opt.step()
-        if step >= 3:
+        if step >= warm:
             times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     ms = times[len(times) // 2]
-    print(f"config {name}: pytorch {ms:.1f} ms/step, {b * t / ms * 1e3:.0f} tokens/s, {torch.get_num_threads()} threads")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"config {name}: pytorch {ms:.1f} ms/step, {b * t / ms * 1e3:.0f} tokens/s, peak RSS {peak} MB, "
+          f"RSS growth {rss_kb() - rss_first} kB, {torch.get_num_threads()} threads, loss {loss.item():.3f}")

@@ -1,18 +1,26 @@
 //! One GPT-2 training step (forward + backward + AdamW, f32) in minichat's engine, on the
-//! configs of issue 3: A (vocab 4096, 4 layers, 4 heads, C=256, T=256, B=8) and B (vocab 512,
-//! 2 layers, 4 heads, C=128, T=128, B=16). `bench/train_step.py` runs the same in PyTorch.
-//! Prints the median ms/step of 20 steps after 3 warm-up steps, tokens/s and phase times.
+//! configs of issue 3: A (vocab 4096, 4 layers, 4 heads, C=256, T=256, B=8), B (vocab 512,
+//! 2 layers, 4 heads, C=128, T=128, B=16) and 124M (GPT-2 small: vocab 50257, 12 layers, 12
+//! heads, C=768, T=1024, B=1). `bench/train_step.py` runs the same in PyTorch.
+//!
+//! Prints, per config: the median ms/step after warm-up, tokens/s, phase times, achieved
+//! GFLOP/s of the step's matrix products (dense count, see `matmul_flops`) against the f32 FMA
+//! peak of the threads in use (measured here with AVX-512 FMAs), peak RSS, and RSS growth
+//! between the first timed step and the last (0 means no allocation per step).
+//! Usage: train-step-bench CONFIG... (run one config per process for a meaningful peak RSS).
 
 use minichat_model::adamw::AdamW;
 use minichat_model::config::{Family, ModelConfig};
 use minichat_model::gpt::{Activations, Gpt};
 use std::time::Instant;
 
-fn config(name: &str) -> (ModelConfig, usize, usize) {
-    let (v, l, h, c, t, b) = match name {
-        "A" => (4096, 4, 4, 256, 256, 8),
-        "B" => (512, 2, 4, 128, 128, 16),
-        _ => panic!("config A or B"),
+/// (config, batch, sequence length, warm-up steps, timed steps).
+fn config(name: &str) -> (ModelConfig, usize, usize, usize, usize) {
+    let (v, l, h, c, t, b, warm, steps) = match name {
+        "A" => (4096, 4, 4, 256, 256, 8, 3, 20),
+        "B" => (512, 2, 4, 128, 128, 16, 3, 20),
+        "124M" => (50257, 12, 12, 768, 1024, 1, 2, 6),
+        _ => panic!("configs: A, B, 124M"),
     };
     let mut cfg = ModelConfig::from_depth(Family::Gpt2, l, v);
     cfg.n_head = h;
@@ -20,51 +28,106 @@ fn config(name: &str) -> (ModelConfig, usize, usize) {
     cfg.n_embd = c;
     cfg.intermediate_size = 4 * c;
     cfg.block_size = t;
-    (cfg, b, t)
+    (cfg, b, t, warm, steps)
+}
+
+/// Multiply-adds ×2 of one training step's matrix products (forward ×3 for backward): every
+/// linear layer including the LM head, plus attention's QK^T and PV counted dense (as PaLM's
+/// MFU formula does; the engine skips most of the masked half, so this slightly flatters it).
+fn matmul_flops(cfg: &ModelConfig, b: usize, t: usize) -> f64 {
+    let (n, c, f, v, l) = (b * t, cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_layer);
+    let linear = (l * (4 * c * c + 2 * c * f) + v * c) as f64;
+    let attention = (l * 2 * t * c) as f64; // per token: QK^T and PV over t positions
+    6.0 * n as f64 * (linear + attention)
 }
 
 fn main() {
-    for name in std::env::args().skip(1).collect::<Vec<_>>().iter().map(String::as_str).chain(None) {
-        run(name);
+    let peak = fma_peak_gflops();
+    for name in std::env::args().skip(1) {
+        run(&name, peak);
     }
 }
 
-fn run(name: &str) {
-    let (cfg, b, t) = config(name);
+fn run(name: &str, peak: f64) {
+    let (cfg, b, t, warm, steps) = config(name);
     let mut model = Gpt::new(cfg.clone()).unwrap();
-    let mut s = 42u64;
-    for w in model.weights.iter_mut() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        *w = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.04;
-    }
+    minichat_model::init::gpt2_init(&model.params, &mut model.weights, cfg.n_layer, 42);
     let ids: Vec<u32> = (0..b * t).map(|i| (i * 7919 % cfg.vocab_size) as u32).collect();
     let targets: Vec<u32> = (0..b * t).map(|i| ((i + 1) * 7919 % cfg.vocab_size) as u32).collect();
     let mut acts = Activations::new(&cfg, b, t).unwrap();
     let decayed = minichat_model::params::decayed_ranges(&model.params);
     let mut opt = AdamW::new(model.weights.len(), 1e-3, (0.9, 0.95), 1e-8, 0.1);
     let dlogp = vec![-1.0 / (b * t) as f32; b * t];
-    let mut times = Vec::new();
-    for step in 0..23 {
+    let (mut times, mut rss_first, mut loss) = (Vec::new(), 0, 0.0);
+    for step in 0..warm + steps {
+        if step == warm {
+            rss_first = rss_kb("VmRSS");
+        }
         let t0 = Instant::now();
         model.grads.fill(0.0);
         model.forward(&mut acts, &ids, &targets).unwrap();
+        loss = -acts.logp.iter().sum::<f32>() / (b * t) as f32;
         let t1 = Instant::now();
         model.backward(&mut acts, &ids, &targets, &dlogp);
         let t2 = Instant::now();
         opt.update(&mut model.weights, &model.grads, &decayed);
         let t3 = Instant::now();
-        if step >= 3 {
-            times.push(((t3 - t0).as_secs_f64() * 1e3, (t1 - t0).as_secs_f64() * 1e3, (t2 - t1).as_secs_f64() * 1e3, (t3 - t2).as_secs_f64() * 1e3));
+        if step >= warm {
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            times.push((ms(t3 - t0), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2)));
         }
     }
+    let growth = rss_kb("VmRSS") as i64 - rss_first as i64;
     times.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (total, f, bw, o) = times[times.len() / 2];
-    let loss = -acts.logp.iter().sum::<f32>() / (b * t) as f32;
+    let gflops = matmul_flops(&cfg, b, t) / total / 1e6;
     println!(
-        "config {name}: minichat {total:.1} ms/step (fwd {f:.1} / bwd {bw:.1} / opt {o:.1}), {:.0} tokens/s, {} threads, loss {loss:.3}",
+        "config {name}: minichat {total:.1} ms/step (fwd {f:.1} / bwd {bw:.1} / opt {o:.1}), {:.0} tokens/s, \
+         {gflops:.0} GFLOP/s = {:.0}% of {peak:.0} peak, peak RSS {} MB, RSS growth {} kB, {} threads, loss {loss:.3}",
         (b * t) as f64 / total * 1e3,
+        100.0 * gflops / peak,
+        rss_kb("VmHWM") / 1024,
+        growth,
         rayon::current_num_threads()
     );
+}
+
+/// A field of /proc/self/status in kB (0 where there is none).
+fn rss_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or("");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Measured f32 FMA peak of all rayon threads together, GFLOP/s: each thread runs independent
+/// AVX-512 FMA chains (enough of them to cover the FMA latency on both ports) for 0.2 s.
+fn fma_peak_gflops() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        let per_thread: Vec<f64> = rayon::broadcast(|_| unsafe { fma_loop() });
+        return per_thread.iter().sum();
+    }
+    f64::NAN
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_loop() -> f64 {
+    use std::arch::x86_64::*;
+    let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+    let mut acc = [_mm512_set1_ps(1.0); 12];
+    let (t0, mut iters) = (Instant::now(), 0u64);
+    while t0.elapsed().as_secs_f64() < 0.2 {
+        for _ in 0..10_000 {
+            for x in acc.iter_mut() {
+                *x = _mm512_fmadd_ps(*x, a, b);
+            }
+        }
+        iters += 10_000;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let sink: f32 = acc.iter().map(|&x| _mm512_reduce_add_ps(x)).sum();
+    std::hint::black_box(sink);
+    // 12 chains × 16 lanes × 2 flops per FMA.
+    (iters * 12 * 16 * 2) as f64 / secs / 1e9
 }

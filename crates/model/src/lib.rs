@@ -9,6 +9,7 @@ pub mod adamw;
 pub mod config;
 pub mod cpu;
 pub mod gpt;
+pub mod init;
 pub mod kv_cache;
 pub mod llama;
 pub mod params;

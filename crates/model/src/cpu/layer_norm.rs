@@ -2,10 +2,12 @@
 //! Forward keeps each row's mean and 1/std for the backward pass (llm.c's layout).
 
 use super::float::Float;
+use super::simd::{self, multiversion};
 use rayon::prelude::*;
 
 /// `out[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias` for each row of `c` values;
 /// fills `mean[r]` and `rstd[r]`.
+#[allow(clippy::too_many_arguments)]
 pub fn forward<T: Float>(
     out: &mut [T],
     mean: &mut [T],
@@ -16,28 +18,26 @@ pub fn forward<T: Float>(
     c: usize,
     eps: T,
 ) {
-    let inv_c = T::from_f64(1.0 / c as f64);
-    let rows = out.par_chunks_exact_mut(c).zip(x.par_chunks_exact(c)).zip(mean.par_iter_mut()).zip(rstd.par_iter_mut());
-    rows.for_each(|(((o, xr), mean), rstd)| {
-        let mut m = T::default();
-        for &v in xr {
-            m += v;
+    let rows = out.par_chunks_exact_mut(c).zip(x.par_chunks_exact(c)).zip(mean.par_iter_mut().zip(rstd.par_iter_mut()));
+    rows.for_each(|((o, xr), (mean, rstd))| (*mean, *rstd) = forward_row(o, xr, weight, bias, eps));
+}
+
+multiversion! {
+    /// One row; returns (mean, 1/std).
+    fn forward_row<T: Float>(o: &mut [T], x: &[T], weight: &[T], bias: &[T], eps: T) -> (T, T) {
+        let inv_c = T::from_f64(1.0 / x.len() as f64);
+        let m = simd::sum_map(x, |v| v) * inv_c;
+        let var = simd::sum_map(x, |v| (v - m) * (v - m)) * inv_c;
+        let s = T::from_f64(1.0) / (var + eps).sqrt();
+        for (((o, &x), &w), &b) in o.iter_mut().zip(x).zip(weight).zip(bias) {
+            *o = (x - m) * s * w + b;
         }
-        m = m * inv_c;
-        let mut var = T::default();
-        for &v in xr {
-            var += (v - m) * (v - m);
-        }
-        let s = T::from_f64(1.0) / (var * inv_c + eps).sqrt();
-        for i in 0..c {
-            o[i] = (xr[i] - m) * s * weight[i] + bias[i];
-        }
-        *mean = m;
-        *rstd = s;
-    });
+        (m, s)
+    }
 }
 
 /// Accumulates the gradients of `forward` into `dx`, `dweight` and `dbias`.
+#[allow(clippy::too_many_arguments)]
 pub fn backward<T: Float>(
     dx: &mut [T],
     dweight: &mut [T],
@@ -49,52 +49,62 @@ pub fn backward<T: Float>(
     rstd: &[T],
     c: usize,
 ) {
-    let inv_c = T::from_f64(1.0 / c as f64);
-    // Blocks of rows run in parallel; each returns its partial weight/bias gradients, which are
-    // then added in block order, so the result does not depend on thread timing.
+    // Blocks of rows run in parallel, reading each row once for dx and for this block's
+    // partial weight/bias gradients; the partials are then added in block order, so the result
+    // does not depend on thread timing. (Splitting the weight gradient by columns instead
+    // avoids the partials but reads everything twice: slower, this is memory-bound.)
     let partials: Vec<(Vec<T>, Vec<T>)> = dx
         .par_chunks_mut(ROWS_PER_TASK * c)
         .enumerate()
         .map(|(blk, dx)| {
             let (mut dw, mut db) = (vec![T::default(); c], vec![T::default(); c]);
-            for (j, dxr) in dx.chunks_exact_mut(c).enumerate() {
-                let r = blk * ROWS_PER_TASK + j;
-                let (dor, xr, m, s) = (&dout[r * c..(r + 1) * c], &x[r * c..(r + 1) * c], mean[r], rstd[r]);
-                // Two reductions: mean(dnorm) and mean(dnorm * norm), where dnorm = dout * weight.
-                let (mut sum_d, mut sum_dn) = (T::default(), T::default());
-                for i in 0..c {
-                    let dnorm = dor[i] * weight[i];
-                    sum_d += dnorm;
-                    sum_dn += dnorm * (xr[i] - m) * s;
-                }
-                let (mean_d, mean_dn) = (sum_d * inv_c, sum_dn * inv_c);
-                for i in 0..c {
-                    let norm = (xr[i] - m) * s;
-                    db[i] += dor[i];
-                    dw[i] += norm * dor[i];
-                    dxr[i] += s * (dor[i] * weight[i] - mean_d - norm * mean_dn);
-                }
-            }
+            let r0 = blk * ROWS_PER_TASK;
+            let rows = dx.len() / c;
+            let (dout, x) = (&dout[r0 * c..(r0 + rows) * c], &x[r0 * c..(r0 + rows) * c]);
+            backward_rows(dx, &mut dw, &mut db, dout, x, weight, &mean[r0..r0 + rows], &rstd[r0..r0 + rows]);
             (dw, db)
         })
         .collect();
     for (dw, db) in partials {
-        for i in 0..c {
-            dweight[i] += dw[i];
-            dbias[i] += db[i];
-        }
+        dweight.iter_mut().zip(&dw).for_each(|(a, b)| *a += *b);
+        dbias.iter_mut().zip(&db).for_each(|(a, b)| *a += *b);
     }
 }
 
 /// Rows per parallel task in the backward pass.
 const ROWS_PER_TASK: usize = 64;
 
+multiversion! {
+    #[allow(clippy::too_many_arguments)]
+    fn backward_rows<T: Float>(dx: &mut [T], dw: &mut [T], db: &mut [T], dout: &[T], x: &[T], weight: &[T], mean: &[T], rstd: &[T]) {
+        let c = weight.len();
+        let inv_c = T::from_f64(1.0 / c as f64);
+        for (((dx, dout), x), (&m, &s)) in
+            dx.chunks_exact_mut(c).zip(dout.chunks_exact(c)).zip(x.chunks_exact(c)).zip(mean.iter().zip(rstd))
+        {
+            // Two reductions: mean(dnorm) and mean(dnorm * norm), where dnorm = dout * weight;
+            // sum(g w (x - m)) = sum(g w x) - m sum(g w).
+            let sum_d = simd::dot(dout, weight);
+            let mean_d = sum_d * inv_c;
+            let mean_dn = (simd::dot3(dout, weight, x) - m * sum_d) * s * inv_c;
+            for ((((dx, dw), db), &g), (&w, &x)) in
+                dx.iter_mut().zip(dw.iter_mut()).zip(db.iter_mut()).zip(dout).zip(weight.iter().zip(x))
+            {
+                let norm = (x - m) * s;
+                *dx += s * (g * w - mean_d - norm * mean_dn);
+                *dw += norm * g;
+                *db += g;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cpu::gradcheck::{check, random};
 
-    const C: usize = 7;
+    const C: usize = 37;
     // More rows than one parallel task takes, so the per-block partial sums are exercised.
     const ROWS: usize = ROWS_PER_TASK * 2 + 3;
 

@@ -148,6 +148,25 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     fold_lanes(acc) + s
 }
 
+/// `sum a_i b_i c_i`, vectorisable.
+#[inline(always)]
+pub fn dot3<T: Float>(a: &[T], b: &[T], c: &[T]) -> T {
+    let n = a.len().min(b.len()).min(c.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut acc = [T::default(); LANES];
+    let (ca, cb, cc) = (a.chunks_exact(LANES), b.chunks_exact(LANES), c.chunks_exact(LANES));
+    let mut s = T::default();
+    for ((&x, &y), &z) in ca.remainder().iter().zip(cb.remainder()).zip(cc.remainder()) {
+        s += x * y * z;
+    }
+    for ((ca, cb), cc) in ca.zip(cb).zip(cc) {
+        for i in 0..LANES {
+            acc[i] += ca[i] * cb[i] * cc[i];
+        }
+    }
+    fold_lanes(acc) + s
+}
+
 /// Adds the lanes pairwise, in a fixed order.
 #[inline(always)]
 fn fold_lanes<T: Float>(mut acc: [T; LANES]) -> T {
@@ -231,6 +250,8 @@ mod tests {
             let y: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
             assert!((sum_map(&x, |v| v * v) - x.iter().map(|v| v * v).sum::<f64>()).abs() < 1e-12);
             assert!((dot(&x, &y) - x.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>()).abs() < 1e-12);
+            let want3: f64 = x.iter().zip(&y).map(|(a, b)| a * b * b).sum();
+            assert!((dot3(&x, &y, &y) - want3).abs() < 1e-12);
             assert_eq!(max(&x), x.iter().copied().fold(f64::NEG_INFINITY, f64::max));
         }
         assert!(max(&[1.0f32, f32::NAN, 3.0]).is_nan());
