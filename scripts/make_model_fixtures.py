@@ -11,7 +11,10 @@ For a tiny GPT2LMHeadModel with a fixed seed, writes to crates/model/tests/fixtu
   loss.backward(), all f32; then `grad_norm` (global L2 norm before clipping) and
   `adamw.<parameter name>`: the parameters after `clip_grad_norm_(max_norm=1.0)` and one
   `torch.optim.AdamW` step (lr 1e-2, betas (0.9, 0.95), eps 1e-8, weight decay 0.1 on the
-  2-D linear weights only: none on norms, biases and embeddings).
+  2-D linear weights only: none on norms, biases and embeddings);
+- `hidden.<i>` and `attention.<l>` (transformers' `output_hidden_states` and
+  `output_attentions`) for the KV cache's capture.
+The Llama fixture (llama_tiny/) holds the same minus the optimizer step.
 """
 from pathlib import Path
 import torch
@@ -34,7 +37,8 @@ def record(model, name, b, t):
     vocab = model.config.vocab_size
     ids = torch.randint(0, vocab, (b, t))
     targets = torch.randint(0, vocab, (b, t))
-    logits = model(ids).logits
+    out = model(ids, output_hidden_states=True, output_attentions=True)
+    logits = out.logits
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1))
     loss.backward()
     d = OUT / name
@@ -44,6 +48,13 @@ def record(model, name, b, t):
                 "loss": loss.detach().reshape(1)}
     for pname, p in model.named_parameters():
         expected[f"grad.{pname}"] = p.grad.detach().clone()
+    # For the KV cache's capture: hidden.0 is the embedding output, hidden.i the residual
+    # stream after block i (the last one after the final norm, as transformers returns it);
+    # attention.l the probabilities [b][n_head][t][t] of block l.
+    for i, h in enumerate(out.hidden_states):
+        expected[f"hidden.{i}"] = h.detach().clone()
+    for l, a in enumerate(out.attentions):
+        expected[f"attention.{l}"] = a.detach().clone()
     return d, expected
 
 
@@ -51,7 +62,7 @@ def gpt2():
     torch.manual_seed(1234)
     config = GPT2Config(vocab_size=61, n_positions=16, n_embd=24, n_layer=2, n_head=3,
                         activation_function="gelu_new", resid_pdrop=0.0, embd_pdrop=0.0,
-                        attn_pdrop=0.0, layer_norm_epsilon=1e-5)
+                        attn_pdrop=0.0, layer_norm_epsilon=1e-5, attn_implementation="eager")
     model = GPT2LMHeadModel(config).float()
     randomize(model)
     d, expected = record(model, "gpt2_tiny", 2, 9)

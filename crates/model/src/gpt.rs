@@ -4,32 +4,32 @@
 //! blocks (LayerNorm -> causal self-attention -> residual; LayerNorm -> MLP with GELU ->
 //! residual), a final LayerNorm and the LM head tied to the token embedding. Parameters live in
 //! one flat buffer (and gradients in another of the same layout) so the optimizer is one loop;
-//! activations are sized once per (batch, sequence) shape and reused across steps.
+//! activations are sized once per (batch, sequence) shape and reused across steps. Every op
+//! goes through a `Backend` (`Cpu` by default).
 //!
 //! Parameter names and shapes are Hugging Face's `GPT2LMHeadModel`; its `Conv1D` weights are
 //! stored `[in][out]`, ours `[out][in]` like `torch.nn.Linear`, so they are transposed on load.
 
+use crate::backend::Backend;
 use crate::config::{Family, ModelConfig};
-use crate::cpu::attention::{self, Dims};
-use crate::cpu::linear::{self, Dst};
-use crate::cpu::{cross_entropy, gelu, layer_norm};
-use crate::params::{self, linear_backward_split, two_mut, Param, Table};
+use crate::cpu::attention::Dims;
+use crate::cpu::backend::Cpu;
+use crate::cpu::cross_entropy::IGNORE;
+use crate::cpu::linear::Dst;
+use crate::params::{self, Param, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Offsets of one block's parameters.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockParams {
-    pub(crate) ln_1_w: usize,
-    pub(crate) ln_1_b: usize,
+    pub(crate) ln_1: (usize, usize),
     pub(crate) c_attn_w: usize,
     pub(crate) c_attn_b: usize,
     pub(crate) attn_proj_w: usize,
     pub(crate) attn_proj_b: usize,
-    pub(crate) ln_2_w: usize,
-    pub(crate) ln_2_b: usize,
+    pub(crate) ln_2: (usize, usize),
     pub(crate) c_fc_w: usize,
     pub(crate) c_fc_b: usize,
     pub(crate) mlp_proj_w: usize,
@@ -37,21 +37,28 @@ pub(crate) struct BlockParams {
 }
 
 /// The model: config, parameter table and the flat parameter and gradient buffers.
-pub struct Gpt {
+pub struct Gpt<B: Backend = Cpu> {
     pub config: ModelConfig,
     pub params: Vec<Param>,
-    pub weights: Vec<f32>,
-    pub grads: Vec<f32>,
+    pub weights: B::Buf,
+    pub grads: B::Buf,
+    pub backend: B,
     pub(crate) wte: usize,
     pub(crate) wpe: usize,
     pub(crate) blocks: Vec<BlockParams>,
-    pub(crate) ln_f_w: usize,
-    pub(crate) ln_f_b: usize,
+    pub(crate) ln_f: (usize, usize),
 }
 
-impl Gpt {
-    /// A GPT-2 model with all weights zero (load or initialise them next).
-    pub fn new(config: ModelConfig) -> Result<Gpt, Error> {
+impl Gpt<Cpu> {
+    /// A GPT-2 model on the CPU with all weights zero (load or initialise them next).
+    pub fn new(config: ModelConfig) -> Result<Gpt<Cpu>, Error> {
+        Gpt::with_backend(config, Cpu)
+    }
+}
+
+impl<B: Backend> Gpt<B> {
+    /// A GPT-2 model on `backend` with all weights zero.
+    pub fn with_backend(config: ModelConfig, backend: B) -> Result<Gpt<B>, Error> {
         config.validate()?;
         if config.family != Family::Gpt2 || !config.tie_embeddings {
             return Err(Error::Config("this engine builds GPT-2 with tied embeddings so far".into()));
@@ -65,33 +72,33 @@ impl Gpt {
         for l in 0..config.n_layer {
             let p = |s: &str| format!("transformer.h.{l}.{s}");
             blocks.push(BlockParams {
-                ln_1_w: add(p("ln_1.weight"), vec![c], false),
-                ln_1_b: add(p("ln_1.bias"), vec![c], false),
+                ln_1: (add(p("ln_1.weight"), vec![c], false), add(p("ln_1.bias"), vec![c], false)),
                 c_attn_w: add(p("attn.c_attn.weight"), vec![3 * c, c], true),
                 c_attn_b: add(p("attn.c_attn.bias"), vec![3 * c], false),
                 attn_proj_w: add(p("attn.c_proj.weight"), vec![c, c], true),
                 attn_proj_b: add(p("attn.c_proj.bias"), vec![c], false),
-                ln_2_w: add(p("ln_2.weight"), vec![c], false),
-                ln_2_b: add(p("ln_2.bias"), vec![c], false),
+                ln_2: (add(p("ln_2.weight"), vec![c], false), add(p("ln_2.bias"), vec![c], false)),
                 c_fc_w: add(p("mlp.c_fc.weight"), vec![f, c], true),
                 c_fc_b: add(p("mlp.c_fc.bias"), vec![f], false),
                 mlp_proj_w: add(p("mlp.c_proj.weight"), vec![c, f], true),
                 mlp_proj_b: add(p("mlp.c_proj.bias"), vec![c], false),
             });
         }
-        let ln_f_w = add("transformer.ln_f.weight".into(), vec![c], false);
-        let ln_f_b = add("transformer.ln_f.bias".into(), vec![c], false);
+        let ln_f = (
+            add("transformer.ln_f.weight".into(), vec![c], false),
+            add("transformer.ln_f.bias".into(), vec![c], false),
+        );
         let total = table.len();
         Ok(Gpt {
             config,
             params: table.params,
-            weights: vec![0.0; total],
-            grads: vec![0.0; total],
+            weights: backend.zeros(total),
+            grads: backend.zeros(total),
+            backend,
             wte,
             wpe,
             blocks,
-            ln_f_w,
-            ln_f_b,
+            ln_f,
         })
     }
 
@@ -99,215 +106,95 @@ impl Gpt {
     /// present with its exact shape. `lm_head.weight` (tied) and the causal-mask buffers of old
     /// checkpoints are ignored.
     pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
-        params::load_hf(&self.params, &mut self.weights, tensors, file, |k| {
+        let mut host = vec![0.0; self.backend.len(&self.weights)];
+        params::load_hf(&self.params, &mut host, tensors, file, |k| {
             k == "lm_head.weight" || k.ends_with(".attn.bias") || k.ends_with(".attn.masked_bias")
-        })
+        })?;
+        self.weights = self.backend.upload(&host);
+        Ok(())
     }
 
     /// The gradient of one parameter in Hugging Face layout (for comparisons and export).
     pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
-        self.params.iter().find(|p| p.name == name).map(|p| params::to_hf(p, &self.grads))
+        let p = self.params.iter().find(|p| p.name == name)?;
+        Some(params::to_hf(p, &self.backend.download(&self.grads)))
+    }
+
+    fn dims(&self, b: usize, t: usize) -> Dims {
+        let h = self.config.n_head;
+        Dims { b, t, n_head: h, n_kv_head: h, d: self.config.n_embd / h }
     }
 
     /// Forward pass over `ids` (`b` rows of `t` tokens): fills `acts`, returns per-token
     /// log-probabilities of `targets` in `acts.logp` (0 where the target is IGNORE).
-    pub fn forward(&self, acts: &mut Activations, ids: &[u32], targets: &[u32]) -> Result<(), Error> {
+    pub fn forward(&self, acts: &mut Activations<B>, ids: &[u32], targets: &[u32]) -> Result<(), Error> {
         let (b, t) = (acts.b, acts.t);
         let cfg = &self.config;
-        let (c, f, v, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head);
-        if ids.len() != b * t || targets.len() != b * t {
-            return Err(Error::Config(format!(
-                "expected {} ids and targets, got {} and {}",
-                b * t,
-                ids.len(),
-                targets.len()
-            )));
-        }
-        if let Some(bad) =
-            ids.iter().chain(targets.iter().filter(|&&x| x != cross_entropy::IGNORE)).find(|&&x| x as usize >= v)
-        {
-            return Err(Error::Config(format!("token id {bad} is outside the vocabulary of {v}")));
-        }
-        let n = b * t;
-        let w = &self.weights;
-        let eps = cfg.norm_eps;
+        let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
+        check_tokens(ids, targets, b * t, v)?;
+        let (k, w, n, eps, dims) = (&self.backend, &self.weights, b * t, cfg.norm_eps, self.dims(b, t));
         // Token embedding + learned position embedding.
-        acts.residual.par_chunks_exact_mut(c).zip(ids.par_iter()).enumerate().for_each(|(r, (x, &id))| {
-            let (tok, pos) = (&w[self.wte + id as usize * c..][..c], &w[self.wpe + (r % t) * c..][..c]);
-            x.iter_mut().zip(tok.iter().zip(pos)).for_each(|(x, (a, p))| *x = a + p);
-        });
-        let dims = Dims { b, t, n_head: h, n_kv_head: h, d: c / h };
+        k.embed(&mut acts.residual, ids, w, self.wte, Some(self.wpe), t, c);
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
             let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
             // Attention sub-block: x + proj(attn(ln_1(x))).
-            layer_norm::forward(
-                &mut la.ln_1,
-                &mut la.ln_1_mean,
-                &mut la.ln_1_rstd,
-                input,
-                &w[bp.ln_1_w..][..c],
-                &w[bp.ln_1_b..][..c],
-                c,
-                eps,
-            );
-            linear::forward(
-                &mut la.qkv,
-                &la.ln_1,
-                &w[bp.c_attn_w..][..3 * c * c],
-                Some(&w[bp.c_attn_b..][..3 * c]),
-                n,
-                c,
-                3 * c,
-            );
-            attention::forward(&mut la.att_out, &mut la.att, &la.qkv, dims);
-            linear::forward(
-                &mut la.attn_proj,
-                &la.att_out,
-                &w[bp.attn_proj_w..][..c * c],
-                Some(&w[bp.attn_proj_b..][..c]),
-                n,
-                c,
-                c,
-            );
-            add(&mut la.residual_2, input, &la.attn_proj);
+            k.layer_norm(&mut la.ln_1, &mut la.ln_1_mean, &mut la.ln_1_rstd, input, w, bp.ln_1, c, eps);
+            k.linear(&mut la.qkv, &la.ln_1, w, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
+            k.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
+            k.linear(&mut la.attn_proj, &la.att_out, w, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
+            k.add(&mut la.residual_2, input, &la.attn_proj);
             // MLP sub-block: x + proj(gelu(fc(ln_2(x)))).
-            layer_norm::forward(
-                &mut la.ln_2,
-                &mut la.ln_2_mean,
-                &mut la.ln_2_rstd,
-                &la.residual_2,
-                &w[bp.ln_2_w..][..c],
-                &w[bp.ln_2_b..][..c],
-                c,
-                eps,
-            );
-            linear::forward(&mut la.fc, &la.ln_2, &w[bp.c_fc_w..][..f * c], Some(&w[bp.c_fc_b..][..f]), n, c, f);
-            gelu::forward(&mut la.fc_gelu, &la.fc);
-            linear::forward(
-                &mut la.mlp_proj,
-                &la.fc_gelu,
-                &w[bp.mlp_proj_w..][..c * f],
-                Some(&w[bp.mlp_proj_b..][..c]),
-                n,
-                f,
-                c,
-            );
-            add(&mut acts.layers_out[l], &la.residual_2, &la.mlp_proj);
+            k.layer_norm(&mut la.ln_2, &mut la.ln_2_mean, &mut la.ln_2_rstd, &la.residual_2, w, bp.ln_2, c, eps);
+            k.linear(&mut la.fc, &la.ln_2, w, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
+            k.gelu(&mut la.fc_gelu, &la.fc);
+            k.linear(&mut la.mlp_proj, &la.fc_gelu, w, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
+            k.add(&mut acts.layers_out[l], &la.residual_2, &la.mlp_proj);
         }
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
-        layer_norm::forward(
-            &mut acts.ln_f,
-            &mut acts.ln_f_mean,
-            &mut acts.ln_f_rstd,
-            last,
-            &w[self.ln_f_w..][..c],
-            &w[self.ln_f_b..][..c],
-            c,
-            eps,
-        );
+        k.layer_norm(&mut acts.ln_f, &mut acts.ln_f_mean, &mut acts.ln_f_rstd, last, w, self.ln_f, c, eps);
         // LM head tied to the token embedding: logits = ln_f(x) . wte^T.
-        linear::forward(&mut acts.logits, &acts.ln_f, &w[self.wte..][..v * c], None, n, c, v);
-        cross_entropy::forward(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        k.linear(&mut acts.logits, &acts.ln_f, w, self.wte, None, n, c, v);
+        k.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
         Ok(())
     }
 
-    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`.
-    pub fn backward(&mut self, acts: &mut Activations, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
+    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`. The
+    /// logits in `acts` become their gradient.
+    pub fn backward(&mut self, acts: &mut Activations<B>, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
         let (b, t) = (acts.b, acts.t);
-        let cfg = self.config.clone();
-        let (c, f, v, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head);
-        let n = b * t;
-        let (w, g) = (&self.weights, &mut self.grads);
+        let cfg = &self.config;
+        let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
+        let (n, dims) = (b * t, self.dims(b, t));
+        let (k, w, g) = (&self.backend, &self.weights, &mut self.grads);
         let d = &mut acts.grads;
-        // The logits buffer becomes their gradient.
-        cross_entropy::backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-        let dlogits = &acts.logits;
-        linear_backward_split(g, self.wte, v * c, None, &mut d.ln_f, Dst::Write, dlogits, &acts.ln_f, w, n, c, v);
+        k.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+        k.linear_backward(&mut d.ln_f, Dst::Write, g, self.wte, None, &acts.logits, &acts.ln_f, w, n, c, v);
         // d.residual carries the gradient of the residual stream from the top down.
-        d.residual.fill(0.0);
+        k.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
-        let (gw, gb) = two_mut(g, self.ln_f_w, self.ln_f_b, c);
-        layer_norm::backward(
-            &mut d.residual,
-            gw,
-            gb,
-            &d.ln_f,
-            last,
-            &w[self.ln_f_w..][..c],
-            &acts.ln_f_mean,
-            &acts.ln_f_rstd,
-            c,
-        );
-        let dims = Dims { b, t, n_head: h, n_kv_head: h, d: c / h };
+        let (mean, rstd) = (&acts.ln_f_mean, &acts.ln_f_rstd);
+        k.layer_norm_backward(&mut d.residual, g, self.ln_f, &d.ln_f, last, w, mean, rstd, c);
         for (l, bp) in self.blocks.iter().enumerate().rev() {
             let la = &acts.layers[l];
             let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
             // MLP sub-block: the residual passes d.residual through unchanged; the branch adds.
-            linear_backward_split(
-                g,
-                bp.mlp_proj_w,
-                c * f,
-                Some(bp.mlp_proj_b),
-                &mut d.big,
-                Dst::Write,
-                &d.residual,
-                &la.fc_gelu,
-                w,
-                n,
-                f,
-                c,
-            );
-            gelu::backward(&mut d.big, &la.fc);
-            linear_backward_split(
-                g,
-                bp.c_fc_w,
-                f * c,
-                Some(bp.c_fc_b),
+            let mlp_proj = (bp.mlp_proj_w, Some(bp.mlp_proj_b));
+            k.linear_backward(&mut d.big, Dst::Write, g, mlp_proj.0, mlp_proj.1, &d.residual, &la.fc_gelu, w, n, f, c);
+            k.gelu_backward(&mut d.big, &la.fc);
+            k.linear_backward(&mut d.ln, Dst::Write, g, bp.c_fc_w, Some(bp.c_fc_b), &d.big, &la.ln_2, w, n, c, f);
+            let (mean, rstd) = (&la.ln_2_mean, &la.ln_2_rstd);
+            k.layer_norm_backward(&mut d.residual, g, bp.ln_2, &d.ln, &la.residual_2, w, mean, rstd, c);
+            // Attention sub-block.
+            let proj = (bp.attn_proj_w, Some(bp.attn_proj_b));
+            k.linear_backward(&mut d.att_out, Dst::Write, g, proj.0, proj.1, &d.residual, &la.att_out, w, n, c, c);
+            k.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
+            k.linear_backward(
                 &mut d.ln,
                 Dst::Write,
-                &d.big,
-                &la.ln_2,
-                w,
-                n,
-                c,
-                f,
-            );
-            let (gw, gb) = two_mut(g, bp.ln_2_w, bp.ln_2_b, c);
-            layer_norm::backward(
-                &mut d.residual,
-                gw,
-                gb,
-                &d.ln,
-                &la.residual_2,
-                &w[bp.ln_2_w..][..c],
-                &la.ln_2_mean,
-                &la.ln_2_rstd,
-                c,
-            );
-            // Attention sub-block.
-            linear_backward_split(
-                g,
-                bp.attn_proj_w,
-                c * c,
-                Some(bp.attn_proj_b),
-                &mut d.att_out,
-                Dst::Write,
-                &d.residual,
-                &la.att_out,
-                w,
-                n,
-                c,
-                c,
-            );
-            attention::backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
-            linear_backward_split(
                 g,
                 bp.c_attn_w,
-                3 * c * c,
                 Some(bp.c_attn_b),
-                &mut d.ln,
-                Dst::Write,
                 &d.qkv,
                 &la.ln_1,
                 w,
@@ -315,99 +202,87 @@ impl Gpt {
                 c,
                 3 * c,
             );
-            let (gw, gb) = two_mut(g, bp.ln_1_w, bp.ln_1_b, c);
-            layer_norm::backward(
-                &mut d.residual,
-                gw,
-                gb,
-                &d.ln,
-                input,
-                &w[bp.ln_1_w..][..c],
-                &la.ln_1_mean,
-                &la.ln_1_rstd,
-                c,
-            );
+            let (mean, rstd) = (&la.ln_1_mean, &la.ln_1_rstd);
+            k.layer_norm_backward(&mut d.residual, g, bp.ln_1, &d.ln, input, w, mean, rstd, c);
         }
         // Embeddings.
-        for (r, &id) in ids.iter().enumerate() {
-            let dr = &d.residual[r * c..(r + 1) * c];
-            for (gi, x) in g[self.wte + id as usize * c..][..c].iter_mut().zip(dr) {
-                *gi += x;
-            }
-            for (gi, x) in g[self.wpe + (r % t) * c..][..c].iter_mut().zip(dr) {
-                *gi += x;
-            }
-        }
+        k.embed_backward(g, self.wte, Some(self.wpe), ids, &d.residual, t, c);
     }
 }
 
-/// `out = a + b` (a residual connection), in parallel chunks.
-pub(crate) fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
-    const CHUNK: usize = 1 << 14;
-    out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
-        o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (a, b))| *o = a + b);
-    });
+/// Token ids must fit the vocabulary; targets too, unless ignored.
+pub(crate) fn check_tokens(ids: &[u32], targets: &[u32], n: usize, v: usize) -> Result<(), Error> {
+    if ids.len() != n || targets.len() != n {
+        return Err(Error::Config(format!("expected {n} ids and targets, got {} and {}", ids.len(), targets.len())));
+    }
+    match ids.iter().chain(targets.iter().filter(|&&x| x != IGNORE)).find(|&&x| x as usize >= v) {
+        Some(bad) => Err(Error::Config(format!("token id {bad} is outside the vocabulary of {v}"))),
+        None => Ok(()),
+    }
 }
 
 /// Saved activations of one block.
-pub struct LayerActs {
-    pub ln_1: Vec<f32>,
-    pub ln_1_mean: Vec<f32>,
-    pub ln_1_rstd: Vec<f32>,
-    pub qkv: Vec<f32>,
+pub struct LayerActs<B: Backend = Cpu> {
+    pub ln_1: B::Buf,
+    pub ln_1_mean: B::Buf,
+    pub ln_1_rstd: B::Buf,
+    /// `[rows][q | k | v]`.
+    pub qkv: B::Buf,
     /// Attention probabilities `[b][n_head][t][t]`.
-    pub att: Vec<f32>,
-    pub att_out: Vec<f32>,
-    pub attn_proj: Vec<f32>,
-    pub residual_2: Vec<f32>,
-    pub ln_2: Vec<f32>,
-    pub ln_2_mean: Vec<f32>,
-    pub ln_2_rstd: Vec<f32>,
-    pub fc: Vec<f32>,
-    pub fc_gelu: Vec<f32>,
-    pub mlp_proj: Vec<f32>,
+    pub att: B::Buf,
+    pub att_out: B::Buf,
+    pub attn_proj: B::Buf,
+    pub residual_2: B::Buf,
+    pub ln_2: B::Buf,
+    pub ln_2_mean: B::Buf,
+    pub ln_2_rstd: B::Buf,
+    pub fc: B::Buf,
+    pub fc_gelu: B::Buf,
+    pub mlp_proj: B::Buf,
 }
 
 /// Scratch gradients of activations (reused by every layer in the backward pass).
-pub struct ActGrads {
-    ln_f: Vec<f32>,
-    residual: Vec<f32>,
-    ln: Vec<f32>,
-    big: Vec<f32>,
-    att_out: Vec<f32>,
-    qkv: Vec<f32>,
+pub struct ActGrads<B: Backend = Cpu> {
+    ln_f: B::Buf,
+    residual: B::Buf,
+    ln: B::Buf,
+    big: B::Buf,
+    att_out: B::Buf,
+    qkv: B::Buf,
 }
 
 /// Every buffer a forward and backward pass over `b × t` tokens needs, allocated once.
-pub struct Activations {
+pub struct Activations<B: Backend = Cpu> {
     pub b: usize,
     pub t: usize,
     /// Embedding output (the input of block 0).
-    pub residual: Vec<f32>,
-    pub layers: Vec<LayerActs>,
+    pub residual: B::Buf,
+    pub layers: Vec<LayerActs<B>>,
     /// Output of each block (the residual stream after it).
-    pub layers_out: Vec<Vec<f32>>,
-    pub ln_f: Vec<f32>,
-    pub ln_f_mean: Vec<f32>,
-    pub ln_f_rstd: Vec<f32>,
-    pub logits: Vec<f32>,
+    pub layers_out: Vec<B::Buf>,
+    pub ln_f: B::Buf,
+    pub ln_f_mean: B::Buf,
+    pub ln_f_rstd: B::Buf,
+    /// Logits of the forward pass; the backward pass overwrites them with their gradient.
+    pub logits: B::Buf,
     /// Log-sum-exp of each row of logits (the softmax normaliser, kept for backward).
-    pub lse: Vec<f32>,
+    pub lse: B::Buf,
     /// log p(target) per token.
-    pub logp: Vec<f32>,
-    grads: ActGrads,
+    pub logp: B::Buf,
+    grads: ActGrads<B>,
 }
 
-impl Activations {
-    pub fn new(config: &ModelConfig, b: usize, t: usize) -> Result<Activations, Error> {
-        if t == 0 || b == 0 || t > config.block_size {
-            return Err(Error::Config(format!(
-                "sequence length {t} must be in 1..={} and batch {b} positive",
-                config.block_size
-            )));
-        }
+impl Activations<Cpu> {
+    pub fn new(config: &ModelConfig, b: usize, t: usize) -> Result<Activations<Cpu>, Error> {
+        Activations::with_backend(&Cpu, config, b, t)
+    }
+}
+
+impl<B: Backend> Activations<B> {
+    pub fn with_backend(k: &B, config: &ModelConfig, b: usize, t: usize) -> Result<Activations<B>, Error> {
+        check_shape(config, b, t)?;
         let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);
-        let z = |len: usize| vec![0f32; len];
+        let z = |len: usize| k.zeros(len);
         let layers = (0..config.n_layer)
             .map(|_| LayerActs {
                 ln_1: z(n * c),
@@ -448,4 +323,15 @@ impl Activations {
             },
         })
     }
+}
+
+/// A (batch, sequence) shape the model can take.
+pub(crate) fn check_shape(config: &ModelConfig, b: usize, t: usize) -> Result<(), Error> {
+    if t == 0 || b == 0 || t > config.block_size {
+        return Err(Error::Config(format!(
+            "sequence length {t} must be in 1..={} and batch {b} positive",
+            config.block_size
+        )));
+    }
+    Ok(())
 }

@@ -1,103 +1,93 @@
-//! Inference with a KV cache (GPT-2 and Llama): each new token attends to the keys and values of all
-//! earlier ones, kept per layer, so generating token `p` costs O(p) instead of re-running the
-//! whole prefix. `prefill` feeds a prompt, `decode` one token; both return the logits of the
-//! last position. All buffers are allocated once, for `max_len` positions.
+//! Inference with a KV cache (GPT-2 and Llama): the keys and values of every position fed so
+//! far are kept per layer, so each new token attends to them instead of re-running the prefix.
+//! `extend` feeds any number of new tokens in one batched pass (a whole prompt runs at
+//! matrix-multiply speed: that is prefill), `decode` feeds one; both leave the next-token
+//! logits of the last position in `cache.logits` (the LM head runs for that row only).
+//!
+//! With `capture` on, the cache also keeps, for every position fed, each layer's attention
+//! probabilities and the residual stream entering and leaving each block, for the "seeing
+//! inside" views. Buffers are allocated once for `max_len` positions (the per-row scratch once
+//! per batch length).
 
-use crate::cpu::{gelu, layer_norm, linear, rms_norm, rope, swiglu};
+use crate::backend::Backend;
+use crate::config::ModelConfig;
+use crate::cpu::attention::Dims;
+use crate::cpu::backend::Cpu;
 use crate::gpt::Gpt;
 use crate::llama::Llama;
 use crate::Error;
-use crate::ModelConfig;
 
-/// One query head against cached keys/values `0..=pos`: `out = softmax(q k^T * scale) v`.
-/// Key `j` of this head sits at `cache[j * row + col..][..q.len()]` for `(row, col) = at`.
-#[allow(clippy::too_many_arguments)]
-fn attend_one(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    (row, col): (usize, usize),
-    pos: usize,
-    scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
-) {
-    let d = q.len();
-    let scores = &mut scores[..=pos];
-    for (j, s) in scores.iter_mut().enumerate() {
-        *s = q.iter().zip(&k[j * row + col..][..d]).map(|(a, b)| a * b).sum::<f32>() * scale;
-    }
-    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let mut sum = 0.0;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
-    }
-    out.fill(0.0);
-    for (j, &p) in scores.iter().enumerate() {
-        for (oi, vi) in out.iter_mut().zip(&v[j * row + col..][..d]) {
-            *oi += p / sum * vi;
-        }
-    }
+/// What a cache keeps about the positions fed so far, when asked to.
+pub struct Capture<B: Backend = Cpu> {
+    /// `[n_layer + 1]` buffers of `[max_len][n_embd]`: the embedding output, then the residual
+    /// stream after each block.
+    pub hidden: Vec<B::Buf>,
+    /// `[n_layer]` buffers of `[n_head][max_len][max_len]`: row `i` of a head holds position
+    /// `i`'s attention over positions `0..=i` (zero after).
+    pub attention: Vec<B::Buf>,
 }
 
-/// A model that generates with a KV cache.
-pub trait Decode {
-    /// Feeds one token at position `cache.len()`; returns the next-token logits.
-    fn decode<'c>(&self, cache: &'c mut KvCache, token: u32) -> Result<&'c [f32], Error>;
-
-    /// Feeds `tokens` after what the cache holds; returns the logits after the last one.
-    fn prefill<'c>(&self, cache: &'c mut KvCache, tokens: &[u32]) -> Result<&'c [f32], Error> {
-        for &tok in tokens {
-            self.decode(cache, tok)?;
-        }
-        Ok(&cache.logits)
-    }
+/// Scratch for a pass over `n` new rows.
+struct Rows<B: Backend> {
+    n: usize,
+    x: B::Buf,
+    x2: B::Buf,
+    ln: B::Buf,
+    mean: B::Buf,
+    rstd: B::Buf,
+    qkv: B::Buf,
+    att_out: B::Buf,
+    proj: B::Buf,
+    /// GPT-2: fc, gelu(fc); Llama: gate, up, silu(gate) * up.
+    mlp: [B::Buf; 3],
 }
 
 /// Cached keys/values and scratch buffers for one sequence, for either family.
-pub struct KvCache {
+pub struct KvCache<B: Backend = Cpu> {
     max_len: usize,
     len: usize,
-    /// `[layer][pos][n_kv_head * head_dim]` (RoPE already applied for Llama).
-    k: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
-    x: Vec<f32>,
-    ln: Vec<f32>,
-    stats: [f32; 2],
-    /// GPT-2's fused q|k|v row; Llama uses the first `n_embd` values for q.
-    qkv: Vec<f32>,
-    att_out: Vec<f32>,
-    proj: Vec<f32>,
-    /// MLP hidden rows: GPT-2 fc and gelu(fc); Llama gate, up and silu(gate) * up.
-    mlp: [Vec<f32>; 3],
-    scores: Vec<f32>,
-    pub logits: Vec<f32>,
+    /// `[layer]` buffers of `[max_len][n_kv_head * head_dim]` (RoPE already applied for Llama).
+    k: Vec<B::Buf>,
+    v: Vec<B::Buf>,
+    rows: Option<Rows<B>>,
+    last: B::Buf,
+    /// Next-token logits after the last position fed.
+    pub logits: B::Buf,
+    pub capture: Option<Capture<B>>,
 }
 
-impl KvCache {
-    /// Room for `max_len` positions (at most the model's block size).
-    pub fn new(cfg: &ModelConfig, max_len: usize) -> Result<KvCache, Error> {
+impl KvCache<Cpu> {
+    /// Room for `max_len` positions (at most the model's block size), on the CPU.
+    pub fn new(cfg: &ModelConfig, max_len: usize) -> Result<KvCache<Cpu>, Error> {
+        KvCache::with_backend(&Cpu, cfg, max_len)
+    }
+}
+
+impl<B: Backend> KvCache<B> {
+    pub fn with_backend(k: &B, cfg: &ModelConfig, max_len: usize) -> Result<KvCache<B>, Error> {
         if max_len == 0 || max_len > cfg.block_size {
             return Err(Error::Config(format!("cache length {max_len} must be in 1..={}", cfg.block_size)));
         }
-        let (c, f, kv) = (cfg.n_embd, cfg.intermediate_size, cfg.n_kv_head * cfg.head_dim());
-        let z = |n: usize| vec![0f32; n];
+        let kv = cfg.n_kv_head * cfg.head_dim();
         Ok(KvCache {
             max_len,
             len: 0,
-            k: (0..cfg.n_layer).map(|_| z(max_len * kv)).collect(),
-            v: (0..cfg.n_layer).map(|_| z(max_len * kv)).collect(),
-            x: z(c),
-            ln: z(c),
-            stats: [0.0; 2],
-            qkv: z(3 * c),
-            att_out: z(c),
-            proj: z(c),
-            mlp: [z(f), z(f), z(f)],
-            scores: z(max_len),
-            logits: z(cfg.vocab_size),
+            k: (0..cfg.n_layer).map(|_| k.zeros(max_len * kv)).collect(),
+            v: (0..cfg.n_layer).map(|_| k.zeros(max_len * kv)).collect(),
+            rows: None,
+            last: k.zeros(cfg.n_embd),
+            logits: k.zeros(cfg.vocab_size),
+            capture: None,
         })
+    }
+
+    /// Keeps attention probabilities and hidden states from now on (see `Capture`).
+    pub fn enable_capture(&mut self, k: &B, cfg: &ModelConfig) {
+        let (m, c) = (self.max_len, cfg.n_embd);
+        self.capture = Some(Capture {
+            hidden: (0..=cfg.n_layer).map(|_| k.zeros(m * c)).collect(),
+            attention: (0..cfg.n_layer).map(|_| k.zeros(cfg.n_head * m * m)).collect(),
+        });
     }
 
     /// Positions filled so far.
@@ -109,132 +99,182 @@ impl KvCache {
         self.len == 0
     }
 
-    /// Forgets the sequence (keeps the buffers).
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Forgets the sequence (keeps the buffers; captured rows are overwritten as it refills).
     pub fn clear(&mut self) {
         self.len = 0;
     }
 
-    /// `ln = layer_norm(x)` (GPT-2).
-    fn layer_norm(&mut self, weight: &[f32], bias: &[f32], eps: f32) {
-        let [mean, rstd] = &mut self.stats;
-        let (mean, rstd) = (std::slice::from_mut(mean), std::slice::from_mut(rstd));
-        layer_norm::forward(&mut self.ln, mean, rstd, &self.x, weight, bias, self.x.len(), eps);
-    }
-
-    /// `ln = rms_norm(x)` (Llama).
-    fn rms_norm(&mut self, weight: &[f32], eps: f32) {
-        let rstd = std::slice::from_mut(&mut self.stats[0]);
-        rms_norm::forward(&mut self.ln, rstd, &self.x, weight, self.x.len(), eps);
-    }
-
-    /// The position the next token goes to, once it is known to fit.
-    fn next_position(&self, token: u32, vocab: usize) -> Result<usize, Error> {
-        if self.len >= self.max_len {
-            return Err(Error::Config(format!("the KV cache is full ({} positions)", self.max_len)));
+    /// Checks that `tokens` fit, and sizes the scratch for them; returns the first position.
+    fn begin(&mut self, k: &B, cfg: &ModelConfig, tokens: &[u32]) -> Result<usize, Error> {
+        if tokens.is_empty() {
+            return Err(Error::Config("no tokens to feed".into()));
         }
-        if token as usize >= vocab {
-            return Err(Error::Config(format!("token id {token} is outside the vocabulary of {vocab}")));
+        if self.len + tokens.len() > self.max_len {
+            return Err(Error::Config(format!(
+                "the KV cache is full: {} positions held, {} more do not fit in {}",
+                self.len,
+                tokens.len(),
+                self.max_len
+            )));
+        }
+        if let Some(bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+            return Err(Error::Config(format!("token id {bad} is outside the vocabulary of {}", cfg.vocab_size)));
+        }
+        let n = tokens.len();
+        if self.rows.as_ref().is_none_or(|r| r.n != n) {
+            let (c, f, kv) = (cfg.n_embd, cfg.intermediate_size, cfg.n_kv_head * cfg.head_dim());
+            let z = |len: usize| k.zeros(len);
+            self.rows = Some(Rows {
+                n,
+                x: z(n * c),
+                x2: z(n * c),
+                ln: z(n * c),
+                mean: z(n),
+                rstd: z(n),
+                qkv: z(n * (c + 2 * kv)),
+                att_out: z(n * c),
+                proj: z(n * c),
+                mlp: [z(n * f), z(n * f), z(n * f)],
+            });
         }
         Ok(self.len)
     }
+
+    /// Keeps `x` (the `n` new rows of the residual stream) as hidden state `i`, if capturing.
+    fn capture_hidden(&mut self, k: &B, i: usize, pos0: usize, c: usize) {
+        if let (Some(cap), Some(rows)) = (self.capture.as_mut(), self.rows.as_ref()) {
+            k.copy_rows(&mut cap.hidden[i], (pos0 * c, c), &rows.x, (0, c), rows.n, c);
+        }
+    }
+
+    /// Appends layer `l`'s new keys and values (columns `c..` of the qkv rows) to the cache.
+    fn append_kv(&mut self, k: &B, l: usize, pos0: usize, q_width: usize, kv: usize) {
+        let rows = self.rows.as_ref().expect("begin sized the scratch");
+        let row = q_width + 2 * kv;
+        k.copy_rows(&mut self.k[l], (pos0 * kv, kv), &rows.qkv, (q_width, row), rows.n, kv);
+        k.copy_rows(&mut self.v[l], (pos0 * kv, kv), &rows.qkv, (q_width + kv, row), rows.n, kv);
+    }
+
+    /// Attention of the new rows' queries over the cache of layer `l`.
+    fn attend(&mut self, k: &B, l: usize, dims: Dims, pos0: usize) {
+        let rows = self.rows.as_mut().expect("begin sized the scratch");
+        let att = self.capture.as_mut().map(|c| &mut c.attention[l]);
+        k.attention_cached(&mut rows.att_out, att, &rows.qkv, &self.k[l], &self.v[l], dims, pos0, self.max_len);
+    }
 }
 
-impl Decode for Gpt {
-    fn decode<'c>(&self, cache: &'c mut KvCache, token: u32) -> Result<&'c [f32], Error> {
-        let cfg = &self.config;
-        let (c, f, v, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head);
-        let (d, pos, eps) = (c / h, cache.next_position(token, v)?, cfg.norm_eps);
-        let w = &self.weights;
-        for i in 0..c {
-            cache.x[i] = w[self.wte + token as usize * c + i] + w[self.wpe + pos * c + i];
-        }
-        let scale = 1.0 / (d as f32).sqrt();
-        for (l, bp) in self.blocks.iter().enumerate() {
-            cache.layer_norm(&w[bp.ln_1_w..][..c], &w[bp.ln_1_b..][..c], eps);
-            linear::forward(
-                &mut cache.qkv,
-                &cache.ln,
-                &w[bp.c_attn_w..][..3 * c * c],
-                Some(&w[bp.c_attn_b..][..3 * c]),
-                1,
-                c,
-                3 * c,
-            );
-            cache.k[l][pos * c..(pos + 1) * c].copy_from_slice(&cache.qkv[c..2 * c]);
-            cache.v[l][pos * c..(pos + 1) * c].copy_from_slice(&cache.qkv[2 * c..]);
-            // One query against keys 0..=pos, head by head.
-            for head in 0..h {
-                let (q, out) = (&cache.qkv[head * d..(head + 1) * d], &mut cache.att_out[head * d..(head + 1) * d]);
-                attend_one(q, &cache.k[l], &cache.v[l], (c, head * d), pos, scale, &mut cache.scores, out);
-            }
-            linear::forward(
-                &mut cache.proj,
-                &cache.att_out,
-                &w[bp.attn_proj_w..][..c * c],
-                Some(&w[bp.attn_proj_b..][..c]),
-                1,
-                c,
-                c,
-            );
-            cache.x.iter_mut().zip(&cache.proj).for_each(|(x, p)| *x += p);
-            cache.layer_norm(&w[bp.ln_2_w..][..c], &w[bp.ln_2_b..][..c], eps);
-            let [fc, fc_gelu, _] = &mut cache.mlp;
-            linear::forward(fc, &cache.ln, &w[bp.c_fc_w..][..f * c], Some(&w[bp.c_fc_b..][..f]), 1, c, f);
-            gelu::forward(fc_gelu, fc);
-            linear::forward(
-                &mut cache.proj,
-                fc_gelu,
-                &w[bp.mlp_proj_w..][..c * f],
-                Some(&w[bp.mlp_proj_b..][..c]),
-                1,
-                f,
-                c,
-            );
-            cache.x.iter_mut().zip(&cache.proj).for_each(|(x, p)| *x += p);
-        }
-        cache.layer_norm(&w[self.ln_f_w..][..c], &w[self.ln_f_b..][..c], eps);
-        linear::forward(&mut cache.logits, &cache.ln, &w[self.wte..][..v * c], None, 1, c, v);
-        cache.len += 1;
+/// A model that generates with a KV cache.
+pub trait Decode<B: Backend> {
+    /// Feeds `tokens` at positions `cache.len()..` in one pass; leaves the logits after the
+    /// last one in `cache.logits`.
+    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error>;
+
+    /// Feeds one token; returns the next-token logits.
+    fn decode<'c>(&self, cache: &'c mut KvCache<B>, token: u32) -> Result<&'c B::Buf, Error> {
+        self.extend(cache, &[token])?;
+        Ok(&cache.logits)
+    }
+
+    /// Feeds a prompt; returns the logits after its last token.
+    fn prefill<'c>(&self, cache: &'c mut KvCache<B>, tokens: &[u32]) -> Result<&'c B::Buf, Error> {
+        self.extend(cache, tokens)?;
         Ok(&cache.logits)
     }
 }
 
-impl Decode for Llama {
-    fn decode<'c>(&self, cache: &'c mut KvCache, token: u32) -> Result<&'c [f32], Error> {
+impl<B: Backend> Decode<B> for Gpt<B> {
+    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
         let cfg = &self.config;
-        let (c, f, v, h, hkv, d) =
-            (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_head, cfg.n_kv_head, cfg.head_dim());
-        let (kv, pos, eps) = (hkv * d, cache.next_position(token, v)?, cfg.norm_eps);
-        let w = &self.weights;
-        cache.x.copy_from_slice(&w[self.embed + token as usize * c..][..c]);
-        let scale = 1.0 / (d as f32).sqrt();
-        for (l, bp) in self.blocks.iter().enumerate() {
-            cache.rms_norm(&w[bp.input_norm..][..c], eps);
-            let q = &mut cache.qkv[..c];
-            linear::forward(q, &cache.ln, &w[bp.q..][..c * c], None, 1, c, c);
-            let (k_row, v_row) = (&mut cache.k[l][pos * kv..(pos + 1) * kv], &mut cache.v[l][pos * kv..(pos + 1) * kv]);
-            linear::forward(k_row, &cache.ln, &w[bp.k..][..kv * c], None, 1, c, kv);
-            linear::forward(v_row, &cache.ln, &w[bp.v..][..kv * c], None, 1, c, kv);
-            rope::rotate(q, &self.rope_cos, &self.rope_sin, h, d, h * d, 1, pos, 1.0);
-            rope::rotate(k_row, &self.rope_cos, &self.rope_sin, hkv, d, kv, 1, pos, 1.0);
-            for head in 0..h {
-                let kvh = head / (h / hkv);
-                let (q, out) = (&cache.qkv[head * d..(head + 1) * d], &mut cache.att_out[head * d..(head + 1) * d]);
-                attend_one(q, &cache.k[l], &cache.v[l], (kv, kvh * d), pos, scale, &mut cache.scores, out);
-            }
-            linear::forward(&mut cache.proj, &cache.att_out, &w[bp.o..][..c * c], None, 1, c, c);
-            cache.x.iter_mut().zip(&cache.proj).for_each(|(x, p)| *x += p);
-            cache.rms_norm(&w[bp.post_norm..][..c], eps);
-            let [gate, up, act] = &mut cache.mlp;
-            linear::forward(gate, &cache.ln, &w[bp.gate..][..f * c], None, 1, c, f);
-            linear::forward(up, &cache.ln, &w[bp.up..][..f * c], None, 1, c, f);
-            swiglu::forward(act, gate, up);
-            linear::forward(&mut cache.proj, act, &w[bp.down..][..c * f], None, 1, f, c);
-            cache.x.iter_mut().zip(&cache.proj).for_each(|(x, p)| *x += p);
+        let (c, f, v, eps) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps);
+        let (k, w) = (&self.backend, &self.weights);
+        let pos0 = cache.begin(k, cfg, tokens)?;
+        let n = tokens.len();
+        let dims = Dims { b: 1, t: n, n_head: cfg.n_head, n_kv_head: cfg.n_head, d: c / cfg.n_head };
+        {
+            let r = cache.rows.as_mut().expect("sized");
+            k.embed(&mut r.x, tokens, w, self.wte, Some(self.wpe + pos0 * c), n, c);
         }
-        cache.rms_norm(&w[self.norm..][..c], eps);
-        linear::forward(&mut cache.logits, &cache.ln, &w[self.lm_head..][..v * c], None, 1, c, v);
-        cache.len += 1;
-        Ok(&cache.logits)
+        cache.capture_hidden(k, 0, pos0, c);
+        for (l, bp) in self.blocks.iter().enumerate() {
+            let r = cache.rows.as_mut().expect("sized");
+            k.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x, w, bp.ln_1, c, eps);
+            k.linear(&mut r.qkv, &r.ln, w, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
+            cache.append_kv(k, l, pos0, c, c);
+            cache.attend(k, l, dims, pos0);
+            let r = cache.rows.as_mut().expect("sized");
+            k.linear(&mut r.proj, &r.att_out, w, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
+            k.add(&mut r.x2, &r.x, &r.proj);
+            k.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x2, w, bp.ln_2, c, eps);
+            let [fc, fc_gelu, _] = &mut r.mlp;
+            k.linear(fc, &r.ln, w, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
+            k.gelu(fc_gelu, fc);
+            k.linear(&mut r.proj, fc_gelu, w, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
+            k.add(&mut r.x, &r.x2, &r.proj);
+            cache.capture_hidden(k, l + 1, pos0, c);
+        }
+        // Final LayerNorm and the (tied) LM head, for the last row only.
+        let r = cache.rows.as_mut().expect("sized");
+        k.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
+        k.layer_norm(&mut cache.last, &mut r.mean, &mut r.rstd, &r.x2, w, self.ln_f, c, eps);
+        k.linear(&mut cache.logits, &cache.last, w, self.wte, None, 1, c, v);
+        cache.len += n;
+        Ok(())
+    }
+}
+
+impl<B: Backend> Decode<B> for Llama<B> {
+    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        let cfg = &self.config;
+        let (c, f, v, eps, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.head_dim());
+        let kv = cfg.n_kv_head * hd;
+        let (k, w) = (&self.backend, &self.weights);
+        let pos0 = cache.begin(k, cfg, tokens)?;
+        let n = tokens.len();
+        let dims = self.dims(1, n);
+        {
+            let r = cache.rows.as_mut().expect("sized");
+            k.embed(&mut r.x, tokens, w, self.embed, None, n, c);
+        }
+        cache.capture_hidden(k, 0, pos0, c);
+        for (l, bp) in self.blocks.iter().enumerate() {
+            let r = cache.rows.as_mut().expect("sized");
+            k.rms_norm(&mut r.ln, &mut r.rstd, &r.x, w, bp.input_norm, c, eps);
+            k.linear(&mut r.qkv, &r.ln, w, bp.q, None, n, c, c + 2 * kv);
+            // Row r is position pos0 + r.
+            k.rope(
+                &mut r.qkv,
+                &self.rope_cos,
+                &self.rope_sin,
+                cfg.n_head + cfg.n_kv_head,
+                hd,
+                c + 2 * kv,
+                n,
+                pos0,
+                false,
+            );
+            cache.append_kv(k, l, pos0, c, kv);
+            cache.attend(k, l, dims, pos0);
+            let r = cache.rows.as_mut().expect("sized");
+            k.linear(&mut r.proj, &r.att_out, w, bp.o, None, n, c, c);
+            k.add(&mut r.x2, &r.x, &r.proj);
+            k.rms_norm(&mut r.ln, &mut r.rstd, &r.x2, w, bp.post_norm, c, eps);
+            let [gate, up, act] = &mut r.mlp;
+            k.linear(gate, &r.ln, w, bp.gate, None, n, c, f);
+            k.linear(up, &r.ln, w, bp.up, None, n, c, f);
+            k.swiglu(act, gate, up);
+            k.linear(&mut r.proj, act, w, bp.down, None, n, f, c);
+            k.add(&mut r.x, &r.x2, &r.proj);
+            cache.capture_hidden(k, l + 1, pos0, c);
+        }
+        let r = cache.rows.as_mut().expect("sized");
+        k.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
+        k.rms_norm(&mut cache.last, &mut r.rstd, &r.x2, w, self.norm, c, eps);
+        k.linear(&mut cache.logits, &cache.last, w, self.lm_head, None, 1, c, v);
+        cache.len += n;
+        Ok(())
     }
 }

@@ -1,21 +1,28 @@
 //! minichat's model stage: the GPT Transformer, llm.c style.
 //!
 //! Owns the model family and its configuration (`config`: GPT-2 and Llama, Hugging Face
-//! `config.json` compatible, sized from one `depth` dial), weights on disk (`safetensors`), and
-//! the CPU kernels with explicit forward and backward passes (`cpu`), each checked against
-//! finite differences.
+//! `config.json` compatible, sized from one `depth` dial), the models written out op by op
+//! (`gpt`, `llama`) against a kernel boundary (`backend`), the CPU kernels with explicit forward
+//! and backward passes (`cpu`, each checked against finite differences), the loss every
+//! training stage shares (`loss`), the optimizer (`adamw`), initialisation (`init`), inference
+//! with a KV cache and activation capture (`kv_cache`), and weights on disk (`safetensors`,
+//! `params`).
 
 pub mod adamw;
+pub mod backend;
 pub mod config;
 pub mod cpu;
 pub mod gpt;
 pub mod init;
 pub mod kv_cache;
 pub mod llama;
+pub mod loss;
 pub mod params;
 pub mod safetensors;
 
+pub use backend::Backend;
 pub use config::{Family, ModelConfig};
+pub use cpu::backend::Cpu;
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -28,4 +35,6 @@ pub enum Error {
     Tensor { file: String, tensor: String, message: String },
     #[error("invalid config: {0}")]
     Config(String),
+    #[error("step {step}: {message}")]
+    NonFinite { step: u64, message: String },
 }

@@ -4,13 +4,15 @@
 //! projections -> rotary positions on q and k -> causal grouped-query attention -> output
 //! projection -> residual; RMSNorm -> SwiGLU MLP -> residual), a final RMSNorm and an untied LM
 //! head. No biases. Names and shapes are Hugging Face's `LlamaForCausalLM` (all `nn.Linear`,
-//! `[out][in]`, so nothing is transposed).
+//! `[out][in]`, so nothing is transposed). Every op goes through a `Backend` (`Cpu` by default).
 
+use crate::backend::Backend;
 use crate::config::{Family, ModelConfig};
-use crate::cpu::attention::{self, Dims};
-use crate::cpu::linear::{self, Dst};
-use crate::cpu::{cross_entropy, rms_norm, rope, swiglu};
-use crate::gpt::add;
+use crate::cpu::attention::Dims;
+use crate::cpu::backend::Cpu;
+use crate::cpu::linear::Dst;
+use crate::cpu::rope;
+use crate::gpt::{check_shape, check_tokens};
 use crate::params::{self, Param, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
@@ -19,9 +21,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockParams {
     pub(crate) input_norm: usize,
+    /// q_proj; k_proj and v_proj follow it in the flat buffer, so `[q; k; v]` is one matrix.
     pub(crate) q: usize,
-    pub(crate) k: usize,
-    pub(crate) v: usize,
     pub(crate) o: usize,
     pub(crate) post_norm: usize,
     pub(crate) gate: usize,
@@ -30,22 +31,30 @@ pub(crate) struct BlockParams {
 }
 
 /// The model: config, parameter table, flat parameter and gradient buffers, RoPE tables.
-pub struct Llama {
+pub struct Llama<B: Backend = Cpu> {
     pub config: ModelConfig,
     pub params: Vec<Param>,
-    pub weights: Vec<f32>,
-    pub grads: Vec<f32>,
+    pub weights: B::Buf,
+    pub grads: B::Buf,
+    pub backend: B,
     pub(crate) embed: usize,
     pub(crate) blocks: Vec<BlockParams>,
     pub(crate) norm: usize,
     pub(crate) lm_head: usize,
-    pub(crate) rope_cos: Vec<f32>,
-    pub(crate) rope_sin: Vec<f32>,
+    pub(crate) rope_cos: B::Buf,
+    pub(crate) rope_sin: B::Buf,
 }
 
-impl Llama {
-    /// A Llama model with all weights zero (load or initialise them next).
-    pub fn new(config: ModelConfig) -> Result<Llama, Error> {
+impl Llama<Cpu> {
+    /// A Llama model on the CPU with all weights zero (load or initialise them next).
+    pub fn new(config: ModelConfig) -> Result<Llama<Cpu>, Error> {
+        Llama::with_backend(config, Cpu)
+    }
+}
+
+impl<B: Backend> Llama<B> {
+    /// A Llama model on `backend` with all weights zero.
+    pub fn with_backend(config: ModelConfig, backend: B) -> Result<Llama<B>, Error> {
         config.validate()?;
         if config.family != Family::Llama || config.tie_embeddings {
             return Err(Error::Config("this engine builds Llama with an untied LM head so far".into()));
@@ -57,11 +66,15 @@ impl Llama {
         let mut blocks = Vec::new();
         for l in 0..config.n_layer {
             let mut add = |s: &str, shape: Vec<usize>| table.add(format!("model.layers.{l}.{s}"), shape, false);
+            let input_norm = add("input_layernorm.weight", vec![c]);
+            let q = add("self_attn.q_proj.weight", vec![c, c]);
+            // The forward pass runs q_proj, k_proj and v_proj as one product over their weights.
+            let k = add("self_attn.k_proj.weight", vec![kv, c]);
+            let v = add("self_attn.v_proj.weight", vec![kv, c]);
+            assert!(k == q + c * c && v == k + kv * c);
             blocks.push(BlockParams {
-                input_norm: add("input_layernorm.weight", vec![c]),
-                q: add("self_attn.q_proj.weight", vec![c, c]),
-                k: add("self_attn.k_proj.weight", vec![kv, c]),
-                v: add("self_attn.v_proj.weight", vec![kv, c]),
+                input_norm,
+                q,
                 o: add("self_attn.o_proj.weight", vec![c, c]),
                 post_norm: add("post_attention_layernorm.weight", vec![c]),
                 gate: add("mlp.gate_proj.weight", vec![f, c]),
@@ -69,280 +82,175 @@ impl Llama {
                 down: add("mlp.down_proj.weight", vec![c, f]),
             });
         }
-        // The forward pass runs q_proj, k_proj and v_proj as one product over their weights.
-        debug_assert!(blocks.iter().all(|b| b.k == b.q + c * c && b.v == b.k + kv * c));
         let norm = table.add("model.norm.weight".into(), vec![c], false);
         let lm_head = table.add("lm_head.weight".into(), vec![v, c], false);
         let total = table.len();
-        let (rope_cos, rope_sin) = rope::tables(config.block_size, config.head_dim(), config.rope_theta as f64);
+        let (cos, sin) = rope::tables(config.block_size, config.head_dim(), config.rope_theta as f64);
         Ok(Llama {
             config,
             params: table.params,
-            weights: vec![0.0; total],
-            grads: vec![0.0; total],
+            weights: backend.zeros(total),
+            grads: backend.zeros(total),
             embed,
             blocks,
             norm,
             lm_head,
-            rope_cos,
-            rope_sin,
+            rope_cos: backend.upload(&cos),
+            rope_sin: backend.upload(&sin),
+            backend,
         })
     }
 
     /// Loads Hugging Face weights; every parameter must be present with its exact shape.
     pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
-        params::load_hf(&self.params, &mut self.weights, tensors, file, |k| k.ends_with(".rotary_emb.inv_freq"))
+        let mut host = vec![0.0; self.backend.len(&self.weights)];
+        params::load_hf(&self.params, &mut host, tensors, file, |k| k.ends_with(".rotary_emb.inv_freq"))?;
+        self.weights = self.backend.upload(&host);
+        Ok(())
     }
 
     /// The gradient of one parameter in Hugging Face layout.
     pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
-        self.params.iter().find(|p| p.name == name).map(|p| params::to_hf(p, &self.grads))
+        let p = self.params.iter().find(|p| p.name == name)?;
+        Some(params::to_hf(p, &self.backend.download(&self.grads)))
     }
 
-    fn dims(&self, b: usize, t: usize) -> Dims {
+    pub(crate) fn dims(&self, b: usize, t: usize) -> Dims {
         let c = &self.config;
         Dims { b, t, n_head: c.n_head, n_kv_head: c.n_kv_head, d: c.head_dim() }
     }
 
     /// Forward pass over `b × t` tokens; per-token log p(target) lands in `acts.logp`.
-    pub fn forward(&self, acts: &mut LlamaActs, ids: &[u32], targets: &[u32]) -> Result<(), Error> {
+    pub fn forward(&self, acts: &mut LlamaActs<B>, ids: &[u32], targets: &[u32]) -> Result<(), Error> {
         let (b, t) = (acts.b, acts.t);
         let cfg = &self.config;
-        let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
-        let (hd, kv) = (cfg.head_dim(), cfg.n_kv_head * cfg.head_dim());
-        let (qkv, rot_heads) = (c + 2 * kv, cfg.n_head + cfg.n_kv_head);
+        let (c, f, v, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.head_dim());
+        let (qkv, rot_heads) = (c + 2 * cfg.n_kv_head * hd, cfg.n_head + cfg.n_kv_head);
         check_tokens(ids, targets, b * t, v)?;
-        let (n, w, eps) = (b * t, &self.weights, cfg.norm_eps);
-        for (r, &id) in ids.iter().enumerate() {
-            acts.embedded[r * c..(r + 1) * c].copy_from_slice(&w[self.embed + id as usize * c..][..c]);
-        }
-        let dims = self.dims(b, t);
+        let (k, w, n, eps, dims) = (&self.backend, &self.weights, b * t, cfg.norm_eps, self.dims(b, t));
+        let (cos, sin) = (&self.rope_cos, &self.rope_sin);
+        k.embed(&mut acts.embedded, ids, w, self.embed, None, t, c);
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
             // Attention sub-block: x + o(attn(rope(q), rope(k), v)) of rms(x).
-            rms_norm::forward(&mut la.norm_1, &mut la.rstd_1, input, &w[bp.input_norm..][..c], c, eps);
-            // q_proj, k_proj and v_proj sit one after another in `weights`: one product.
-            linear::forward(&mut la.qkv, &la.norm_1, &w[bp.q..][..qkv * c], None, n, c, qkv);
+            k.rms_norm(&mut la.norm_1, &mut la.rstd_1, input, w, bp.input_norm, c, eps);
+            k.linear(&mut la.qkv, &la.norm_1, w, bp.q, None, n, c, qkv);
             // The q heads and then the k heads lead each row: rotate them in one pass.
-            rope::rotate(&mut la.qkv, &self.rope_cos, &self.rope_sin, rot_heads, hd, qkv, t, 0, 1.0);
-            attention::forward(&mut la.att_out, &mut la.att, &la.qkv, dims);
-            linear::forward(&mut la.o, &la.att_out, &w[bp.o..][..c * c], None, n, c, c);
-            add(&mut la.residual_2, input, &la.o);
+            k.rope(&mut la.qkv, cos, sin, rot_heads, hd, qkv, t, 0, false);
+            k.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
+            k.linear(&mut la.o, &la.att_out, w, bp.o, None, n, c, c);
+            k.add(&mut la.residual_2, input, &la.o);
             // MLP sub-block: x + down(silu(gate(h)) * up(h)) with h = rms(x).
-            rms_norm::forward(&mut la.norm_2, &mut la.rstd_2, &la.residual_2, &w[bp.post_norm..][..c], c, eps);
-            linear::forward(&mut la.gate, &la.norm_2, &w[bp.gate..][..f * c], None, n, c, f);
-            linear::forward(&mut la.up, &la.norm_2, &w[bp.up..][..f * c], None, n, c, f);
-            swiglu::forward(&mut la.act, &la.gate, &la.up);
-            linear::forward(&mut la.down, &la.act, &w[bp.down..][..c * f], None, n, f, c);
-            add(&mut acts.layers_out[l], &la.residual_2, &la.down);
+            k.rms_norm(&mut la.norm_2, &mut la.rstd_2, &la.residual_2, w, bp.post_norm, c, eps);
+            k.linear(&mut la.gate, &la.norm_2, w, bp.gate, None, n, c, f);
+            k.linear(&mut la.up, &la.norm_2, w, bp.up, None, n, c, f);
+            k.swiglu(&mut la.act, &la.gate, &la.up);
+            k.linear(&mut la.down, &la.act, w, bp.down, None, n, f, c);
+            k.add(&mut acts.layers_out[l], &la.residual_2, &la.down);
         }
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
-        rms_norm::forward(&mut acts.norm_f, &mut acts.rstd_f, last, &w[self.norm..][..c], c, eps);
-        linear::forward(&mut acts.logits, &acts.norm_f, &w[self.lm_head..][..v * c], None, n, c, v);
-        cross_entropy::forward(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        k.rms_norm(&mut acts.norm_f, &mut acts.rstd_f, last, w, self.norm, c, eps);
+        k.linear(&mut acts.logits, &acts.norm_f, w, self.lm_head, None, n, c, v);
+        k.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
         Ok(())
     }
 
-    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`.
-    pub fn backward(&mut self, acts: &mut LlamaActs, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
+    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`. The
+    /// logits in `acts` become their gradient.
+    pub fn backward(&mut self, acts: &mut LlamaActs<B>, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
         let (b, t) = (acts.b, acts.t);
-        let cfg = self.config.clone();
-        let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
-        let (hd, kv) = (cfg.head_dim(), cfg.n_kv_head * cfg.head_dim());
-        let (qkv, rot_heads) = (c + 2 * kv, cfg.n_head + cfg.n_kv_head);
+        let cfg = &self.config;
+        let (c, f, v, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.head_dim());
+        let (qkv, rot_heads) = (c + 2 * cfg.n_kv_head * hd, cfg.n_head + cfg.n_kv_head);
         let (n, dims) = (b * t, self.dims(b, t));
-        let (w, g) = (&self.weights, &mut self.grads);
+        let (k, w, g) = (&self.backend, &self.weights, &mut self.grads);
+        let (cos, sin) = (&self.rope_cos, &self.rope_sin);
         let d = &mut acts.grads;
-        // The logits buffer becomes their gradient.
-        cross_entropy::backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-        linear::backward(
-            &mut d.norm,
-            Dst::Write,
-            &mut g[self.lm_head..][..v * c],
-            None,
-            &acts.logits,
-            &acts.norm_f,
-            &w[self.lm_head..][..v * c],
-            n,
-            c,
-            v,
-        );
-        d.residual.fill(0.0);
+        k.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+        k.linear_backward(&mut d.norm, Dst::Write, g, self.lm_head, None, &acts.logits, &acts.norm_f, w, n, c, v);
+        k.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
-        rms_norm::backward(
-            &mut d.residual,
-            &mut g[self.norm..][..c],
-            &d.norm,
-            last,
-            &w[self.norm..][..c],
-            &acts.rstd_f,
-            c,
-        );
+        k.rms_norm_backward(&mut d.residual, g, self.norm, &d.norm, last, w, &acts.rstd_f, c);
         for (l, bp) in self.blocks.iter().enumerate().rev() {
             let la = &acts.layers[l];
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
             // MLP sub-block.
-            linear::backward(
-                &mut d.act,
-                Dst::Write,
-                &mut g[bp.down..][..c * f],
-                None,
-                &d.residual,
-                &la.act,
-                &w[bp.down..][..c * f],
-                n,
-                f,
-                c,
-            );
-            swiglu::backward(&mut d.gate, &mut d.up, &d.act, &la.gate, &la.up);
-            linear::backward(
-                &mut d.norm,
-                Dst::Write,
-                &mut g[bp.gate..][..f * c],
-                None,
-                &d.gate,
-                &la.norm_2,
-                &w[bp.gate..][..f * c],
-                n,
-                c,
-                f,
-            );
-            linear::backward(
-                &mut d.norm,
-                Dst::Add,
-                &mut g[bp.up..][..f * c],
-                None,
-                &d.up,
-                &la.norm_2,
-                &w[bp.up..][..f * c],
-                n,
-                c,
-                f,
-            );
-            rms_norm::backward(
-                &mut d.residual,
-                &mut g[bp.post_norm..][..c],
-                &d.norm,
-                &la.residual_2,
-                &w[bp.post_norm..][..c],
-                &la.rstd_2,
-                c,
-            );
+            k.linear_backward(&mut d.act, Dst::Write, g, bp.down, None, &d.residual, &la.act, w, n, f, c);
+            k.swiglu_backward(&mut d.gate, &mut d.up, &d.act, &la.gate, &la.up);
+            k.linear_backward(&mut d.norm, Dst::Write, g, bp.gate, None, &d.gate, &la.norm_2, w, n, c, f);
+            k.linear_backward(&mut d.norm, Dst::Add, g, bp.up, None, &d.up, &la.norm_2, w, n, c, f);
+            k.rms_norm_backward(&mut d.residual, g, bp.post_norm, &d.norm, &la.residual_2, w, &la.rstd_2, c);
             // Attention sub-block.
-            linear::backward(
-                &mut d.att_out,
-                Dst::Write,
-                &mut g[bp.o..][..c * c],
-                None,
-                &d.residual,
-                &la.att_out,
-                &w[bp.o..][..c * c],
-                n,
-                c,
-                c,
-            );
-            attention::backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
+            k.linear_backward(&mut d.att_out, Dst::Write, g, bp.o, None, &d.residual, &la.att_out, w, n, c, c);
+            k.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
             // RoPE is a rotation: its backward rotates the gradient back.
-            rope::rotate(&mut d.qkv, &self.rope_cos, &self.rope_sin, rot_heads, hd, qkv, t, 0, -1.0);
-            linear::backward(
-                &mut d.norm,
-                Dst::Write,
-                &mut g[bp.q..][..qkv * c],
-                None,
-                &d.qkv,
-                &la.norm_1,
-                &w[bp.q..][..qkv * c],
-                n,
-                c,
-                qkv,
-            );
-            rms_norm::backward(
-                &mut d.residual,
-                &mut g[bp.input_norm..][..c],
-                &d.norm,
-                input,
-                &w[bp.input_norm..][..c],
-                &la.rstd_1,
-                c,
-            );
+            k.rope(&mut d.qkv, cos, sin, rot_heads, hd, qkv, t, 0, true);
+            k.linear_backward(&mut d.norm, Dst::Write, g, bp.q, None, &d.qkv, &la.norm_1, w, n, c, qkv);
+            k.rms_norm_backward(&mut d.residual, g, bp.input_norm, &d.norm, input, w, &la.rstd_1, c);
         }
-        for (r, &id) in ids.iter().enumerate() {
-            for (gi, x) in g[self.embed + id as usize * c..][..c].iter_mut().zip(&d.residual[r * c..(r + 1) * c]) {
-                *gi += x;
-            }
-        }
-    }
-}
-
-/// Token ids must fit the vocabulary; targets too, unless ignored.
-pub(crate) fn check_tokens(ids: &[u32], targets: &[u32], n: usize, v: usize) -> Result<(), Error> {
-    if ids.len() != n || targets.len() != n {
-        return Err(Error::Config(format!("expected {n} ids and targets, got {} and {}", ids.len(), targets.len())));
-    }
-    match ids.iter().chain(targets.iter().filter(|&&x| x != cross_entropy::IGNORE)).find(|&&x| x as usize >= v) {
-        Some(bad) => Err(Error::Config(format!("token id {bad} is outside the vocabulary of {v}"))),
-        None => Ok(()),
+        k.embed_backward(g, self.embed, None, ids, &d.residual, t, c);
     }
 }
 
 /// Saved activations of one Llama block.
-pub struct LlamaLayerActs {
-    pub norm_1: Vec<f32>,
-    pub rstd_1: Vec<f32>,
+pub struct LlamaLayerActs<B: Backend = Cpu> {
+    pub norm_1: B::Buf,
+    pub rstd_1: B::Buf,
     /// `[rows][q | k | v]`, q and k after RoPE.
-    pub qkv: Vec<f32>,
+    pub qkv: B::Buf,
     /// Attention probabilities `[b][n_head][t][t]`.
-    pub att: Vec<f32>,
-    pub att_out: Vec<f32>,
-    pub o: Vec<f32>,
-    pub residual_2: Vec<f32>,
-    pub norm_2: Vec<f32>,
-    pub rstd_2: Vec<f32>,
-    pub gate: Vec<f32>,
-    pub up: Vec<f32>,
-    pub act: Vec<f32>,
-    pub down: Vec<f32>,
+    pub att: B::Buf,
+    pub att_out: B::Buf,
+    pub o: B::Buf,
+    pub residual_2: B::Buf,
+    pub norm_2: B::Buf,
+    pub rstd_2: B::Buf,
+    pub gate: B::Buf,
+    pub up: B::Buf,
+    pub act: B::Buf,
+    pub down: B::Buf,
 }
 
-struct LlamaGrads {
-    norm: Vec<f32>,
-    residual: Vec<f32>,
-    act: Vec<f32>,
-    gate: Vec<f32>,
-    up: Vec<f32>,
-    att_out: Vec<f32>,
-    qkv: Vec<f32>,
+struct LlamaGrads<B: Backend> {
+    norm: B::Buf,
+    residual: B::Buf,
+    act: B::Buf,
+    gate: B::Buf,
+    up: B::Buf,
+    att_out: B::Buf,
+    qkv: B::Buf,
 }
 
 /// Every buffer a Llama forward and backward pass over `b × t` tokens needs, allocated once.
-pub struct LlamaActs {
+pub struct LlamaActs<B: Backend = Cpu> {
     pub b: usize,
     pub t: usize,
-    pub embedded: Vec<f32>,
-    pub layers: Vec<LlamaLayerActs>,
-    pub layers_out: Vec<Vec<f32>>,
-    pub norm_f: Vec<f32>,
-    pub rstd_f: Vec<f32>,
+    pub embedded: B::Buf,
+    pub layers: Vec<LlamaLayerActs<B>>,
+    pub layers_out: Vec<B::Buf>,
+    pub norm_f: B::Buf,
+    pub rstd_f: B::Buf,
     /// Logits of the forward pass; the backward pass overwrites them with their gradient.
-    pub logits: Vec<f32>,
+    pub logits: B::Buf,
     /// Log-sum-exp of each row of logits (kept for backward).
-    pub lse: Vec<f32>,
-    pub logp: Vec<f32>,
-    grads: LlamaGrads,
+    pub lse: B::Buf,
+    pub logp: B::Buf,
+    grads: LlamaGrads<B>,
 }
 
-impl LlamaActs {
-    pub fn new(config: &ModelConfig, b: usize, t: usize) -> Result<LlamaActs, Error> {
-        if t == 0 || b == 0 || t > config.block_size {
-            return Err(Error::Config(format!(
-                "sequence length {t} must be in 1..={} and batch {b} positive",
-                config.block_size
-            )));
-        }
+impl LlamaActs<Cpu> {
+    pub fn new(config: &ModelConfig, b: usize, t: usize) -> Result<LlamaActs<Cpu>, Error> {
+        LlamaActs::with_backend(&Cpu, config, b, t)
+    }
+}
+
+impl<B: Backend> LlamaActs<B> {
+    pub fn with_backend(k: &B, config: &ModelConfig, b: usize, t: usize) -> Result<LlamaActs<B>, Error> {
+        check_shape(config, b, t)?;
         let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);
         let kv = config.n_kv_head * config.head_dim();
-        let z = |len: usize| vec![0f32; len];
+        let z = |len: usize| k.zeros(len);
         let layers = (0..config.n_layer)
             .map(|_| LlamaLayerActs {
                 norm_1: z(n * c),

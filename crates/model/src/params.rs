@@ -1,7 +1,6 @@
 //! Flat parameter buffers: the table of named tensors inside one `Vec<f32>` (and the matching
 //! gradient buffer), with the helpers the model files share.
 
-use crate::cpu::linear::{self, Dst};
 use crate::safetensors::Tensor;
 use crate::Error;
 use std::collections::BTreeMap;
@@ -133,45 +132,6 @@ pub fn to_hf(p: &Param, buffer: &[f32]) -> Vec<f32> {
     } else {
         g.to_vec()
     }
-}
-
-/// `linear::backward` with the weight and bias gradients taken from the flat gradient buffer.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn linear_backward_split(
-    g: &mut [f32],
-    w_off: usize,
-    w_len: usize,
-    b_off: Option<usize>,
-    dinp: &mut [f32],
-    dinp_mode: Dst,
-    dout: &[f32],
-    inp: &[f32],
-    weights: &[f32],
-    n: usize,
-    c: usize,
-    oc: usize,
-) {
-    let weight = &weights[w_off..w_off + w_len];
-    match b_off {
-        Some(b_off) => {
-            let (gw, gb) = two_mut(g, w_off, b_off, 0);
-            let gw = &mut gw[..w_len];
-            let gb = &mut gb[..oc];
-            linear::backward(dinp, dinp_mode, gw, Some(gb), dout, inp, weight, n, c, oc);
-        }
-        None => linear::backward(dinp, dinp_mode, &mut g[w_off..w_off + w_len], None, dout, inp, weight, n, c, oc),
-    }
-}
-
-/// Two disjoint mutable views of the flat buffer starting at `a` < `b`; the first ends where
-/// the second starts, the second is `len` long (or runs to the end when `len` is 0).
-pub(crate) fn two_mut(g: &mut [f32], a: usize, b: usize, len: usize) -> (&mut [f32], &mut [f32]) {
-    debug_assert!(a < b);
-    let (left, right) = g.split_at_mut(b);
-    let right = if len == 0 { right } else { &mut right[..len] };
-    let left = &mut left[a..];
-    let left_len = if len == 0 { left.len() } else { len };
-    (&mut left[..left_len], right)
 }
 
 /// `dst[c][r] = src[r][c]` for a `rows × cols` source.

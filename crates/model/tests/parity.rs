@@ -8,7 +8,7 @@ use minichat_model::kv_cache::{Decode, KvCache};
 use minichat_model::llama::{Llama, LlamaActs};
 use minichat_model::params::{decayed_ranges, to_hf, transpose};
 use minichat_model::safetensors::{self, Tensor};
-use minichat_model::ModelConfig;
+use minichat_model::{Cpu, ModelConfig};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -189,4 +189,42 @@ fn llama_kv_cache_decoding_equals_the_full_forward() {
         let logits = model.decode(&mut cache, tok).unwrap();
         assert_close(&format!("llama decode logits at {pos}"), logits, &acts.logits[pos * v..(pos + 1) * v]);
     }
+}
+
+/// Feeds the first sequence through a capturing cache in two chunks (a batched prefill, then
+/// the rest): the captured attention probabilities and hidden states must equal transformers'
+/// `output_attentions` / `output_hidden_states` (all but the last hidden state, which
+/// transformers returns after the final norm).
+fn check_capture<M: Decode<Cpu>>(model: &M, config: &ModelConfig, expected: &BTreeMap<String, Tensor>, ids: &[u32]) {
+    let (t, c, h) = (ids.len(), config.n_embd, config.n_head);
+    let mut cache = KvCache::new(config, t + 2).unwrap();
+    cache.enable_capture(&Cpu, config);
+    let split = t / 2;
+    model.prefill(&mut cache, &ids[..split]).unwrap();
+    model.extend(&mut cache, &ids[split..]).unwrap();
+    let (m, cap) = (cache.max_len(), cache.capture.as_ref().unwrap());
+    for i in 0..config.n_layer {
+        let want = &expected[&format!("hidden.{i}")].data[..t * c]; // sequence 0
+        assert_close(&format!("captured hidden state {i}"), &cap.hidden[i][..t * c], want);
+    }
+    for l in 0..config.n_layer {
+        let want = &expected[&format!("attention.{l}")].data[..h * t * t];
+        let got: Vec<f32> = (0..h)
+            .flat_map(|hd| (0..t).flat_map(move |i| (0..t).map(move |j| (hd, i, j))))
+            .map(|(hd, i, j)| cap.attention[l][(hd * m + i) * m + j])
+            .collect();
+        assert_close(&format!("captured attention {l}"), &got, want);
+    }
+}
+
+#[test]
+fn kv_cache_captures_attention_and_hidden_states_like_transformers() {
+    let Case { config, weights, expected, ids, t, .. } = case("gpt2_tiny");
+    let mut model = Gpt::new(config.clone()).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    check_capture(&model, &config, &expected, &ids[..t]);
+    let Case { config, weights, expected, ids, t, .. } = case("llama_tiny");
+    let mut model = Llama::new(config.clone()).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    check_capture(&model, &config, &expected, &ids[..t]);
 }

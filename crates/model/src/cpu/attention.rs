@@ -205,6 +205,86 @@ pub fn forward(out: &mut [f32], att: &mut [f32], qkv: &[f32], dims: Dims) {
     });
 }
 
+/// The queries of `n = dims.t` new positions `pos0..pos0 + n` (rows of `qkv`, one sequence)
+/// against cached keys and values `[max_len][n_kv_head * d]` of positions `0..pos0 + n`:
+/// writes `out` `[n][n_head * d]` and, if given, the probabilities into rows `pos0..pos0 + n` of
+/// `att` `[n_head][max_len][max_len]`. One gemm pair per head, so a long prompt prefills at
+/// matrix-multiply speed and one token decodes through gemm's matrix-vector path.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_cached(
+    out: &mut [f32],
+    att: Option<&mut [f32]>,
+    qkv: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dims: Dims,
+    pos0: usize,
+    max_len: usize,
+) {
+    let Dims { t: n, n_head, n_kv_head, d, .. } = dims;
+    let total = pos0 + n;
+    let kv_rs = n_kv_head * d;
+    assert!(dims.b == 1 && total <= max_len && n_kv_head > 0 && n_head.is_multiple_of(n_kv_head));
+    assert!(qkv.len() >= n * dims.qkv_row() && out.len() >= n * n_head * d);
+    assert!(k.len() >= total * kv_rs && v.len() >= total * kv_rs);
+    let att_p = att.map(|a| {
+        assert!(a.len() >= n_head * max_len * max_len);
+        Shared(a.as_mut_ptr())
+    });
+    let scale = 1.0 / (d as f32).sqrt();
+    let (rs, out_rs) = (dims.qkv_row(), n_head * d);
+    let out_p = Shared(out.as_mut_ptr());
+    (0..n_head).into_par_iter().for_each(|h| {
+        let kvh = h / (n_head / n_kv_head);
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            if scratch.len() < n * total {
+                scratch.resize(n * total, 0.0);
+            }
+            let s = scratch.as_mut_ptr();
+            // SAFETY: head h writes only its own columns of out and its own att slab; the
+            // asserts above bound every index.
+            unsafe {
+                // S = Q K^T over every cached position, then masked (row i sees pos0 + i + 1).
+                gemm_raw(
+                    n,
+                    total,
+                    d,
+                    s,
+                    total,
+                    false,
+                    qkv.as_ptr().add(h * d),
+                    (rs, 1),
+                    k.as_ptr().add(kvh * d),
+                    (1, kv_rs),
+                );
+                for i in 0..n {
+                    softmax_row(std::slice::from_raw_parts_mut(s.add(i * total), total), pos0 + i + 1, scale);
+                }
+                // O = P V.
+                gemm_raw(
+                    n,
+                    d,
+                    total,
+                    out_p.get().add(h * d),
+                    out_rs,
+                    false,
+                    s,
+                    (total, 1),
+                    v.as_ptr().add(kvh * d),
+                    (kv_rs, 1),
+                );
+                if let Some(a) = att_p {
+                    for i in 0..n {
+                        let dst = a.get().add((h * max_len + pos0 + i) * max_len);
+                        std::ptr::copy_nonoverlapping(s.add(i * total), dst, total);
+                    }
+                }
+            }
+        });
+    });
+}
+
 multiversion! {
     /// `row[..live] = softmax(row[..live] * scale)`, `row[live..] = 0`.
     fn softmax_row<T: Float>(row: &mut [T], live: usize, scale: T) {
@@ -356,6 +436,35 @@ mod tests {
             backward_ref(&mut dqkv2, &dout, &qkv, &att2, dims);
             assert!(close(&dqkv, &dqkv2), "backward {dims:?}");
         }
+    }
+
+    #[test]
+    fn cached_attention_equals_the_full_pass() {
+        // Feed a sequence in pieces (3 rows, then 1, then 4) through a cache; every row's
+        // output and probabilities must equal the full causal pass.
+        let full = Dims { b: 1, t: 8, n_head: 4, n_kv_head: 2, d: 8 };
+        let (nqkv, nout, na) = sizes(full);
+        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let qkv = f(random(nqkv, 41));
+        let (mut out, mut att) = (vec![0f32; nout], vec![0f32; na]);
+        forward(&mut out, &mut att, &qkv, full);
+        let (t, row, kv) = (full.t, full.qkv_row(), full.n_kv_head * full.d);
+        let (mut kc, mut vc) = (vec![0f32; t * kv], vec![0f32; t * kv]);
+        let (mut out2, mut att2) = (vec![0f32; nout], vec![0f32; na]);
+        let mut pos0 = 0;
+        for n in [3, 1, 4] {
+            let rows = &qkv[pos0 * row..(pos0 + n) * row];
+            for (i, r) in rows.chunks(row).enumerate() {
+                kc[(pos0 + i) * kv..][..kv].copy_from_slice(&r[full.n_head * full.d..][..kv]);
+                vc[(pos0 + i) * kv..][..kv].copy_from_slice(&r[full.n_head * full.d + kv..][..kv]);
+            }
+            let dims = Dims { t: n, ..full };
+            let o = &mut out2[pos0 * full.n_head * full.d..];
+            forward_cached(o, Some(&mut att2), rows, &kc, &vc, dims, pos0, t);
+            pos0 += n;
+        }
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
+        assert!(close(&out, &out2) && close(&att, &att2));
     }
 
     #[test]

@@ -1,0 +1,213 @@
+//! The boundary between model code and kernels.
+//!
+//! `gpt.rs`, `llama.rs` and `kv_cache.rs` say *what* to compute; a `Backend` says *how* and
+//! *where*. Every tensor the model touches is a `Backend::Buf` (a host `Vec<f32>` for `Cpu`, a
+//! device allocation for a GPU backend); parameters and their gradients are offsets into the
+//! model's one flat weight buffer and one flat gradient buffer, so an op that updates a
+//! parameter gradient takes the whole gradient buffer and the offsets it writes. Token ids,
+//! targets and per-token loss coefficients are small host slices (a device backend uploads
+//! them). Nothing in the model code reaches past this trait, so a CUDA backend (cuBLAS for the
+//! products, NVRTC-compiled kernels for the rest) implements these methods and leaves the model
+//! files untouched.
+//!
+//! Conventions, shared with `cpu`: matrices are row-major, linear weights `[out][in]`; backward
+//! ops *add* into parameter gradients and into the residual-stream gradient, and *write* the
+//! gradients that have a single producer (see `cpu`).
+
+use crate::cpu::attention::Dims;
+use crate::cpu::linear::Dst;
+
+/// Kernels and buffers of one device.
+pub trait Backend: Sync {
+    /// A buffer of f32 on the device.
+    type Buf: Send + Sync;
+
+    /// A zero-filled buffer.
+    fn zeros(&self, len: usize) -> Self::Buf;
+    /// A buffer holding `data`.
+    fn upload(&self, data: &[f32]) -> Self::Buf;
+    /// The buffer's contents on the host.
+    fn download(&self, buf: &Self::Buf) -> Vec<f32>;
+    fn len(&self, buf: &Self::Buf) -> usize;
+    fn fill(&self, buf: &mut Self::Buf, value: f32);
+    /// `rows` rows of `width` values from `src` to `dst`, each given as (offset, row stride).
+    fn copy_rows(
+        &self,
+        dst: &mut Self::Buf,
+        at: (usize, usize),
+        src: &Self::Buf,
+        from: (usize, usize),
+        rows: usize,
+        width: usize,
+    );
+
+    /// `out[r] = table[ids[r]] (+ pos[r % t])`, rows of `c`; `table` and `pos` are offsets into
+    /// `w` (`pos` may point past row 0 of the position table, to start at a later position).
+    #[allow(clippy::too_many_arguments)]
+    fn embed(
+        &self,
+        out: &mut Self::Buf,
+        ids: &[u32],
+        w: &Self::Buf,
+        table: usize,
+        pos: Option<usize>,
+        t: usize,
+        c: usize,
+    );
+    /// Adds `dout` rows into the gradients of the rows `embed` read.
+    #[allow(clippy::too_many_arguments)]
+    fn embed_backward(
+        &self,
+        g: &mut Self::Buf,
+        table: usize,
+        pos: Option<usize>,
+        ids: &[u32],
+        dout: &Self::Buf,
+        t: usize,
+        c: usize,
+    );
+
+    /// LayerNorm over rows of `c`, weight and bias at offsets `wb` of `w`; keeps mean and 1/std.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_norm(
+        &self,
+        out: &mut Self::Buf,
+        mean: &mut Self::Buf,
+        rstd: &mut Self::Buf,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        wb: (usize, usize),
+        c: usize,
+        eps: f32,
+    );
+    /// Adds into `dx` and into the weight and bias gradients at offsets `wb` of `g`.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_norm_backward(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Buf,
+        wb: (usize, usize),
+        dout: &Self::Buf,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        mean: &Self::Buf,
+        rstd: &Self::Buf,
+        c: usize,
+    );
+    /// RMSNorm over rows of `c`, weight at offset `weight`; keeps 1/rms.
+    #[allow(clippy::too_many_arguments)]
+    fn rms_norm(
+        &self,
+        out: &mut Self::Buf,
+        rstd: &mut Self::Buf,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        weight: usize,
+        c: usize,
+        eps: f32,
+    );
+    /// Adds into `dx` and into the weight gradient at `weight`.
+    #[allow(clippy::too_many_arguments)]
+    fn rms_norm_backward(
+        &self,
+        dx: &mut Self::Buf,
+        g: &mut Self::Buf,
+        weight: usize,
+        dout: &Self::Buf,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        rstd: &Self::Buf,
+        c: usize,
+    );
+
+    /// `out[n×oc] = inp[n×c] · W^T (+ bias)`, W `[oc][c]` at offset `weight` of `w`.
+    #[allow(clippy::too_many_arguments)]
+    fn linear(
+        &self,
+        out: &mut Self::Buf,
+        inp: &Self::Buf,
+        w: &Self::Buf,
+        weight: usize,
+        bias: Option<usize>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    );
+    /// `dinp (+)= dout · W`; adds `dout^T · inp` and the bias gradient into `g`.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_backward(
+        &self,
+        dinp: &mut Self::Buf,
+        mode: Dst,
+        g: &mut Self::Buf,
+        weight: usize,
+        bias: Option<usize>,
+        dout: &Self::Buf,
+        inp: &Self::Buf,
+        w: &Self::Buf,
+        n: usize,
+        c: usize,
+        oc: usize,
+    );
+
+    /// Causal self-attention over a fused `[rows][q | k | v]` buffer; keeps the probabilities
+    /// `att` (`[b][n_head][t][t]`, zero above the diagonal).
+    fn attention(&self, out: &mut Self::Buf, att: &mut Self::Buf, qkv: &Self::Buf, dims: Dims);
+    /// Writes the gradient of `attention` with respect to `qkv`.
+    fn attention_backward(&self, dqkv: &mut Self::Buf, dout: &Self::Buf, qkv: &Self::Buf, att: &Self::Buf, dims: Dims);
+    /// The queries of `n` new positions `pos0..pos0 + n` (rows of `qkv`, `dims.b` = 1, `dims.t`
+    /// = n) against cached keys and values `[max_len][n_kv_head * d]` of positions
+    /// `0..pos0 + n`; writes `out` `[n][n_head * d]` and, if given, the probabilities into rows
+    /// `pos0..` of `att` `[n_head][max_len][max_len]`.
+    #[allow(clippy::too_many_arguments)]
+    fn attention_cached(
+        &self,
+        out: &mut Self::Buf,
+        att: Option<&mut Self::Buf>,
+        qkv: &Self::Buf,
+        k: &Self::Buf,
+        v: &Self::Buf,
+        dims: Dims,
+        pos0: usize,
+        max_len: usize,
+    );
+
+    /// Rotates the first `heads` heads of each `row`-wide row of `x` by RoPE at positions
+    /// `pos0 + r % t` (tables `[pos][d/2]`); `inverse` rotates back (the backward pass).
+    #[allow(clippy::too_many_arguments)]
+    fn rope(
+        &self,
+        x: &mut Self::Buf,
+        cos: &Self::Buf,
+        sin: &Self::Buf,
+        heads: usize,
+        d: usize,
+        row: usize,
+        t: usize,
+        pos0: usize,
+        inverse: bool,
+    );
+
+    fn gelu(&self, out: &mut Self::Buf, x: &Self::Buf);
+    /// `dout *= gelu'(x)` in place.
+    fn gelu_backward(&self, dout: &mut Self::Buf, x: &Self::Buf);
+    /// `out = silu(gate) * up`.
+    fn swiglu(&self, out: &mut Self::Buf, gate: &Self::Buf, up: &Self::Buf);
+    /// Writes `dgate` and `dup`.
+    fn swiglu_backward(
+        &self,
+        dgate: &mut Self::Buf,
+        dup: &mut Self::Buf,
+        dout: &Self::Buf,
+        gate: &Self::Buf,
+        up: &Self::Buf,
+    );
+    /// `out = a + b` (a residual connection).
+    fn add(&self, out: &mut Self::Buf, a: &Self::Buf, b: &Self::Buf);
+
+    /// Per-row log p(target) and log-sum-exp of `v` logits (`cpu::cross_entropy::IGNORE`
+    /// targets give 0).
+    fn cross_entropy(&self, logp: &mut Self::Buf, lse: &mut Self::Buf, logits: &Self::Buf, targets: &[u32], v: usize);
+    /// Turns `logits` into `dlogp[r] * d logp[r] / d logits[r]` in place.
+    fn cross_entropy_backward(&self, logits: &mut Self::Buf, lse: &Self::Buf, targets: &[u32], dlogp: &[f32], v: usize);
+}
