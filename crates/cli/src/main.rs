@@ -3,6 +3,7 @@
 //! Each pipeline stage is a subcommand backed by its library crate; this crate only parses
 //! arguments, shows progress and reports errors (with `anyhow`).
 
+mod pretrain;
 mod tokenizer;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,10 @@ enum Command {
     /// Byte-level BPE: train, encode, decode, inspect, stats, export.
     #[command(subcommand)]
     Tokenizer(tokenizer::Command),
+    /// Pretrain a GPT on a corpus: token shards, training loop, checkpoints, metrics, loss curve.
+    Pretrain(pretrain::PretrainArgs),
+    /// Draw a run's loss curve (RUN/loss.svg) from its metrics.
+    Plot(pretrain::PlotArgs),
 }
 
 fn main() {
@@ -34,6 +39,8 @@ fn main() {
     }
     let result = match cli.command {
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
+        Command::Pretrain(a) => pretrain::run(a),
+        Command::Plot(a) => pretrain::plot(a),
     };
     if let Err(e) = result {
         // A closed pipe (`minichat ... | head`) is not an error worth reporting.

@@ -27,6 +27,27 @@ impl AdamW {
         AdamW { lr, beta1, beta2, eps, weight_decay, step: 0, m: vec![0.0; n_params], v: vec![0.0; n_params] }
     }
 
+    /// The first and second moment estimates (for checkpoints).
+    pub fn moments(&self) -> (&[f32], &[f32]) {
+        (&self.m, &self.v)
+    }
+
+    /// Restores moments and step count saved from an optimizer of the same size.
+    pub fn restore(&mut self, m: &[f32], v: &[f32], step: u64) -> Result<(), crate::Error> {
+        if m.len() != self.m.len() || v.len() != self.v.len() {
+            return Err(crate::Error::Config(format!(
+                "optimizer state holds {} and {} values, the model has {} parameters",
+                m.len(),
+                v.len(),
+                self.m.len()
+            )));
+        }
+        self.m.copy_from_slice(m);
+        self.v.copy_from_slice(v);
+        self.step = step;
+        Ok(())
+    }
+
     /// One update of `params` from `grads`. `decayed` lists the index ranges that get weight
     /// decay (sorted, disjoint; `params::decayed_ranges` gives GPT-2/nanoGPT's choice).
     pub fn update(&mut self, params: &mut [f32], grads: &[f32], decayed: &[Range<usize>]) {

@@ -5,6 +5,7 @@
 //! norm gains 1. Deterministic in `seed` (SplitMix64 + Box-Muller), whatever the thread count.
 
 use crate::params::Param;
+use crate::rng::SplitMix64;
 
 /// Standard deviation of GPT-2's initial weights.
 const STD: f64 = 0.02;
@@ -21,7 +22,7 @@ pub fn gpt2_init(params: &[Param], weights: &mut [f32], n_layer: usize, seed: u6
         let residual_out = ["attn.c_proj", "mlp.c_proj", "o_proj", "down_proj"].iter().any(|s| p.name.contains(s));
         let std = if residual_out { STD / (2.0 * n_layer as f64).sqrt() } else { STD };
         // One stream per tensor, so a tensor's values do not depend on the ones before it.
-        let mut rng = SplitMix64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = SplitMix64::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for pair in w.chunks_mut(2) {
             let (a, b) = rng.gaussian_pair();
             pair[0] = (a * std) as f32;
@@ -29,32 +30,6 @@ pub fn gpt2_init(params: &[Param], weights: &mut [f32], n_layer: usize, seed: u6
                 *x = (b * std) as f32;
             }
         }
-    }
-}
-
-/// SplitMix64 (Steele et al. 2014): a tiny, well-mixed 64-bit generator.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Two independent N(0, 1) samples (Box-Muller).
-    fn gaussian_pair(&mut self) -> (f64, f64) {
-        let (u, v) = (self.uniform(), self.uniform());
-        let r = (-2.0 * u.ln()).sqrt();
-        let a = 2.0 * std::f64::consts::PI * v;
-        (r * a.cos(), r * a.sin())
     }
 }
 

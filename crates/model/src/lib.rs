@@ -18,6 +18,7 @@ pub mod kv_cache;
 pub mod llama;
 pub mod loss;
 pub mod params;
+pub mod rng;
 pub mod safetensors;
 
 pub use backend::Backend;

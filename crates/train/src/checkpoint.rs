@@ -1,0 +1,158 @@
+//! Checkpoints: everything a run needs to continue bit for bit, in one directory per step:
+//!
+//! ```text
+//! checkpoints/step_000300/model.safetensors   weights, Hugging Face names (+ config.json)
+//!                        /optimizer.safetensors AdamW moments `m`, `v`
+//!                        /trainer.json          step, loader position, counters, file checksums
+//! checkpoints/LATEST                            the newest complete checkpoint's directory name
+//! ```
+//!
+//! A checkpoint is written into a hidden temporary directory and renamed into place, and only
+//! then does `LATEST` (itself written atomically) point to it, so a crash or a full disk during
+//! a save leaves the previous checkpoint intact. The oldest beyond `keep` are removed after.
+//! Loading verifies each file's CRC-32 against `trainer.json`.
+
+use crate::loader::Position;
+use crate::net::Net;
+use crate::{atomic_write, Error};
+use minichat_model::adamw::AdamW;
+use minichat_model::safetensors::{self, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The training loop's state besides weights and optimizer moments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Optimizer steps completed.
+    pub step: u64,
+    pub loader: Position,
+    pub tokens_seen: u64,
+    /// Training seconds so far (not counting evaluation and saving).
+    pub train_seconds: f64,
+    pub last_val_loss: Option<f32>,
+    /// CRC-32 of each file of the checkpoint, by name.
+    pub checksums: BTreeMap<String, u32>,
+}
+
+const FILES: [&str; 3] = ["model.safetensors", "config.json", "optimizer.safetensors"];
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Io { path: path.display().to_string(), source: e }
+}
+
+/// Saves a checkpoint for `state.step` under `dir`; keeps the newest `keep`. Returns its path.
+pub fn save(dir: &Path, net: &Net, opt: &AdamW, state: &TrainerState, keep: usize) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = format!("step_{:06}", state.step);
+    let (tmp, fin) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
+    let result = write_into(&tmp, net, opt, state);
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if fin.exists() {
+        std::fs::remove_dir_all(&fin).map_err(io(&fin))?;
+    }
+    std::fs::rename(&tmp, &fin).map_err(io(&fin))?;
+    atomic_write(&dir.join("LATEST"), name.as_bytes())?;
+    prune(dir, keep)?;
+    Ok(fin)
+}
+
+fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Result<(), Error> {
+    if tmp.exists() {
+        std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
+    }
+    std::fs::create_dir_all(tmp).map_err(io(tmp))?;
+    net.save_hf(tmp)?;
+    let (m, v) = opt.moments();
+    let tensors = BTreeMap::from([
+        ("m".to_string(), Tensor { shape: vec![m.len()], data: m.to_vec() }),
+        ("v".to_string(), Tensor { shape: vec![v.len()], data: v.to_vec() }),
+    ]);
+    let meta = BTreeMap::from([("adam_step".to_string(), opt.step.to_string())]);
+    safetensors::save(&tmp.join("optimizer.safetensors"), &tensors, &meta)?;
+    let mut state = state.clone();
+    for f in FILES {
+        let path = tmp.join(f);
+        state.checksums.insert(f.into(), crc32fast::hash(&std::fs::read(&path).map_err(io(&path))?));
+    }
+    let json = serde_json::to_string_pretty(&state).expect("state serialises");
+    atomic_write(&tmp.join("trainer.json"), json.as_bytes())
+}
+
+/// Removes all but the newest `keep` checkpoints (and temporary leftovers of failed saves).
+fn prune(dir: &Path, keep: usize) -> Result<(), Error> {
+    let mut steps: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("step_")))
+        .collect();
+    steps.sort();
+    let excess = steps.len().saturating_sub(keep);
+    for old in &steps[..excess] {
+        std::fs::remove_dir_all(old).map_err(io(old))?;
+    }
+    Ok(())
+}
+
+/// The newest complete checkpoint under `dir`, if any.
+pub fn latest(dir: &Path) -> Result<Option<PathBuf>, Error> {
+    let marker = dir.join("LATEST");
+    match std::fs::read_to_string(&marker) {
+        Ok(name) => {
+            let path = dir.join(name.trim());
+            if !path.is_dir() {
+                return Err(Error::Checkpoint {
+                    path: marker.display().to_string(),
+                    message: format!("points to {}, which does not exist", path.display()),
+                });
+            }
+            Ok(Some(path))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io { path: marker.display().to_string(), source: e }),
+    }
+}
+
+/// Loads a checkpoint into `net` and `opt` (built for the same config); returns its state.
+pub fn load(ckpt: &Path, net: &mut Net, opt: &mut AdamW) -> Result<TrainerState, Error> {
+    let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
+    let state_path = ckpt.join("trainer.json");
+    let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
+    let state: TrainerState = serde_json::from_str(&text).map_err(|e| bad(format!("trainer.json: {e}")))?;
+    for f in FILES {
+        let path = ckpt.join(f);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let want = state.checksums.get(f).ok_or_else(|| bad(format!("trainer.json has no checksum for {f}")))?;
+        if crc32fast::hash(&bytes) != *want {
+            return Err(bad(format!("{f} is corrupt or truncated (checksum mismatch)")));
+        }
+    }
+    let saved = minichat_model::ModelConfig::from_hf_json(
+        &std::fs::read_to_string(ckpt.join("config.json")).map_err(io(&ckpt.join("config.json")))?,
+    )?;
+    if &saved != net.config() {
+        return Err(bad(format!("its model config {saved:?} differs from this run's {:?}", net.config())));
+    }
+    net.load_hf(&safetensors::load(&ckpt.join("model.safetensors"))?, "model.safetensors")?;
+    let opt_file = safetensors::load(&ckpt.join("optimizer.safetensors"))?;
+    let (m, v) = (opt_file.get("m"), opt_file.get("v"));
+    let (Some(m), Some(v)) = (m, v) else {
+        return Err(bad("optimizer.safetensors lacks m or v".into()));
+    };
+    let adam_step = read_adam_step(&ckpt.join("optimizer.safetensors"))?;
+    opt.restore(&m.data, &v.data, adam_step)?;
+    Ok(state)
+}
+
+/// The `adam_step` metadata entry of the optimizer file.
+fn read_adam_step(path: &Path) -> Result<u64, Error> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bad = |m: &str| Error::Checkpoint { path: path.display().to_string(), message: m.into() };
+    let n = u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("too short"))?.try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + n).ok_or_else(|| bad("truncated header"))?)
+        .map_err(|_| bad("bad header"))?;
+    header["__metadata__"]["adam_step"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad("no adam_step"))
+}

@@ -1,0 +1,242 @@
+//! The run config: one TOML file (`config.toml` in every run directory holds the fully resolved
+//! one), built from a preset sized by one dial (`depth`, nanochat style) plus overrides.
+
+use crate::schedule::{Kind, Schedule};
+use crate::Error;
+use minichat_model::{Family, ModelConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelSection,
+    pub data: DataSection,
+    pub train: TrainSection,
+    pub eval: EvalSection,
+    pub sample: SampleSection,
+    pub checkpoint: CheckpointSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// "gpt2" or "llama".
+    pub family: String,
+    /// The one dial: layers, and width 64 × depth unless `n_embd` says otherwise.
+    pub depth: usize,
+    pub n_embd: Option<usize>,
+    pub n_head: Option<usize>,
+    pub n_kv_head: Option<usize>,
+    /// Context length: sequences are this long in training, and generation stops here.
+    pub context: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Text, JSONL or Parquet files.
+    pub corpus: Vec<PathBuf>,
+    /// A tokenizer file (`.mctok`, `.tiktoken`) or a built-in name (`cl100k_base`, ...).
+    pub tokenizer: String,
+    pub val_fraction: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    pub steps: u64,
+    /// Sequences per forward/backward pass.
+    pub micro_batch: usize,
+    /// Tokens per optimizer step: a multiple of micro_batch × context; gradients of the
+    /// micro-batches in between accumulate.
+    pub batch_tokens: usize,
+    pub lr: f32,
+    pub schedule: Kind,
+    pub warmup_steps: u64,
+    pub final_lr_frac: f32,
+    /// WSD only: the fraction of steps that decay.
+    pub decay_frac: f32,
+    pub weight_decay: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// Global gradient-norm clip (0 = off).
+    pub grad_clip: f32,
+    pub seed: u64,
+    /// f32 FMA peak of this machine in GFLOP/s for the MFU estimate (0 = measure at start).
+    pub peak_gflops: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    /// Steps between validation passes (0 = only at the end).
+    pub every: u64,
+    /// Validation tokens per pass at most.
+    pub tokens: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleSection {
+    /// Steps between samples (0 = only at the end).
+    pub every: u64,
+    pub prompts: Vec<String>,
+    pub max_tokens: usize,
+    pub temperature: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSection {
+    /// Steps between checkpoints (0 = only at the end and on Ctrl-C).
+    pub every: u64,
+    /// Checkpoints kept (the newest).
+    pub keep: usize,
+}
+
+/// Presets by name; `depth` then sizes the model.
+pub const PRESETS: [&str; 2] = ["tiny", "small"];
+
+impl TrainConfig {
+    /// A preset: `tiny` trains in minutes on 2 CPU cores; `small` is GPT-2-small-like.
+    pub fn preset(name: &str, corpus: Vec<PathBuf>, tokenizer: String) -> Result<TrainConfig, Error> {
+        let (depth, context, micro_batch, steps, lr) = match name {
+            "tiny" => (4, 256, 8, 1500, 2e-3),
+            "small" => (12, 1024, 4, 20_000, 6e-4),
+            _ => return Err(Error::Config(format!("unknown preset {name:?} (known: {})", PRESETS.join(", ")))),
+        };
+        Ok(TrainConfig {
+            model: ModelSection { family: "gpt2".into(), depth, n_embd: None, n_head: None, n_kv_head: None, context },
+            data: DataSection { corpus, tokenizer, val_fraction: 0.02 },
+            train: TrainSection {
+                steps,
+                micro_batch,
+                batch_tokens: micro_batch * context,
+                lr,
+                schedule: Kind::Cosine,
+                warmup_steps: steps / 20,
+                final_lr_frac: 0.1,
+                decay_frac: 0.2,
+                weight_decay: 0.1,
+                beta1: 0.9,
+                beta2: 0.95,
+                eps: 1e-8,
+                grad_clip: 1.0,
+                seed: 1337,
+                peak_gflops: 0.0,
+            },
+            eval: EvalSection { every: steps / 10, tokens: 32 * 1024 },
+            sample: SampleSection {
+                every: steps / 5,
+                prompts: vec!["The".into(), "Once upon a time".into(), "The meaning of".into()],
+                max_tokens: 40,
+                temperature: 0.8,
+            },
+            checkpoint: CheckpointSection { every: steps / 5, keep: 2 },
+        })
+    }
+
+    pub fn from_toml(text: &str, source: &str) -> Result<TrainConfig, Error> {
+        toml::from_str(text).map_err(|e| Error::Config(format!("{source}: {e}")))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config serialises")
+    }
+
+    /// The model this config builds for a tokenizer of `vocab_size` tokens.
+    pub fn model_config(&self, vocab_size: usize) -> Result<ModelConfig, Error> {
+        let m = &self.model;
+        let family = match m.family.as_str() {
+            "gpt2" => Family::Gpt2,
+            "llama" => Family::Llama,
+            other => return Err(Error::Config(format!("model.family {other:?}: gpt2 or llama"))),
+        };
+        let mut cfg = ModelConfig::from_depth(family, m.depth, vocab_size);
+        if let Some(c) = m.n_embd {
+            cfg.n_embd = c;
+            cfg.intermediate_size = match family {
+                Family::Gpt2 => 4 * c,
+                Family::Llama => (8 * c / 3).div_ceil(64) * 64,
+            };
+        }
+        if let Some(h) = m.n_head {
+            cfg.n_head = h;
+            cfg.n_kv_head = h;
+        }
+        if let Some(h) = m.n_kv_head {
+            cfg.n_kv_head = h;
+        }
+        cfg.block_size = m.context;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Micro-batches per optimizer step.
+    pub fn accumulation(&self) -> Result<usize, Error> {
+        let per_micro = self.train.micro_batch * self.model.context;
+        if per_micro == 0 || self.train.batch_tokens == 0 || !self.train.batch_tokens.is_multiple_of(per_micro) {
+            return Err(Error::Config(format!(
+                "train.batch_tokens {} must be a positive multiple of micro_batch × context = {per_micro}",
+                self.train.batch_tokens
+            )));
+        }
+        Ok(self.train.batch_tokens / per_micro)
+    }
+
+    pub fn schedule(&self) -> Schedule {
+        let t = &self.train;
+        Schedule {
+            kind: t.schedule,
+            peak: t.lr,
+            warmup_steps: t.warmup_steps,
+            total_steps: t.steps,
+            final_frac: t.final_lr_frac,
+            decay_frac: t.decay_frac,
+        }
+    }
+
+    /// Checks what can be checked before any work.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.accumulation()?;
+        let t = &self.train;
+        if t.steps == 0 || !t.lr.is_finite() || t.lr <= 0.0 || t.warmup_steps > t.steps {
+            return Err(Error::Config(format!(
+                "train.steps {} must be positive, lr {} positive, warmup_steps {} at most steps",
+                t.steps, t.lr, t.warmup_steps
+            )));
+        }
+        if self.checkpoint.keep == 0 {
+            return Err(Error::Config("checkpoint.keep must be at least 1".into()));
+        }
+        self.model_config(256)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_round_trip_through_toml_and_validate() {
+        for name in PRESETS {
+            let cfg = TrainConfig::preset(name, vec!["c.jsonl".into()], "cl100k_base".into()).unwrap();
+            cfg.validate().unwrap();
+            assert_eq!(TrainConfig::from_toml(&cfg.to_toml(), "x").unwrap(), cfg);
+        }
+        assert!(TrainConfig::preset("huge", vec![], String::new()).is_err());
+    }
+
+    #[test]
+    fn bad_configs_are_named() {
+        let mut cfg = TrainConfig::preset("tiny", vec![], "x".into()).unwrap();
+        cfg.train.batch_tokens += 1;
+        assert!(cfg.validate().unwrap_err().to_string().contains("batch_tokens"));
+        let text =
+            TrainConfig::preset("tiny", vec![], "x".into()).unwrap().to_toml().replace("[eval]", "[eval]\nevry = 3");
+        assert!(TrainConfig::from_toml(&text, "run.toml").unwrap_err().to_string().contains("run.toml"));
+    }
+}

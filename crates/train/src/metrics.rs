@@ -1,0 +1,100 @@
+//! The run's metrics log, `metrics.jsonl`: one JSON object per line, appended as training goes.
+//! `{"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens", "seconds"}` after each
+//! optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
+//! `{"step", "prompt", "greedy", "sampled"}` for each sample.
+
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Record {
+    Step { step: u64, loss: f32, lr: f32, grad_norm: f32, tokens_per_s: f64, mfu: f64, tokens: u64, seconds: f64 },
+    Eval { step: u64, val_loss: f32, val_bpb: f32 },
+    Sample { step: u64, prompt: String, greedy: String, sampled: String },
+}
+
+impl Record {
+    pub fn step(&self) -> u64 {
+        match self {
+            Record::Step { step, .. } | Record::Eval { step, .. } | Record::Sample { step, .. } => *step,
+        }
+    }
+}
+
+/// Appends records to a run's log.
+pub struct Log {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Log {
+    /// Opens `path` for appending, first dropping records past `resume_step` (written after the
+    /// checkpoint being resumed from, by a run that then died), so the log matches the state.
+    pub fn open(path: &Path, resume_step: Option<u64>) -> Result<Log, Error> {
+        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
+        match resume_step {
+            Some(step) if path.exists() => {
+                let kept: Vec<Record> = read(path)?.into_iter().filter(|r| r.step() <= step).collect();
+                let text: String = kept.iter().map(|r| serde_json::to_string(r).expect("serialises") + "\n").collect();
+                crate::atomic_write(path, text.as_bytes())?;
+            }
+            Some(_) => {}
+            None => crate::atomic_write(path, b"")?,
+        }
+        let file = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(io)?;
+        Ok(Log { path: path.to_path_buf(), file })
+    }
+
+    pub fn write(&mut self, record: &Record) -> Result<(), Error> {
+        let line = serde_json::to_string(record).expect("a record serialises") + "\n";
+        self.file.write_all(line.as_bytes()).map_err(|e| Error::Io { path: self.path.display().to_string(), source: e })
+    }
+}
+
+/// All records of a log; a line that is not a record is an error naming it.
+pub fn read(path: &Path) -> Result<Vec<Record>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::Data(format!("{}:{}: {e}", path.display(), i + 1))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_drops_records_past_the_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("minichat-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.jsonl");
+        let mut log = Log::open(&path, None).unwrap();
+        for step in 1..=5 {
+            log.write(&Record::Step {
+                step,
+                loss: 1.0,
+                lr: 0.1,
+                grad_norm: 1.0,
+                tokens_per_s: 1.0,
+                mfu: 0.1,
+                tokens: step,
+                seconds: 1.0,
+            })
+            .unwrap();
+        }
+        log.write(&Record::Eval { step: 5, val_loss: 2.0, val_bpb: 1.0 }).unwrap();
+        drop(log);
+        Log::open(&path, Some(3)).unwrap();
+        let back = read(&path).unwrap();
+        assert_eq!(back.len(), 3);
+        assert!(matches!(back[2], Record::Step { step: 3, .. }));
+        std::fs::write(&path, "{\"step\": 1}\nnot json\n").unwrap();
+        assert!(read(&path).unwrap_err().to_string().contains("metrics.jsonl:1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,134 @@
+//! One type for either model family, so the training loop, evaluation and sampling are written
+//! once: `Net` wraps `Gpt` or `Llama` (CPU backend) and forwards each call.
+
+use minichat_model::gpt::{Activations, Gpt};
+use minichat_model::kv_cache::{Decode, KvCache};
+use minichat_model::llama::{Llama, LlamaActs};
+use minichat_model::params::{self, Param};
+use minichat_model::safetensors::Tensor;
+use minichat_model::{Error, Family, ModelConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub enum Net {
+    Gpt(Gpt),
+    Llama(Llama),
+}
+
+pub enum NetActs {
+    Gpt(Activations),
+    Llama(LlamaActs),
+}
+
+impl NetActs {
+    /// log p(target) per token of the last forward pass.
+    pub fn logp(&self) -> &[f32] {
+        match self {
+            NetActs::Gpt(a) => &a.logp,
+            NetActs::Llama(a) => &a.logp,
+        }
+    }
+}
+
+impl Net {
+    /// A model with all weights zero.
+    pub fn new(config: ModelConfig) -> Result<Net, Error> {
+        Ok(match config.family {
+            Family::Gpt2 => Net::Gpt(Gpt::new(config)?),
+            Family::Llama => Net::Llama(Llama::new(config)?),
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        match self {
+            Net::Gpt(m) => &m.config,
+            Net::Llama(m) => &m.config,
+        }
+    }
+
+    pub fn params(&self) -> &[Param] {
+        match self {
+            Net::Gpt(m) => &m.params,
+            Net::Llama(m) => &m.params,
+        }
+    }
+
+    /// (weights, gradients), the flat buffers.
+    pub fn buffers(&mut self) -> (&mut Vec<f32>, &mut Vec<f32>) {
+        match self {
+            Net::Gpt(m) => (&mut m.weights, &mut m.grads),
+            Net::Llama(m) => (&mut m.weights, &mut m.grads),
+        }
+    }
+
+    pub fn weights(&self) -> &[f32] {
+        match self {
+            Net::Gpt(m) => &m.weights,
+            Net::Llama(m) => &m.weights,
+        }
+    }
+
+    pub fn acts(&self, b: usize, t: usize) -> Result<NetActs, Error> {
+        Ok(match self {
+            Net::Gpt(m) => NetActs::Gpt(Activations::new(&m.config, b, t)?),
+            Net::Llama(m) => NetActs::Llama(LlamaActs::new(&m.config, b, t)?),
+        })
+    }
+
+    pub fn forward(&self, acts: &mut NetActs, ids: &[u32], targets: &[u32]) -> Result<(), Error> {
+        match (self, acts) {
+            (Net::Gpt(m), NetActs::Gpt(a)) => m.forward(a, ids, targets),
+            (Net::Llama(m), NetActs::Llama(a)) => m.forward(a, ids, targets),
+            _ => Err(Error::Config("activations of the other model family".into())),
+        }
+    }
+
+    /// Accumulates gradients of `sum dlogp[i] * logp[i]`; does nothing if `acts` belong to the
+    /// other family (forward already refused them).
+    pub fn backward(&mut self, acts: &mut NetActs, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
+        match (self, acts) {
+            (Net::Gpt(m), NetActs::Gpt(a)) => m.backward(a, ids, targets, dlogp),
+            (Net::Llama(m), NetActs::Llama(a)) => m.backward(a, ids, targets, dlogp),
+            _ => {}
+        }
+    }
+
+    /// Feeds tokens through a KV cache; the next-token logits land in `cache.logits`.
+    pub fn extend(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<(), Error> {
+        match self {
+            Net::Gpt(m) => m.extend(cache, tokens),
+            Net::Llama(m) => m.extend(cache, tokens),
+        }
+    }
+
+    pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
+        match self {
+            Net::Gpt(m) => m.load_hf(tensors, file),
+            Net::Llama(m) => m.load_hf(tensors, file),
+        }
+    }
+
+    /// `model.safetensors` + `config.json` in Hugging Face layout.
+    pub fn save_hf(&self, dir: &Path) -> Result<(), Error> {
+        params::save_hf(dir, self.config(), self.params(), self.weights())
+    }
+
+    /// Matrix-multiply FLOPs of one training step per token (6 × linear parameters, LM head
+    /// included, plus attention's QK^T and PV over a context of `t`; PaLM's MFU count).
+    pub fn flops_per_token(&self, t: usize) -> f64 {
+        let linear: usize = self
+            .params()
+            .iter()
+            .filter(|p| p.shape.len() == 2 && !is_embedding_only(p, self.config()))
+            .map(|p| p.len())
+            .sum();
+        let cfg = self.config();
+        6.0 * linear as f64 + 6.0 * (cfg.n_layer * 2 * t * cfg.n_head * cfg.head_dim()) as f64
+    }
+}
+
+/// Embedding tables that are only looked up (not multiplied): GPT-2's position table, and the
+/// token table of an untied model (its LM head is a separate matrix).
+fn is_embedding_only(p: &Param, cfg: &ModelConfig) -> bool {
+    p.name.ends_with("wpe.weight") || (!cfg.tie_embeddings && p.name.contains("embed_tokens"))
+}

@@ -1,0 +1,60 @@
+//! The loss curve of a run as an SVG picture: training loss per step and validation loss at
+//! each evaluation, from `metrics.jsonl`.
+
+use crate::metrics::Record;
+use crate::Error;
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Draws `records` into `out` (SVG).
+pub fn loss_curve(records: &[Record], title: &str, out: &Path) -> Result<(), Error> {
+    let train: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| if let Record::Step { step, loss, .. } = r { Some((*step as f64, *loss as f64)) } else { None })
+        .collect();
+    let val: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| {
+            if let Record::Eval { step, val_loss, .. } = r {
+                Some((*step as f64, *val_loss as f64))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if train.is_empty() && val.is_empty() {
+        return Err(Error::Data("no losses to plot yet".into()));
+    }
+    let all = train.iter().chain(&val);
+    let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
+    let y_max = all.clone().map(|p| p.1).filter(|y| y.is_finite()).fold(0.0, f64::max) * 1.05;
+    let y_min = all.map(|p| p.1).filter(|y| y.is_finite()).fold(f64::INFINITY, f64::min).min(y_max) * 0.95;
+    let draw = |e: &dyn std::fmt::Display| Error::Data(format!("{}: drawing failed: {e}", out.display()));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, y_min..y_max)
+            .map_err(|e| draw(&e))?;
+        chart.configure_mesh().x_desc("step").y_desc("loss (nats/token)").draw().map_err(|e| draw(&e))?;
+        chart
+            .draw_series(LineSeries::new(train, &BLUE))
+            .map_err(|e| draw(&e))?
+            .label("train")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLUE));
+        chart
+            .draw_series(LineSeries::new(val.clone(), RED.stroke_width(2)))
+            .map_err(|e| draw(&e))?
+            .label("validation")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RED));
+        chart.draw_series(val.iter().map(|&p| Circle::new(p, 3, RED.filled()))).map_err(|e| draw(&e))?;
+        chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| draw(&e))?;
+        root.present().map_err(|e| draw(&e))?;
+    }
+    crate::atomic_write(out, svg.as_bytes())
+}

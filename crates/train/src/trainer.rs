@@ -1,0 +1,245 @@
+//! The pretraining loop. One optimizer step: zero the gradients; for each micro-batch draw
+//! `micro_batch × context` tokens, forward, take the mean next-token loss (`loss::weighted_nll`,
+//! weight 1 on every token) and backward with its gradient scaled by 1/accumulation; clip the
+//! global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
+//! bits per byte, samples from fixed prompts, the metrics log and checkpoints at intervals, and
+//! a clean stop (checkpoint first) when `stop` is raised (Ctrl-C).
+//!
+//! Everything that decides the numbers (weights, optimizer moments, step, loader position) is
+//! in the checkpoint and the kernels are deterministic for a given thread count, so a resumed
+//! run continues bit for bit.
+
+use crate::checkpoint::{self, TrainerState};
+use crate::config::TrainConfig;
+use crate::loader::Loader;
+use crate::metrics::{Log, Record};
+use crate::net::{Net, NetActs};
+use crate::run::Run;
+use crate::tokenize::{bos_id, load_split};
+use crate::{sample, Error};
+use minichat_model::adamw::{clip_grad_norm, AdamW};
+use minichat_model::cpu::cross_entropy::IGNORE;
+use minichat_model::cpu::peak::fma_peak_gflops;
+use minichat_model::{init, loss, params};
+use minichat_tokenizer::Tokenizer;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the loop reports as it goes (the CLI draws a progress bar from it).
+pub trait Observer {
+    /// Training starts (or resumes) at `step` of `total`.
+    fn start(&mut self, step: u64, total: u64, parameters: usize);
+    fn record(&mut self, record: &Record);
+    fn message(&mut self, text: &str);
+}
+
+/// How a call to `train` ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub step: u64,
+    /// Stopped early by `stop`, after saving.
+    pub interrupted: bool,
+    pub checkpoint: std::path::PathBuf,
+    /// (loss, bits per byte) of the last evaluation.
+    pub val: Option<(f32, f32)>,
+}
+
+/// Trains the run in `run` (config, tokenizer and shards already there), from its latest
+/// checkpoint if `resume`.
+pub fn train(
+    run: &Run,
+    cfg: &TrainConfig,
+    tok: &Tokenizer,
+    resume: bool,
+    stop: &AtomicBool,
+    obs: &mut dyn Observer,
+) -> Result<Outcome, Error> {
+    cfg.validate()?;
+    let (t, b, accum) = (cfg.model.context, cfg.train.micro_batch, cfg.accumulation()?);
+    let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
+    let n_params = net.weights().len();
+    let decayed = params::decayed_ranges(net.params());
+    let tr = &cfg.train;
+    let mut opt = AdamW::new(n_params, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
+    let bos = bos_id(tok)?;
+    let train_tokens = load_split(&run.shards(), "train", tok.n_vocab(), bos)?;
+    let val_tokens = load_split(&run.shards(), "val", tok.n_vocab(), bos)?;
+    if val_tokens.len() <= t {
+        return Err(Error::Data(format!(
+            "the validation split has {} tokens, fewer than one sequence of {} (raise data.val_fraction or add data)",
+            val_tokens.len(),
+            t + 1
+        )));
+    }
+    let mut state = TrainerState {
+        step: 0,
+        loader: Default::default(),
+        tokens_seen: 0,
+        train_seconds: 0.0,
+        last_val_loss: None,
+        checksums: Default::default(),
+    };
+    let mut last_ckpt = None;
+    match (resume, checkpoint::latest(&run.checkpoints())?) {
+        (true, Some(path)) => {
+            state = checkpoint::load(&path, &mut net, &mut opt)?;
+            obs.message(&format!("resuming from {} (step {})", path.display(), state.step));
+            last_ckpt = Some(path);
+        }
+        (true, None) => {
+            return Err(Error::Data(format!("{}: no checkpoint to resume from", run.checkpoints().display())))
+        }
+        (false, _) => {
+            let (n_layer, table) = (net.config().n_layer, net.params().to_vec());
+            init::gpt2_init(&table, net.buffers().0, n_layer, tr.seed);
+        }
+    }
+    let mut loader = Loader::new(train_tokens, t, tr.seed, state.loader)?;
+    let mut log = Log::open(&run.metrics(), resume.then_some(state.step))?;
+    let peak = if tr.peak_gflops > 0.0 {
+        tr.peak_gflops
+    } else {
+        fma_peak_gflops(Duration::from_millis(200)).unwrap_or(f64::NAN)
+    };
+    let flops_per_token = net.flops_per_token(t);
+    let mut acts = net.acts(b, t)?;
+    let (mut ids, mut targets) = (vec![0u32; b * t], vec![0u32; b * t]);
+    let (ones, mut dlogp) = (vec![1.0f32; b * t], vec![0.0f32; b * t]);
+    let schedule = cfg.schedule();
+    let mut val = None;
+    obs.start(state.step, tr.steps, n_params);
+    while state.step < tr.steps {
+        if stop.load(Ordering::SeqCst) {
+            let path = checkpoint::save(&run.checkpoints(), &net, &opt, &state, cfg.checkpoint.keep)?;
+            obs.message(&format!("stopped at step {}: saved {}", state.step, path.display()));
+            return Ok(Outcome { step: state.step, interrupted: true, checkpoint: path, val });
+        }
+        let started = Instant::now();
+        let step = state.step + 1;
+        let last_good =
+            || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &std::path::PathBuf| p.display().to_string());
+        net.buffers().1.fill(0.0);
+        let mut loss_sum = 0.0f32;
+        for _ in 0..accum {
+            loader.next_batch(&mut ids, &mut targets);
+            net.forward(&mut acts, &ids, &targets)?;
+            let loss = loss::weighted_nll(acts.logp(), &ones, &mut dlogp, step)
+                .map_err(|e| Error::Data(format!("{e}; the last good checkpoint is {}", last_good())))?;
+            dlogp.iter_mut().for_each(|d| *d /= accum as f32);
+            net.backward(&mut acts, &ids, &targets, &dlogp);
+            loss_sum += loss;
+        }
+        let (weights, grads) = net.buffers();
+        let grad_norm =
+            if tr.grad_clip > 0.0 { clip_grad_norm(grads, tr.grad_clip) } else { clip_grad_norm(grads, f32::INFINITY) };
+        if !grad_norm.is_finite() {
+            return Err(Error::Data(format!(
+                "step {step}: gradient norm is {grad_norm}; the last good checkpoint is {}",
+                last_good()
+            )));
+        }
+        opt.lr = schedule.lr(state.step);
+        opt.update(weights, grads, &decayed);
+        let seconds = started.elapsed().as_secs_f64();
+        state.step = step;
+        state.loader = loader.position;
+        state.tokens_seen += cfg.train.batch_tokens as u64;
+        state.train_seconds += seconds;
+        let tokens_per_s = cfg.train.batch_tokens as f64 / seconds;
+        let record = Record::Step {
+            step,
+            loss: loss_sum / accum as f32,
+            lr: opt.lr,
+            grad_norm,
+            tokens_per_s,
+            mfu: tokens_per_s * flops_per_token / (peak * 1e9),
+            tokens: state.tokens_seen,
+            seconds: state.train_seconds,
+        };
+        log.write(&record)?;
+        obs.record(&record);
+        let due = |every: u64| (every > 0 && step.is_multiple_of(every)) || step == tr.steps;
+        if due(cfg.eval.every) {
+            let (val_loss, val_bpb) = evaluate(&net, &mut acts, &val_tokens, tok, cfg.eval.tokens)?;
+            state.last_val_loss = Some(val_loss);
+            val = Some((val_loss, val_bpb));
+            let record = Record::Eval { step, val_loss, val_bpb };
+            log.write(&record)?;
+            obs.record(&record);
+        }
+        if due(cfg.sample.every) {
+            for prompt in &cfg.sample.prompts {
+                let record = samples(&net, tok, bos, prompt, cfg, step)?;
+                log.write(&record)?;
+                obs.record(&record);
+            }
+        }
+        if due(cfg.checkpoint.every) {
+            last_ckpt = Some(checkpoint::save(&run.checkpoints(), &net, &opt, &state, cfg.checkpoint.keep)?);
+        }
+    }
+    let checkpoint = match last_ckpt {
+        Some(p) => p,
+        None => checkpoint::save(&run.checkpoints(), &net, &opt, &state, cfg.checkpoint.keep)?,
+    };
+    Ok(Outcome { step: state.step, interrupted: false, checkpoint, val })
+}
+
+/// Mean loss (nats/token) and bits per byte over up to `max_tokens` validation tokens, in
+/// order. Targets that are special tokens (document separators) are left out of both, as
+/// nanochat's `evaluate_bpb` does: bpb = nats / (ln 2 × UTF-8 bytes of the target tokens).
+pub fn evaluate(
+    net: &Net,
+    acts: &mut NetActs,
+    val: &[u32],
+    tok: &Tokenizer,
+    max_tokens: usize,
+) -> Result<(f32, f32), Error> {
+    let (b, t) = (acts_shape(acts).0, net.config().block_size.min(acts_shape(acts).1));
+    let windows = ((val.len() - 1) / t).min((max_tokens / t).max(1));
+    let token_bytes = |id: u32| tok.token_bytes(id).map(|s| s.len()).unwrap_or(0) as f64;
+    let special: std::collections::HashSet<u32> = tok.special_tokens().iter().into_iter().map(|(_, id)| id).collect();
+    let (mut ids, mut targets) = (vec![0u32; b * t], vec![IGNORE; b * t]);
+    let (mut nats, mut count, mut bytes) = (0.0f64, 0u64, 0.0f64);
+    for first in (0..windows).step_by(b) {
+        ids.fill(0);
+        targets.fill(IGNORE);
+        for (row, w) in (first..windows.min(first + b)).enumerate() {
+            ids[row * t..(row + 1) * t].copy_from_slice(&val[w * t..w * t + t]);
+            for (dst, &y) in targets[row * t..(row + 1) * t].iter_mut().zip(&val[w * t + 1..w * t + t + 1]) {
+                if !special.contains(&y) {
+                    *dst = y;
+                }
+            }
+        }
+        net.forward(acts, &ids, &targets)?;
+        for (&lp, &y) in acts.logp().iter().zip(&targets) {
+            if y != IGNORE {
+                nats -= lp as f64;
+                count += 1;
+                bytes += token_bytes(y);
+            }
+        }
+    }
+    let loss = (nats / count.max(1) as f64) as f32;
+    let bpb = (nats / (std::f64::consts::LN_2 * bytes.max(1.0))) as f32;
+    Ok((loss, bpb))
+}
+
+fn acts_shape(acts: &NetActs) -> (usize, usize) {
+    match acts {
+        NetActs::Gpt(a) => (a.b, a.t),
+        NetActs::Llama(a) => (a.b, a.t),
+    }
+}
+
+/// A prompt continued greedily and at the configured temperature (seeded by the step).
+fn samples(net: &Net, tok: &Tokenizer, bos: u32, prompt: &str, cfg: &TrainConfig, step: u64) -> Result<Record, Error> {
+    let mut ids = vec![bos];
+    ids.extend(tok.encode_ordinary(prompt));
+    let s = &cfg.sample;
+    let text = |out: Vec<u32>| String::from_utf8_lossy(&tok.decode_bytes(&out).unwrap_or_default()).into_owned();
+    let greedy = sample::continue_prompt(net, &ids, s.max_tokens, 0.0, 0, bos)?;
+    let sampled = sample::continue_prompt(net, &ids, s.max_tokens, s.temperature, cfg.train.seed ^ step, bos)?;
+    Ok(Record::Sample { step, prompt: prompt.into(), greedy: text(greedy), sampled: text(sampled) })
+}
