@@ -82,13 +82,15 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
     atomic_write(&tmp.join("trainer.json"), json.as_bytes())
 }
 
-/// Removes all but the newest `keep` checkpoints (and temporary leftovers of failed saves).
+/// Removes all but the newest `keep` checkpoints, and temporary leftovers of saves that died.
 fn prune(dir: &Path, keep: usize) -> Result<(), Error> {
-    let mut steps: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("step_")))
-        .collect();
+    let entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(io(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for tmp in entries.iter().filter(|p| p.is_dir() && name(p).starts_with(".step_") && name(p).ends_with(".tmp")) {
+        std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
+    }
+    let mut steps: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir() && name(p).starts_with("step_")).collect();
     steps.sort();
     let excess = steps.len().saturating_sub(keep);
     for old in &steps[..excess] {
@@ -155,4 +157,55 @@ fn read_adam_step(path: &Path) -> Result<u64, Error> {
     let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + n).ok_or_else(|| bad("truncated header"))?)
         .map_err(|_| bad("bad header"))?;
     header["__metadata__"]["adam_step"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad("no adam_step"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minichat_model::{Family, ModelConfig};
+
+    fn net() -> Net {
+        let mut cfg = ModelConfig::from_depth(Family::Gpt2, 1, 50);
+        (cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.intermediate_size, cfg.block_size) = (16, 2, 2, 64, 8);
+        Net::new(cfg).unwrap()
+    }
+
+    fn state(step: u64) -> TrainerState {
+        TrainerState {
+            step,
+            loader: Position::default(),
+            tokens_seen: 0,
+            train_seconds: 0.0,
+            last_val_loss: None,
+            checksums: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_failed_save_leaves_the_previous_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("minichat-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut net = net();
+        net.buffers().0.iter_mut().enumerate().for_each(|(i, w)| *w = i as f32 * 1e-3);
+        let opt = AdamW::new(net.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0);
+        let first = save(&dir, &net, &opt, &state(1), 2).unwrap();
+        // The next save cannot write its files (as on a full disk): it fails and cleans up.
+        std::fs::write(dir.join(".step_000002.tmp"), b"in the way").unwrap();
+        assert!(save(&dir, &net, &opt, &state(2), 2).is_err());
+        assert_eq!(latest(&dir).unwrap(), Some(first.clone()));
+        let mut back = super::tests::net();
+        let mut opt2 = AdamW::new(back.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0);
+        assert_eq!(load(&first, &mut back, &mut opt2).unwrap().step, 1);
+        assert_eq!(back.weights(), net.weights());
+        // Keep the newest two.
+        std::fs::remove_file(dir.join(".step_000002.tmp")).unwrap();
+        for step in 2..=4 {
+            save(&dir, &net, &opt, &state(step), 2).unwrap();
+        }
+        let mut names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["LATEST", "step_000003", "step_000004"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -160,3 +160,34 @@ pub fn load_split(dir: &Path, split: &str, vocab_size: usize, bos: u32) -> Resul
     }
     Ok(tokens)
 }
+
+/// Entropy of the token frequencies, in nats per token: the loss of the best model that ignores
+/// context (a unigram model), the bar a trained model has to clear.
+pub fn unigram_entropy(tokens: &[u32]) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for &t in tokens {
+        *counts.entry(t).or_insert(0u64) += 1;
+    }
+    let n = tokens.len().max(1) as f64;
+    counts.values().map(|&c| c as f64 / n).map(|p| -p * p.ln()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unigram_entropy_of_known_distributions() {
+        assert_eq!(unigram_entropy(&[3, 3, 3]), 0.0);
+        assert!((unigram_entropy(&[1, 2, 1, 2]) - std::f64::consts::LN_2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn split_is_by_content_not_position() {
+        let docs: Vec<String> = (0..2000).map(|i| format!("document number {i}")).collect();
+        let val = docs.iter().filter(|d| is_val(d, 0.1)).count();
+        assert!((150..250).contains(&val), "{val}");
+        assert!(docs.iter().all(|d| is_val(d, 0.1) == is_val(&d.clone(), 0.1)));
+        assert!(!docs.iter().any(|d| is_val(d, 0.0)));
+    }
+}

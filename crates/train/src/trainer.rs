@@ -94,6 +94,10 @@ pub fn train(
             init::gpt2_init(&table, net.buffers().0, n_layer, tr.seed);
         }
     }
+    obs.message(&format!(
+        "unigram entropy of the training tokens: {:.3} nats/token (the loss of a model that ignores context)",
+        crate::tokenize::unigram_entropy(&train_tokens)
+    ));
     let mut loader = Loader::new(train_tokens, t, tr.seed, state.loader)?;
     let mut log = Log::open(&run.metrics(), resume.then_some(state.step))?;
     let peak = if tr.peak_gflops > 0.0 {

@@ -1,0 +1,126 @@
+//! End-to-end tests of `minichat pretrain` and `minichat plot` through the real binary,
+//! including Ctrl-C (SIGINT) saving a checkpoint and `--resume` finishing the run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn minichat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minichat")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("minichat-cli-pretrain-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A few hundred short JSONL documents.
+fn corpus(dir: &Path) -> String {
+    let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "house", "big", "red"];
+    let text: String = (0..300)
+        .map(|d| {
+            let s: Vec<&str> = (0..10 + d % 5).map(|i| words[(d * 5 + i * i + i) % words.len()]).collect();
+            format!("{{\"text\": \"{}.\"}}\n", s.join(" "))
+        })
+        .collect();
+    let path = dir.join("corpus.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Small-model flags on top of the tiny preset.
+fn small(corpus: &str, out: &str, steps: &str) -> Vec<String> {
+    let args = ["pretrain", "--corpus", corpus, "-t", "r50k_base", "-o", out, "--depth", "1", "--context", "16"];
+    let more =
+        ["--micro-batch", "2", "--steps", steps, "--eval-every", "2", "--sample-every", "0", "--checkpoint-every", "0"];
+    args.iter().chain(more.iter()).map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn pretrain_writes_a_complete_run_and_plots_it() {
+    let dir = temp_dir("run");
+    let corpus = corpus(&dir);
+    let run = dir.join("run");
+    let args = small(&corpus, run.to_str().unwrap(), "4");
+    let out = minichat(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("tokenized 300 documents") && stderr.contains("validation loss"), "{stderr}");
+    for f in
+        ["config.toml", "tokenizer.mctok", "metrics.jsonl", "loss.svg", "shards/train_00000.tok", "checkpoints/LATEST"]
+    {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    assert!(run.join("checkpoints/step_000004/model.safetensors").exists());
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("steps = 4") && config.contains("depth = 1"), "{config}");
+    // The same directory again is refused; plot redraws the curve.
+    let again = minichat(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
+    std::fs::remove_file(run.join("loss.svg")).unwrap();
+    assert!(minichat(&["plot", run.to_str().unwrap()]).status.success());
+    assert!(std::fs::read_to_string(run.join("loss.svg")).unwrap().starts_with("<svg"));
+    // Bad input: a missing corpus and an unknown preset are errors, not panics.
+    let bad = minichat(&[
+        "pretrain",
+        "--corpus",
+        "/nonexistent.jsonl",
+        "-t",
+        "r50k_base",
+        "-o",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", String::from_utf8_lossy(&bad.stderr));
+    let bad = minichat(&["pretrain", "--preset", "huge", "--corpus", &corpus, "-o", dir.join("y").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown preset"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
+    let dir = temp_dir("sigint");
+    let corpus = corpus(&dir);
+    let run = dir.join("run");
+    let args = small(&corpus, run.to_str().unwrap(), "100000");
+    let child = Command::new(env!("CARGO_BIN_EXE_minichat"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until a few steps are logged, then interrupt.
+    let metrics = run.join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 3 {
+        assert!(started.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped at step") && stderr.contains("--resume"), "{stderr}");
+    let latest = std::fs::read_to_string(run.join("checkpoints/LATEST")).unwrap();
+    let step: u64 = latest.trim().trim_start_matches("step_").parse().unwrap();
+    assert!(step >= 2, "{latest}");
+    // Make the run short, then resume it to the end.
+    let config = run.join("config.toml");
+    let text: String = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split(" = ").next() {
+            Some("steps") => format!("steps = {}\n", step + 2),
+            Some("warmup_steps") => "warmup_steps = 1\n".to_string(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&config, text).unwrap();
+    let out = minichat(&["pretrain", "--resume", run.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("resuming from"), "{stderr}");
+    assert!(run.join(format!("checkpoints/step_{:06}", step + 2)).exists(), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
