@@ -3,6 +3,8 @@
 //! Each pipeline stage is a subcommand backed by its library crate; this crate only parses
 //! arguments, shows progress and reports errors (with `anyhow`).
 
+mod export;
+mod next;
 mod pretrain;
 mod tokenizer;
 
@@ -27,6 +29,11 @@ enum Command {
     Pretrain(pretrain::PretrainArgs),
     /// Draw a run's loss curve (RUN/loss.svg) from its metrics.
     Plot(pretrain::PlotArgs),
+    /// Export a run's checkpoint (hf: a Hugging Face model directory).
+    #[command(subcommand)]
+    Export(export::Command),
+    /// Show the model's next-token distribution after a text.
+    Next(next::NextArgs),
 }
 
 fn main() {
@@ -41,6 +48,8 @@ fn main() {
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Pretrain(a) => pretrain::run(a),
         Command::Plot(a) => pretrain::plot(a),
+        Command::Export(cmd) => export::run(cmd),
+        Command::Next(a) => next::run(a),
     };
     if let Err(e) = result {
         // A closed pipe (`minichat ... | head`) is not an error worth reporting.

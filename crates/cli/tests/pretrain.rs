@@ -61,6 +61,19 @@ fn pretrain_writes_a_complete_run_and_plots_it() {
     std::fs::remove_file(run.join("loss.svg")).unwrap();
     assert!(minichat(&["plot", run.to_str().unwrap()]).status.success());
     assert!(std::fs::read_to_string(run.join("loss.svg")).unwrap().starts_with("<svg"));
+    // Export for transformers, and the next-token distribution.
+    let hf = dir.join("hf");
+    assert!(minichat(&["export", "hf", run.to_str().unwrap(), hf.to_str().unwrap()]).status.success());
+    for f in ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"] {
+        assert!(hf.join(f).exists(), "export: {f} missing");
+    }
+    let next = minichat(&["next", run.to_str().unwrap(), "--text", "the cat", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&next.stdout).unwrap();
+    assert_eq!(json["ids"][0], 50256, "bos (<|endoftext|>) first");
+    assert_eq!(json["logits"].as_array().unwrap().len(), 50257);
+    let table = String::from_utf8(minichat(&["next", run.to_str().unwrap(), "--text", "the cat", "--top", "3"]).stdout)
+        .unwrap();
+    assert_eq!(table.lines().count(), 3, "{table}");
     // Bad input: a missing corpus and an unknown preset are errors, not panics.
     let bad = minichat(&[
         "pretrain",

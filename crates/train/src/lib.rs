@@ -1,10 +1,12 @@
 //! minichat's pretraining stage: turns a corpus into token shards (`tokenize`, `shard`),
 //! draws seeded, resumable batches (`loader`), schedules the learning rate (`schedule`), runs
 //! the training loop with evaluation, samples and metrics (`trainer`, `metrics`), and keeps
-//! run directories with checkpoints that resume bit for bit (`run`, `checkpoint`).
+//! run directories with checkpoints that resume bit for bit (`run`, `checkpoint`), and exports
+//! them as Hugging Face model directories (`export`).
 
 pub mod checkpoint;
 pub mod config;
+pub mod export;
 pub mod loader;
 pub mod metrics;
 pub mod net;
