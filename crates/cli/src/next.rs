@@ -5,10 +5,10 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use minichat_model::kv_cache::KvCache;
+use minichat_model::net::Net;
 use minichat_model::safetensors;
 use minichat_model::ModelConfig;
 use minichat_tokenizer::tokenizer_file;
-use minichat_train::net::Net;
 use minichat_train::run::Run;
 use minichat_train::tokenize::bos_id;
 use std::path::PathBuf;

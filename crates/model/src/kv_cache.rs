@@ -18,6 +18,7 @@ use crate::llama::Llama;
 use crate::Error;
 
 /// What a cache keeps about the positions fed so far, when asked to.
+#[derive(Clone)]
 pub struct Capture<B: Backend = Cpu> {
     /// `[n_layer + 1]` buffers of `[max_len][n_embd]`: the embedding output, then the residual
     /// stream after each block.
@@ -28,6 +29,7 @@ pub struct Capture<B: Backend = Cpu> {
 }
 
 /// Scratch for a pass over `n` new rows.
+#[derive(Clone)]
 struct Rows<B: Backend> {
     n: usize,
     x: B::Buf,
@@ -42,7 +44,9 @@ struct Rows<B: Backend> {
     mlp: [B::Buf; 3],
 }
 
-/// Cached keys/values and scratch buffers for one sequence, for either family.
+/// Cached keys/values and scratch buffers for one sequence, for either family. Cloning forks
+/// the sequence: N samples of one prompt share its prefill.
+#[derive(Clone)]
 pub struct KvCache<B: Backend = Cpu> {
     max_len: usize,
     len: usize,

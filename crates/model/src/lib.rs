@@ -17,6 +17,7 @@ pub mod init;
 pub mod kv_cache;
 pub mod llama;
 pub mod loss;
+pub mod net;
 pub mod params;
 pub mod rng;
 pub mod safetensors;

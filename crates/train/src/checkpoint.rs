@@ -13,9 +13,9 @@
 //! Loading verifies each file's CRC-32 against `trainer.json`.
 
 use crate::loader::Position;
-use crate::net::Net;
 use crate::{atomic_write, Error};
 use minichat_model::adamw::AdamW;
+use minichat_model::net::Net;
 use minichat_model::safetensors::{self, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -9,7 +9,6 @@ pub mod config;
 pub mod export;
 pub mod loader;
 pub mod metrics;
-pub mod net;
 pub mod plot;
 pub mod run;
 pub mod sample;

@@ -2,9 +2,9 @@
 //! through a KV cache, seeded, stopping at the context length or a bos token. (The full set of
 //! samplers is the inference stage's; this is what a training log needs.)
 
-use crate::net::Net;
 use crate::Error;
 use minichat_model::kv_cache::KvCache;
+use minichat_model::net::Net;
 use minichat_model::rng::SplitMix64;
 
 /// Continues `prompt` by up to `max_tokens` tokens. `temperature` 0 is greedy; otherwise

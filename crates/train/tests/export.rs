@@ -6,10 +6,10 @@
 //! run end to end, tokenizer included, with transformers itself.)
 
 use minichat_model::adamw::AdamW;
+use minichat_model::net::Net;
 use minichat_model::safetensors;
 use minichat_model::ModelConfig;
 use minichat_train::checkpoint::{self, TrainerState};
-use minichat_train::net::Net;
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -1,12 +1,12 @@
 //! One type for either model family, so the training loop, evaluation and sampling are written
 //! once: `Net` wraps `Gpt` or `Llama` (CPU backend) and forwards each call.
 
-use minichat_model::gpt::{Activations, Gpt};
-use minichat_model::kv_cache::{Decode, KvCache};
-use minichat_model::llama::{Llama, LlamaActs};
-use minichat_model::params::{self, Param};
-use minichat_model::safetensors::Tensor;
-use minichat_model::{Error, Family, ModelConfig};
+use crate::gpt::{Activations, Gpt};
+use crate::kv_cache::{Decode, KvCache};
+use crate::llama::{Llama, LlamaActs};
+use crate::params::{self, Param};
+use crate::safetensors::{self as st, Tensor};
+use crate::{Error, Family, ModelConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -21,6 +21,15 @@ pub enum NetActs {
 }
 
 impl NetActs {
+    /// Logits `[b·t][vocab]` of the last forward pass (until a backward pass turns them into
+    /// their gradient).
+    pub fn logits(&self) -> &[f32] {
+        match self {
+            NetActs::Gpt(a) => &a.logits,
+            NetActs::Llama(a) => &a.logits,
+        }
+    }
+
     /// log p(target) per token of the last forward pass.
     pub fn logp(&self) -> &[f32] {
         match self {
@@ -106,6 +115,17 @@ impl Net {
             Net::Gpt(m) => m.load_hf(tensors, file),
             Net::Llama(m) => m.load_hf(tensors, file),
         }
+    }
+
+    /// A model from a Hugging Face directory (`config.json` + `model.safetensors`), such as a
+    /// checkpoint or an export.
+    pub fn load_dir(dir: &Path) -> Result<Net, Error> {
+        let path = dir.join("config.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        let mut net = Net::new(ModelConfig::from_hf_json(&text)?)?;
+        net.load_hf(&st::load(&dir.join("model.safetensors"))?, "model.safetensors")?;
+        Ok(net)
     }
 
     /// `model.safetensors` + `config.json` in Hugging Face layout.

@@ -1,0 +1,20 @@
+//! minichat's inference stage: turning next-token scores into text. Owns the sampler chain
+//! (`sampler`: penalties, logit bias, temperature, top-k, top-p, min-p, seeded draws) and the
+//! generation engine (`generate`: one prefill shared by N samples, KV-cache decoding, stop
+//! conditions, a tool-call hook that forces tokens into the sequence).
+
+pub mod generate;
+pub mod sampler;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A sampler or generation setting out of range.
+    #[error("{0}")]
+    Config(String),
+    /// A prompt that cannot be run (empty, longer than the context).
+    #[error("{0}")]
+    Prompt(String),
+    #[error(transparent)]
+    Model(#[from] minichat_model::Error),
+}
