@@ -4,6 +4,7 @@
 //! arguments, shows progress and reports errors (with `anyhow`).
 
 mod export;
+mod generate;
 mod next;
 mod pretrain;
 mod tokenizer;
@@ -34,6 +35,8 @@ enum Command {
     Export(export::Command),
     /// Show the model's next-token distribution after a text.
     Next(next::NextArgs),
+    /// Continue a prompt with a base model (streamed; every sampler setting; --show-probs).
+    Generate(generate::GenerateArgs),
 }
 
 fn main() {
@@ -50,6 +53,7 @@ fn main() {
         Command::Plot(a) => pretrain::plot(a),
         Command::Export(cmd) => export::run(cmd),
         Command::Next(a) => next::run(a),
+        Command::Generate(a) => generate::run(a),
     };
     if let Err(e) = result {
         // A closed pipe (`minichat ... | head`) is not an error worth reporting.

@@ -74,6 +74,20 @@ fn pretrain_writes_a_complete_run_and_plots_it() {
     let table = String::from_utf8(minichat(&["next", run.to_str().unwrap(), "--text", "the cat", "--top", "3"]).stdout)
         .unwrap();
     assert_eq!(table.lines().count(), 3, "{table}");
+    // Generation: seeded, reproducible, with the candidates shown; bad settings are errors.
+    let r = run.to_str().unwrap();
+    let gen = |extra: &[&str]| minichat(&[&["generate", r, "-p", "the cat", "-n", "5"], extra].concat());
+    let (a, b) = (gen(&["--seed", "7"]), gen(&["--seed", "7"]));
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    assert!(String::from_utf8_lossy(&a.stdout).starts_with("the cat"));
+    let shown = String::from_utf8(gen(&["--show-probs", "3", "--top-k", "2"]).stdout).unwrap();
+    assert_eq!(shown.matches("[drawn:").count(), 5, "{shown}");
+    let bad = gen(&["--top-p", "2"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("top-p"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let long = "the cat sat on the mat ".repeat(10);
+    let bad = minichat(&["generate", r, "-p", &long]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no room"), "{}", String::from_utf8_lossy(&bad.stderr));
     // Bad input: a missing corpus and an unknown preset are errors, not panics.
     let bad = minichat(&[
         "pretrain",
