@@ -129,7 +129,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         if s != current {
             let _ = write!(stdout, "{}", stream.finish());
             if a.samples > 1 {
-                let _ = write!(stdout, "{}--- sample {} ---\n", if s > 0 { "\n" } else { "" }, s + 1);
+                let _ = writeln!(stdout, "{}--- sample {} ---", if s > 0 { "\n" } else { "" }, s + 1);
             }
             let _ = write!(stdout, "{}", a.prompt);
             current = s;
