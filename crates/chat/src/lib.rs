@@ -1,8 +1,10 @@
 //! minichat's inference stage: turning next-token scores into text. Owns the sampler chain
 //! (`sampler`: penalties, logit bias, temperature, top-k, top-p, min-p, seeded draws) and the
 //! generation engine (`generate`: one prefill shared by N samples, KV-cache decoding, stop
-//! conditions, a tool-call hook that forces tokens into the sequence).
+//! conditions, a tool-call hook that forces tokens into the sequence) and conversations in the
+//! chat format (`conversation`).
 
+pub mod conversation;
 pub mod generate;
 pub mod sampler;
 

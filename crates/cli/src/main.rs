@@ -3,6 +3,7 @@
 //! Each pipeline stage is a subcommand backed by its library crate; this crate only parses
 //! arguments, shows progress and reports errors (with `anyhow`).
 
+mod chat;
 mod export;
 mod generate;
 mod next;
@@ -37,6 +38,8 @@ enum Command {
     Next(next::NextArgs),
     /// Continue a prompt with a base model (streamed; every sampler setting; --show-probs).
     Generate(generate::GenerateArgs),
+    /// Chat with a chat model in the terminal (/help for commands).
+    Chat(chat::ChatArgs),
 }
 
 fn main() {
@@ -54,6 +57,7 @@ fn main() {
         Command::Export(cmd) => export::run(cmd),
         Command::Next(a) => next::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Chat(a) => chat::run(a),
     };
     if let Err(e) = result {
         // A closed pipe (`minichat ... | head`) is not an error worth reporting.

@@ -151,3 +151,41 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes() {
     assert!(run.join(format!("checkpoints/step_{:06}", step + 2)).exists(), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn chat_repl_answers_and_takes_commands() {
+    let dir = temp_dir("chat");
+    let corpus = corpus(&dir);
+    let tok = dir.join("tok.mctok");
+    let made = minichat(&["tokenizer", "train", &corpus, "--vocab-size", "300", "-o", tok.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let run = dir.join("run");
+    let mut args = small(&corpus, run.to_str().unwrap(), "2");
+    args[4] = tok.display().to_string(); // -t: the chat tokenizer
+    assert!(minichat(&args.iter().map(String::as_str).collect::<Vec<_>>()).status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minichat"))
+        .args(["chat", run.to_str().unwrap(), "-n", "4", "--temperature", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = "the cat\n/topk nope\n/temperature -1\n/help\nthe dog <|assistant_end|>\n/clear\n/quit\n";
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("/topk needs a number") && stderr.contains("temperature -1") && stderr.contains("/clear"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(conversation cleared)"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).lines().count() >= 2, "two replies");
+    // A tokenizer without the chat tokens is refused by name.
+    let base = dir.join("base");
+    let args = small(&corpus, base.to_str().unwrap(), "1");
+    assert!(minichat(&args.iter().map(String::as_str).collect::<Vec<_>>()).status.success());
+    let refused = minichat(&["chat", base.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("<|bos|>"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
