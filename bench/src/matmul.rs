@@ -31,7 +31,11 @@ fn fill(n: usize, seed: u32) -> Vec<f32> {
 
 /// Strides (row, col) for an m x k matrix stored row-major, or its transpose stored row-major.
 fn strides(rows: usize, cols: usize, transposed: bool) -> (isize, isize) {
-    if transposed { (1, rows as isize) } else { (cols as isize, 1) }
+    if transposed {
+        (1, rows as isize)
+    } else {
+        (cols as isize, 1)
+    }
 }
 
 fn run_gemm(m: usize, k: usize, n: usize, ta: bool, tb: bool, a: &[f32], b: &[f32], c: &mut [f32], threads: usize) {
@@ -39,7 +43,27 @@ fn run_gemm(m: usize, k: usize, n: usize, ta: bool, tb: bool, a: &[f32], b: &[f3
     let (b_rs, b_cs) = strides(k, n, tb);
     let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     unsafe {
-        gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), a_cs, a_rs, b.as_ptr(), b_cs, b_rs, 0.0, 1.0, false, false, false, par);
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
     }
 }
 
@@ -47,7 +71,22 @@ fn run_mm(m: usize, k: usize, n: usize, ta: bool, tb: bool, a: &[f32], b: &[f32]
     let (a_rs, a_cs) = strides(m, k, ta);
     let (b_rs, b_cs) = strides(k, n, tb);
     unsafe {
-        matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), a_rs, a_cs, b.as_ptr(), b_rs, b_cs, 0.0, c.as_mut_ptr(), n as isize, 1);
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            a_rs,
+            a_cs,
+            b.as_ptr(),
+            b_rs,
+            b_cs,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
     }
 }
 

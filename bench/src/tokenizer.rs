@@ -65,12 +65,19 @@ fn main() {
         let bpe = if enc == "cl100k_base" { bpe_openai::cl100k_base() } else { bpe_openai::o200k_base() };
         let bpe_init = t.elapsed().as_secs_f64();
         println!("\n{enc} (init: minichat {ours_init:.3}s, tiktoken-rs {tk_init:.3}s, bpe-openai {bpe_init:.3}s)");
-        println!("{:<14} {:>7} {:>9} {:>10} {:>10}  exact", "implementation", "threads", "MB/s", "tokens", "minichat x");
+        println!(
+            "{:<14} {:>7} {:>9} {:>10} {:>10}  exact",
+            "implementation", "threads", "MB/s", "tokens", "minichat x"
+        );
         for threads in [1, 2] {
             let (t_ours, n_ours, h_ours) = time(&docs, threads, &|d| ours.encode_ordinary(d));
             let (t_tk, n_tk, h_tk) = time(&docs, threads, &|d| tk.encode_ordinary(d));
             let (t_bpe, n_bpe, h_bpe) = time(&docs, threads, &|d| bpe.encode(d));
-            for (name, t, n, h) in [("minichat", t_ours, n_ours, h_ours), ("tiktoken-rs", t_tk, n_tk, h_tk), ("bpe-openai", t_bpe, n_bpe, h_bpe)] {
+            for (name, t, n, h) in [
+                ("minichat", t_ours, n_ours, h_ours),
+                ("tiktoken-rs", t_tk, n_tk, h_tk),
+                ("bpe-openai", t_bpe, n_bpe, h_bpe),
+            ] {
                 let exact = if (n, h) == (n_tk, h_tk) { "yes" } else { "NO" };
                 println!("{name:<14} {threads:>7} {:>9.1} {n:>10} {:>9.2}x  {exact}", mb / t, t / t_ours);
             }
@@ -102,8 +109,13 @@ fn main() {
         .collect();
     let t = Instant::now();
     ours.encode_ordinary(&"x".repeat(5000));
-    println!("\nworst cases, one piece (cl100k; minichat's one-off prefix-trie build: {:.1} ms)", t.elapsed().as_secs_f64() * 1e3);
-    for (label, text) in [("'x' x 1M", "x".repeat(1 << 20)), ("'a' x 100k", "a".repeat(100_000)), ("random a-z x 100k", random_az)] {
+    println!(
+        "\nworst cases, one piece (cl100k; minichat's one-off prefix-trie build: {:.1} ms)",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    for (label, text) in
+        [("'x' x 1M", "x".repeat(1 << 20)), ("'a' x 100k", "a".repeat(100_000)), ("random a-z x 100k", random_az)]
+    {
         let encoders: [(&str, Box<dyn Fn(&str) -> Vec<u32>>); 3] = [
             ("minichat", Box::new(|s| ours.encode_ordinary(s))),
             ("tiktoken-rs", Box::new(|s| tk.encode_ordinary(s))),

@@ -15,6 +15,7 @@
 use super::float::Float;
 use super::linear::gemm_raw;
 use super::simd::{self, multiversion};
+use super::Shared;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -134,19 +135,6 @@ pub fn backward_ref<T: Float>(dqkv: &mut [T], dout: &[T], qkv: &[T], att: &[T], 
                 }
             }
         }
-    }
-}
-
-/// A pointer that may cross threads: each rayon task writes a disjoint part of the buffer.
-#[derive(Clone, Copy)]
-struct Shared(*mut f32);
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    /// Through a method, so closures capture the whole `Shared` (not its raw-pointer field).
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 

@@ -5,6 +5,7 @@
 //! for finite-difference checks and the oracle the gemm path is tested against.
 
 use super::float::Float;
+use super::Shared;
 use rayon::prelude::*;
 
 /// Whether a kernel overwrites its output buffer or adds into it.
@@ -42,6 +43,45 @@ fn gemm_f32(
                 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs && rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs)
             && bias.is_none_or(|b| b.len() >= n)
     );
+    // A few rows (decoding one token): split the columns instead, so every thread streams its
+    // share of the weights (this is memory-bound).
+    if m < 2 * 16 && threads > 1 && m * n * k >= 1 << 20 && n >= 128 {
+        let width = n.div_ceil(threads).next_multiple_of(16);
+        let dst_p = Shared(dst.as_mut_ptr());
+        (0..n).step_by(width).collect::<Vec<_>>().into_par_iter().for_each(|j0| {
+            let cols = width.min(n - j0);
+            // SAFETY: this task writes columns j0..j0+cols of every row of dst only; the
+            // bounds were asserted above.
+            unsafe {
+                let d = dst_p.get().add(j0);
+                for r in 0..m {
+                    let row = std::slice::from_raw_parts_mut(d.add(r * n), cols);
+                    match (bias, mode) {
+                        (Some(b), Dst::Write) => row.copy_from_slice(&b[j0..j0 + cols]),
+                        (Some(b), Dst::Add) => row.iter_mut().zip(&b[j0..]).for_each(|(x, b)| *x += b),
+                        (None, Dst::Write) if k == 0 => row.fill(0.0),
+                        _ => {}
+                    }
+                }
+                if k > 0 {
+                    let accumulate = bias.is_some() || mode == Dst::Add;
+                    gemm_raw(
+                        m,
+                        cols,
+                        k,
+                        d,
+                        n,
+                        accumulate,
+                        lhs.as_ptr(),
+                        (lhs_rs, lhs_cs),
+                        rhs.as_ptr().add(j0 * rhs_cs),
+                        (rhs_rs, rhs_cs),
+                    );
+                }
+            }
+        });
+        return;
+    }
     // Below ~1 MFLOP the thread hand-off costs more than it saves. Above it, split the output
     // rows into one band per thread, each a single-threaded gemm: measured faster here than
     // gemm's own 2-thread split (bench/train_step.sh).
@@ -236,7 +276,8 @@ mod tests {
 
     #[test]
     fn gemm_path_equals_reference_including_odd_and_large_sizes() {
-        for (n, c, oc) in [(1, 1, 1), (3, 5, 7), (17, 33, 9), (130, 96, 200)] {
+        // (2, 512, 1100): few rows and a large product take the column-split path.
+        for (n, c, oc) in [(1, 1, 1), (3, 5, 7), (17, 33, 9), (130, 96, 200), (2, 512, 1100), (1, 1024, 1030)] {
             let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
             let (inp, w, b, dout) =
                 (f(random(n * c, 25)), f(random(oc * c, 26)), f(random(oc, 27)), f(random(n * oc, 28)));

@@ -23,3 +23,16 @@ pub mod swiglu;
 
 #[cfg(test)]
 pub(crate) mod gradcheck;
+
+/// A pointer that may cross threads: each rayon task writes a disjoint part of the buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Shared(*mut f32);
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// Through a method, so closures capture the whole `Shared` (not its raw-pointer field).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}

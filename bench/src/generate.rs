@@ -1,0 +1,76 @@
+//! Prefill and decode speed of minichat's KV-cache inference (GPT-2 family, greedy), on the
+//! tiny preset's shape and GPT-2 small (124M); writes each model as a Hugging Face directory
+//! (bench/models/NAME) so `bench/generate.py` times transformers on the same weights.
+//! Prints the median of 3 runs.   Usage: generate-bench CONFIG...  (tiny, 124M)
+
+use minichat_model::config::{Family, ModelConfig};
+use minichat_model::kv_cache::KvCache;
+use minichat_model::net::Net;
+use std::time::Instant;
+
+/// (config, prompt tokens, decoded tokens)
+fn config(name: &str) -> (ModelConfig, usize, usize) {
+    let (v, l, c, t, prompt, decode) = match name {
+        "tiny" => (8192, 4, 256, 256, 128, 120),
+        "124M" => (50257, 12, 768, 1024, 512, 128),
+        _ => panic!("configs: tiny, 124M"),
+    };
+    let mut cfg = ModelConfig::from_depth(Family::Gpt2, l, v);
+    cfg.n_embd = c;
+    cfg.n_head = c / 64;
+    cfg.n_kv_head = c / 64;
+    cfg.intermediate_size = 4 * c;
+    cfg.block_size = t;
+    (cfg, prompt, decode)
+}
+
+fn main() {
+    for name in std::env::args().skip(1) {
+        let (cfg, p, d) = config(&name);
+        let mut net = Net::new(cfg.clone()).unwrap();
+        let table = net.params().to_vec();
+        minichat_model::init::gpt2_init(&table, net.buffers().0, cfg.n_layer, 1);
+        net.save_hf(&std::path::Path::new("models").join(&name)).unwrap();
+        let prompt: Vec<u32> = (0..p).map(|i| ((i * 7919 + 13) % cfg.vocab_size) as u32).collect();
+        let (mut prefill, mut decode, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let mut cache = KvCache::new(&cfg, p + d).unwrap();
+            let t0 = Instant::now();
+            net.extend(&mut cache, &prompt).unwrap();
+            prefill.push(t0.elapsed().as_secs_f64());
+            let t1 = Instant::now();
+            tokens.clear();
+            for _ in 0..d {
+                let next = minichat_chat_argmax(&cache.logits);
+                tokens.push(next);
+                net.extend(&mut cache, &[next]).unwrap();
+            }
+            decode.push(t1.elapsed().as_secs_f64());
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (tp, td) = (median(&mut prefill), median(&mut decode));
+        println!(
+            "config {name}: minichat prefill {:.0} tokens/s ({p} tokens in {:.1} ms), decode {:.1} tokens/s ({d} tokens, {:.2} ms/token), {} threads, first tokens {:?}",
+            p as f64 / tp,
+            tp * 1e3,
+            d as f64 / td,
+            td * 1e3 / d as f64,
+            rayon::current_num_threads(),
+            &tokens[..5]
+        );
+    }
+}
+
+/// Greedy: the lowest id among the largest logits (as transformers' argmax).
+fn minichat_chat_argmax(l: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in l.iter().enumerate() {
+        if x > l[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
