@@ -187,5 +187,9 @@ fn chat_repl_answers_and_takes_commands() {
     assert!(minichat(&args.iter().map(String::as_str).collect::<Vec<_>>()).status.success());
     let refused = minichat(&["chat", base.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&refused.stderr).contains("<|bos|>"));
+    // A run whose tokenizer is gone cannot generate.
+    std::fs::remove_file(base.join("tokenizer.mctok")).unwrap();
+    let refused = minichat(&["generate", base.to_str().unwrap(), "-p", "x"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("has no tokenizer"), "{}", String::from_utf8_lossy(&refused.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
