@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
 """transformers side of bench/src/generate.rs: prefill and greedy decode with the KV cache
-(past_key_values) on the same weights (bench/models/NAME), 2 threads, median of 3.
+(past_key_values) on the same weights (bench/models/NAME), f32 and bf16, 2 threads, median of 3.
 Usage: generate.py THREADS CONFIG..."""
 import sys, time
 import torch
 from transformers import GPT2LMHeadModel
 
 SIZES = {"tiny": (128, 120), "124M": (512, 128)}
-torch.set_num_threads(int(sys.argv[1]))
-for name in sys.argv[2:]:
-    p, d = SIZES[name]
-    model = GPT2LMHeadModel.from_pretrained(f"models/{name}").eval()
+
+
+def measure(model, p, d):
     v = model.config.vocab_size
     prompt = torch.tensor([[(i * 7919 + 13) % v for i in range(p)]])
     prefill, decode = [], []
@@ -27,7 +26,15 @@ for name in sys.argv[2:]:
                 out = model(nxt, past_key_values=past, use_cache=True)
                 past, logits = out.past_key_values, out.logits[:, -1]
             decode.append(time.perf_counter() - t1)
-    tp, td = sorted(prefill)[1], sorted(decode)[1]
-    print(f"config {name}: transformers prefill {p / tp:.0f} tokens/s ({p} tokens in {tp * 1e3:.1f} ms), "
-          f"decode {d / td:.1f} tokens/s ({d} tokens, {td * 1e3 / d:.2f} ms/token), {torch.get_num_threads()} threads, "
-          f"first tokens {tokens[:5]}")
+    return sorted(prefill)[1], sorted(decode)[1], tokens
+
+
+torch.set_num_threads(int(sys.argv[1]))
+for name in sys.argv[2:]:
+    p, d = SIZES[name]
+    for dtype, label in ((torch.float32, "transformers"), (torch.bfloat16, "transformers-bf16")):
+        model = GPT2LMHeadModel.from_pretrained(f"models/{name}", dtype=dtype).eval()
+        tp, td, tokens = measure(model, p, d)
+        print(f"config {name}: {label} prefill {p / tp:.0f} tokens/s ({p} tokens in {tp * 1e3:.1f} ms), "
+              f"decode {d / td:.1f} tokens/s ({d} tokens, {td * 1e3 / d:.2f} ms/token), {torch.get_num_threads()} threads, "
+              f"first tokens {tokens[:5]}")

@@ -12,10 +12,14 @@ RAYON_NUM_THREADS=2 ./target/release/generate-bench "${configs[@]}" | tee result
 venv/bin/python generate.py 2 "${configs[@]}" 2>/dev/null | tee results-generate-hf.txt
 python3 - <<'PY'
 import re
-pat = r"config (\w+): {} prefill (\d+) tokens/s.*?decode ([\d.]+) tokens/s"
-ours = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(pat.format("minichat"), open("results-generate-ours.txt").read())}
-hf = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(pat.format("transformers"), open("results-generate-hf.txt").read())}
-for k in ours:
-    (op, od), (hp, hd) = ours[k], hf[k]
-    print(f"config {k}: prefill {op:.0f} vs {hp:.0f} tokens/s ({op / hp:.2f}x), decode {od:.1f} vs {hd:.1f} tokens/s ({od / hd:.2f}x) minichat vs transformers")
+pat = r"config (\w+): ([\w-]+) prefill (\d+) tokens/s.*?decode ([\d.]+) tokens/s"
+rows = {}
+for f in ("results-generate-ours.txt", "results-generate-hf.txt"):
+    for name, who, pre, dec in re.findall(pat, open(f).read()):
+        rows[(name, who)] = (float(pre), float(dec))
+for name in dict.fromkeys(k[0] for k in rows):
+    (op, od), (hp, hd) = rows[(name, "minichat")], rows[(name, "transformers")]
+    (bp, bd), (hbp, hbd) = rows[(name, "minichat-bf16")], rows[(name, "transformers-bf16")]
+    print(f"config {name}: f32 prefill {op:.0f} vs {hp:.0f} tok/s ({op / hp:.2f}x), decode {od:.1f} vs {hd:.1f} ({od / hd:.2f}x); "
+          f"bf16 weights: decode {bd:.1f} vs transformers bf16 {hbd:.1f} ({bd / hbd:.2f}x) and vs transformers f32 ({bd / hd:.2f}x)")
 PY

@@ -32,11 +32,21 @@ fn main() {
         minichat_model::init::gpt2_init(&table, net.buffers().0, cfg.n_layer, 1);
         net.save_hf(&std::path::Path::new("models").join(&name)).unwrap();
         let prompt: Vec<u32> = (0..p).map(|i| ((i * 7919 + 13) % cfg.vocab_size) as u32).collect();
+        measure(&name, "minichat", &net, &cfg, &prompt, d);
+        net.pack_for_inference();
+        measure(&name, "minichat-bf16", &net, &cfg, &prompt, d);
+    }
+}
+
+/// Prefill then greedy decode, median of 3; prints one line.
+fn measure(name: &str, label: &str, net: &Net, cfg: &ModelConfig, prompt: &[u32], d: usize) {
+    let p = prompt.len();
+    {
         let (mut prefill, mut decode, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
-            let mut cache = KvCache::new(&cfg, p + d).unwrap();
+            let mut cache = KvCache::new(cfg, p + d).unwrap();
             let t0 = Instant::now();
-            net.extend(&mut cache, &prompt).unwrap();
+            net.extend(&mut cache, prompt).unwrap();
             prefill.push(t0.elapsed().as_secs_f64());
             let t1 = Instant::now();
             tokens.clear();
@@ -53,7 +63,7 @@ fn main() {
         };
         let (tp, td) = (median(&mut prefill), median(&mut decode));
         println!(
-            "config {name}: minichat prefill {:.0} tokens/s ({p} tokens in {:.1} ms), decode {:.1} tokens/s ({d} tokens, {:.2} ms/token), {} threads, first tokens {:?}",
+            "config {name}: {label} prefill {:.0} tokens/s ({p} tokens in {:.1} ms), decode {:.1} tokens/s ({d} tokens, {:.2} ms/token), {} threads, first tokens {:?}",
             p as f64 / tp,
             tp * 1e3,
             d as f64 / td,

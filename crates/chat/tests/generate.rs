@@ -102,3 +102,26 @@ fn tool_hook_forces_its_result_into_the_sequence() {
     let seq: Vec<u32> = prompt.iter().chain(&c.tokens[..end_at + 3]).copied().collect();
     assert_eq!(argmax(&full_forward_next(&net, &seq)), c.tokens[end_at + 3]);
 }
+
+#[test]
+fn packed_bf16_decoding_stays_close_to_f32() {
+    use minichat_model::kv_cache::KvCache;
+    for name in ["gpt2_tiny", "llama_tiny"] {
+        let net = fixture(name);
+        let mut packed = fixture(name);
+        packed.pack_for_inference();
+        let seq = [3u32, 14, 15, 9, 2, 6];
+        let (mut a, mut b) = (KvCache::new(net.config(), 8).unwrap(), KvCache::new(net.config(), 8).unwrap());
+        // Prefill, then one token at a time (both through the bf16 weights: few rows each).
+        net.extend(&mut a, &seq[..3]).unwrap();
+        packed.extend(&mut b, &seq[..3]).unwrap();
+        for &t in &seq[3..] {
+            net.extend(&mut a, &[t]).unwrap();
+            packed.extend(&mut b, &[t]).unwrap();
+            let scale = a.logits.iter().map(|x| x.abs()).fold(0.0, f32::max);
+            let worst = a.logits.iter().zip(&b.logits).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max) / scale;
+            assert!(worst < 2e-2, "{name}: bf16 logits off by {worst} relative");
+            assert!(worst > 0.0, "{name}: the packed path was not used");
+        }
+    }
+}

@@ -22,6 +22,9 @@ pub struct ChatArgs {
     /// A system prompt (it opens the first user message).
     #[arg(long)]
     system: Option<String>,
+    /// Decode with the weights packed to bf16 (faster; logits within about 1e-2 of f32).
+    #[arg(long)]
+    bf16: bool,
     /// Reply tokens at most.
     #[arg(short = 'n', long, default_value_t = 256)]
     max_tokens: usize,
@@ -32,7 +35,7 @@ pub struct ChatArgs {
 const HELP: &str = "/temperature X   set the temperature (0 = greedy)\n/topk K          keep the K most likely tokens (0 = off)\n/system TEXT     set the system prompt and start over\n/clear           start over\n/help            this list\n/quit            leave (Ctrl-D too)";
 
 pub fn run(a: ChatArgs) -> Result<()> {
-    let (net, tok) = crate::generate::load(&a.run, a.checkpoint)?;
+    let (net, tok) = crate::generate::load(&a.run, a.checkpoint, a.bf16)?;
     let ct = ChatTokens::of(&tok)?;
     let mut sampler = a.sampler.config();
     sampler.validate(tok.n_vocab())?;

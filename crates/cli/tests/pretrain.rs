@@ -81,6 +81,7 @@ fn pretrain_writes_a_complete_run_and_plots_it() {
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert_eq!(a.stdout, b.stdout);
     assert!(String::from_utf8_lossy(&a.stdout).starts_with("the cat"));
+    assert!(gen(&["--bf16", "--seed", "7"]).status.success());
     let shown = String::from_utf8(gen(&["--show-probs", "3", "--top-k", "2"]).stdout).unwrap();
     assert_eq!(shown.matches("[drawn:").count(), 5, "{shown}");
     let bad = gen(&["--top-p", "2"]);
@@ -190,6 +191,10 @@ fn chat_repl_answers_and_takes_commands() {
     // A run whose tokenizer is gone cannot generate.
     std::fs::remove_file(base.join("tokenizer.mctok")).unwrap();
     let refused = minichat(&["generate", base.to_str().unwrap(), "-p", "x"]);
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("has no tokenizer"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("has no tokenizer"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -21,6 +21,8 @@ use crate::cpu::linear::Dst;
 pub trait Backend: Sync {
     /// A buffer of f32 on the device.
     type Buf: Send + Sync;
+    /// The weights packed for memory-bound inference (bf16 on the CPU).
+    type Packed: Send + Sync;
 
     /// A zero-filled buffer.
     fn zeros(&self, len: usize) -> Self::Buf;
@@ -126,6 +128,23 @@ pub trait Backend: Sync {
         &self,
         out: &mut Self::Buf,
         inp: &Self::Buf,
+        w: &Self::Buf,
+        weight: usize,
+        bias: Option<usize>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    );
+    /// A packed copy of the flat weight buffer, for `linear_packed`.
+    fn pack(&self, w: &Self::Buf) -> Self::Packed;
+    /// `linear` reading the weight matrix from the packed copy (the bias from `w`): for
+    /// decoding, where reading the weights is the cost. May fall back to `linear` for many rows.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_packed(
+        &self,
+        out: &mut Self::Buf,
+        inp: &Self::Buf,
+        packed: &Self::Packed,
         w: &Self::Buf,
         weight: usize,
         bias: Option<usize>,

@@ -206,17 +206,17 @@ impl<B: Backend> Decode<B> for Gpt<B> {
         for (l, bp) in self.blocks.iter().enumerate() {
             let r = cache.rows.as_mut().expect("sized");
             k.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x, w, bp.ln_1, c, eps);
-            k.linear(&mut r.qkv, &r.ln, w, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
+            self.infer_linear(&mut r.qkv, &r.ln, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
             cache.append_kv(k, l, pos0, c, c);
             cache.attend(k, l, dims, pos0);
             let r = cache.rows.as_mut().expect("sized");
-            k.linear(&mut r.proj, &r.att_out, w, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
+            self.infer_linear(&mut r.proj, &r.att_out, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
             k.add(&mut r.x2, &r.x, &r.proj);
             k.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x2, w, bp.ln_2, c, eps);
             let [fc, fc_gelu, _] = &mut r.mlp;
-            k.linear(fc, &r.ln, w, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
+            self.infer_linear(fc, &r.ln, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
             k.gelu(fc_gelu, fc);
-            k.linear(&mut r.proj, fc_gelu, w, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
+            self.infer_linear(&mut r.proj, fc_gelu, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
             k.add(&mut r.x, &r.x2, &r.proj);
             cache.capture_hidden(k, l + 1, pos0, c);
         }
@@ -224,7 +224,7 @@ impl<B: Backend> Decode<B> for Gpt<B> {
         let r = cache.rows.as_mut().expect("sized");
         k.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
         k.layer_norm(&mut cache.last, &mut r.mean, &mut r.rstd, &r.x2, w, self.ln_f, c, eps);
-        k.linear(&mut cache.logits, &cache.last, w, self.wte, None, 1, c, v);
+        self.infer_linear(&mut cache.logits, &cache.last, self.wte, None, 1, c, v);
         cache.len += n;
         Ok(())
     }
@@ -247,7 +247,7 @@ impl<B: Backend> Decode<B> for Llama<B> {
         for (l, bp) in self.blocks.iter().enumerate() {
             let r = cache.rows.as_mut().expect("sized");
             k.rms_norm(&mut r.ln, &mut r.rstd, &r.x, w, bp.input_norm, c, eps);
-            k.linear(&mut r.qkv, &r.ln, w, bp.q, None, n, c, c + 2 * kv);
+            self.infer_linear(&mut r.qkv, &r.ln, bp.q, None, n, c, c + 2 * kv);
             // Row r is position pos0 + r.
             k.rope(
                 &mut r.qkv,
@@ -263,21 +263,21 @@ impl<B: Backend> Decode<B> for Llama<B> {
             cache.append_kv(k, l, pos0, c, kv);
             cache.attend(k, l, dims, pos0);
             let r = cache.rows.as_mut().expect("sized");
-            k.linear(&mut r.proj, &r.att_out, w, bp.o, None, n, c, c);
+            self.infer_linear(&mut r.proj, &r.att_out, bp.o, None, n, c, c);
             k.add(&mut r.x2, &r.x, &r.proj);
             k.rms_norm(&mut r.ln, &mut r.rstd, &r.x2, w, bp.post_norm, c, eps);
             let [gate, up, act] = &mut r.mlp;
-            k.linear(gate, &r.ln, w, bp.gate, None, n, c, f);
-            k.linear(up, &r.ln, w, bp.up, None, n, c, f);
+            self.infer_linear(gate, &r.ln, bp.gate, None, n, c, f);
+            self.infer_linear(up, &r.ln, bp.up, None, n, c, f);
             k.swiglu(act, gate, up);
-            k.linear(&mut r.proj, act, w, bp.down, None, n, f, c);
+            self.infer_linear(&mut r.proj, act, bp.down, None, n, f, c);
             k.add(&mut r.x, &r.x2, &r.proj);
             cache.capture_hidden(k, l + 1, pos0, c);
         }
         let r = cache.rows.as_mut().expect("sized");
         k.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
         k.rms_norm(&mut cache.last, &mut r.rstd, &r.x2, w, self.norm, c, eps);
-        k.linear(&mut cache.logits, &cache.last, w, self.lm_head, None, 1, c, v);
+        self.infer_linear(&mut cache.logits, &cache.last, self.lm_head, None, 1, c, v);
         cache.len += n;
         Ok(())
     }

@@ -102,6 +102,14 @@ impl Net {
         }
     }
 
+    /// Packs the weights for decoding (bf16 on the CPU; see `Gpt::pack_for_inference`).
+    pub fn pack_for_inference(&mut self) {
+        match self {
+            Net::Gpt(m) => m.pack_for_inference(),
+            Net::Llama(m) => m.pack_for_inference(),
+        }
+    }
+
     /// Feeds tokens through a KV cache; the next-token logits land in `cache.logits`.
     pub fn extend(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<(), Error> {
         match self {

@@ -2,7 +2,7 @@
 
 use super::attention::{self, Dims};
 use super::linear::{self, Dst};
-use super::{cross_entropy, gelu, layer_norm, rms_norm, rope, swiglu};
+use super::{cross_entropy, gelu, layer_norm, linear_bf16, rms_norm, rope, swiglu};
 use crate::backend::Backend;
 use rayon::prelude::*;
 
@@ -22,8 +22,13 @@ fn two_mut(g: &mut [f32], (a, la): (usize, usize), (b, lb): (usize, usize)) -> (
     }
 }
 
+/// Products with at most this many rows read bf16 weights in `linear_packed`; more rows are
+/// compute-bound and use the f32 weights and gemm.
+const PACKED_ROWS: usize = 4;
+
 impl Backend for Cpu {
     type Buf = Vec<f32>;
+    type Packed = Vec<u16>;
 
     fn zeros(&self, len: usize) -> Vec<f32> {
         vec![0.0; len]
@@ -165,6 +170,28 @@ impl Backend for Cpu {
         oc: usize,
     ) {
         linear::forward(out, inp, &w[weight..][..oc * c], bias.map(|b| &w[b..][..oc]), n, c, oc);
+    }
+
+    fn pack(&self, w: &Vec<f32>) -> Vec<u16> {
+        w.par_iter().map(|&x| linear_bf16::to_bf16(x)).collect()
+    }
+
+    fn linear_packed(
+        &self,
+        out: &mut Vec<f32>,
+        inp: &Vec<f32>,
+        packed: &Vec<u16>,
+        w: &Vec<f32>,
+        weight: usize,
+        bias: Option<usize>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        if n > PACKED_ROWS {
+            return self.linear(out, inp, w, weight, bias, n, c, oc);
+        }
+        linear_bf16::forward(out, inp, &packed[weight..][..oc * c], bias.map(|b| &w[b..][..oc]), n, c, oc);
     }
 
     fn linear_backward(

@@ -15,6 +15,7 @@ pub mod float;
 pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
+pub mod linear_bf16;
 pub mod peak;
 pub mod rms_norm;
 pub mod rope;

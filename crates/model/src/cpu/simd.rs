@@ -37,7 +37,7 @@ pub fn level() -> Level {
     Level::Base
 }
 
-/// Defines `fn name<T: Float>(args) body` compiled three times (AVX-512, AVX2+FMA, baseline)
+/// Defines `fn name<T: Float>(args) body` (or `fn name(args) body`) compiled three times (AVX-512, AVX2+FMA, baseline)
 /// and dispatching on `level()` at each call, so call it on chunks of work (a row, a few
 /// thousand elements), not per element. Everything the body calls must be `#[inline(always)]`
 /// to be compiled for the same level.
@@ -64,6 +64,31 @@ macro_rules! multiversion {
             #[allow(clippy::too_many_arguments)]
             fn base<T: Float>($($arg: $ty),*) $(-> $ret)? $body
             base::<T>($($arg),*)
+        }
+    };
+    // The same for a function with no type parameter.
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn v4($($arg: $ty),*) $(-> $ret)? $body
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn v3($($arg: $ty),*) $(-> $ret)? $body
+                match $crate::cpu::simd::level() {
+                    // SAFETY: level() found these instruction sets on this CPU.
+                    $crate::cpu::simd::Level::V4 => return unsafe { v4($($arg),*) },
+                    $crate::cpu::simd::Level::V3 => return unsafe { v3($($arg),*) },
+                    $crate::cpu::simd::Level::Base => {}
+                }
+            }
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn base($($arg: $ty),*) $(-> $ret)? $body
+            base($($arg),*)
         }
     };
 }
