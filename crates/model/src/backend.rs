@@ -24,6 +24,13 @@ pub trait Backend: Sync {
     /// The weights packed for memory-bound inference (bf16 on the CPU).
     type Packed: Send + Sync;
 
+    /// Runs `f`, a sequence of many small ops (one decoding step), where the backend's own
+    /// threads can run it cheaply (on the CPU: inside the thread pool, so that a small
+    /// parallel op runs in place instead of waking a thread).
+    fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        f()
+    }
+
     /// A zero-filled buffer.
     fn zeros(&self, len: usize) -> Self::Buf;
     /// A buffer holding `data`.

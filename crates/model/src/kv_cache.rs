@@ -192,6 +192,12 @@ pub trait Decode<B: Backend> {
 
 impl<B: Backend> Decode<B> for Gpt<B> {
     fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        self.backend.in_pool(|| self.extend_now(cache, tokens))
+    }
+}
+
+impl<B: Backend> Gpt<B> {
+    fn extend_now(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
         let cfg = &self.config;
         let (c, f, v, eps) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps);
         let (k, w) = (&self.backend, &self.weights);
@@ -232,6 +238,12 @@ impl<B: Backend> Decode<B> for Gpt<B> {
 
 impl<B: Backend> Decode<B> for Llama<B> {
     fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        self.backend.in_pool(|| self.extend_now(cache, tokens))
+    }
+}
+
+impl<B: Backend> Llama<B> {
+    fn extend_now(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
         let cfg = &self.config;
         let (c, f, v, eps, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.head_dim());
         let kv = cfg.n_kv_head * hd;
