@@ -222,6 +222,9 @@ pub fn forward_cached(
     let scale = 1.0 / (d as f32).sqrt();
     let (rs, out_rs) = (dims.qkv_row(), n_head * d);
     let out_p = Shared(out.as_mut_ptr());
+    if n == 1 {
+        return decode_one(out, att_p, qkv, k, v, dims, pos0, max_len);
+    }
     (0..n_head).into_par_iter().for_each(|h| {
         let kvh = h / (n_head / n_kv_head);
         SCRATCH.with(|scratch| {
@@ -271,6 +274,66 @@ pub fn forward_cached(
             }
         });
     });
+}
+
+/// `forward_cached` for one new position (decoding): per head, dot products with each cached
+/// key, softmax, and the weighted sum of cached values, without the setup of a gemm call per
+/// head (which cost more than the arithmetic here).
+#[allow(clippy::too_many_arguments)]
+fn decode_one(
+    out: &mut [f32],
+    att: Option<Shared>,
+    qkv: &[f32],
+    k: &[f32],
+    v: &[f32],
+    dims: Dims,
+    pos0: usize,
+    max_len: usize,
+) {
+    let Dims { n_head, n_kv_head, d, .. } = dims;
+    let (total, kv_rs, group) = (pos0 + 1, n_kv_head * d, n_head / n_kv_head);
+    let scale = 1.0 / (d as f32).sqrt();
+    out[..n_head * d].par_chunks_mut(d).enumerate().for_each(|(h, o)| {
+        let (q, kvh) = (&qkv[h * d..(h + 1) * d], h / group);
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            if scratch.len() < total {
+                scratch.resize(total, 0.0);
+            }
+            let p = &mut scratch[..total];
+            attend_row(o, p, q, &k[kvh * d..], &v[kvh * d..], kv_rs, scale);
+            if let Some(a) = att {
+                // SAFETY: head h writes only row pos0 of its own att slab; callers size att.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(p.as_ptr(), a.get().add((h * max_len + pos0) * max_len), total)
+                };
+            }
+        });
+    });
+}
+
+multiversion! {
+    /// `p = softmax(q · k_j * scale)` over the `p.len()` cached keys (row stride `rs`), then
+    /// `o = sum_j p_j v_j`.
+    fn attend_row(o: &mut [f32], p: &mut [f32], q: &[f32], k: &[f32], v: &[f32], rs: usize, scale: f32) {
+        let d = q.len();
+        for (j, pj) in p.iter_mut().enumerate() {
+            *pj = simd::dot(q, &k[j * rs..j * rs + d]) * scale;
+        }
+        let max = simd::max(p);
+        for x in p.iter_mut() {
+            *x = simd::exp_f32(*x - max);
+        }
+        let inv = 1.0 / simd::sum_map(p, |x| x);
+        o.fill(0.0);
+        for (j, &pj) in p.iter().enumerate() {
+            let w = pj * inv;
+            for (oi, &vi) in o.iter_mut().zip(&v[j * rs..j * rs + d]) {
+                *oi += w * vi;
+            }
+        }
+        p.iter_mut().for_each(|x| *x *= inv);
+    }
 }
 
 multiversion! {
