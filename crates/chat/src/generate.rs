@@ -1,7 +1,8 @@
 //! The generation engine: prefill the prompt once, then decode one token at a time through the
 //! KV cache. N samples of one prompt fork the prefilled cache (what GRPO's groups need), each
 //! with its own seeded sampler (seed, seed + 1, ...). A sample ends at a stop token, after
-//! `max_new_tokens`, or when the context is full.
+//! `max_new_tokens`, or when the context is full (or, with `slide`, keeps going on the newest
+//! half of the context, re-prefilled).
 //!
 //! The tool hook: when a sample writes the tool-call end token, the tokens since the matching
 //! start token go to a callback, and the tokens it returns (a tool result) are forced into the
@@ -22,6 +23,9 @@ pub struct GenerateConfig {
     pub samples: usize,
     /// Candidates to report with each draw (`Draw::before` / `after`); 0 = none.
     pub show: usize,
+    /// When the context fills: stop (false), or slide (true): keep the newest half of the
+    /// context, prefill it again (positions restart at 0) and go on until `max_new_tokens`.
+    pub slide: bool,
 }
 
 /// The tool-call hook: `start`/`end` token ids around a call; `call` gets the call's tokens
@@ -116,13 +120,17 @@ pub fn generate(
                 }
             }
             seq.extend_from_slice(&feed);
-            if cache.len() + feed.len() > context {
-                break Finish::Context;
+            if cache.len() + feed.len() >= context {
+                if !cfg.slide {
+                    break Finish::Context;
+                }
+                // Keep the newest half of the context and re-prefill it.
+                let keep = &seq[seq.len() - (context / 2).max(1)..];
+                cache.clear();
+                net.extend(&mut cache, keep)?;
+                continue;
             }
             net.extend(&mut cache, &feed)?;
-            if cache.len() == context {
-                break Finish::Context;
-            }
         };
         out.push(Completion { tokens, forced, finish });
     }

@@ -33,7 +33,7 @@ fn greedy_tokens_equal_full_forward_argmax_and_samples_are_seeded() {
     for name in ["gpt2_tiny", "llama_tiny"] {
         let net = fixture(name);
         let prompt = [3u32, 14, 15, 9];
-        let cfg = GenerateConfig { max_new_tokens: 8, stop_tokens: vec![], samples: 2, show: 0 };
+        let cfg = GenerateConfig { max_new_tokens: 8, stop_tokens: vec![], samples: 2, show: 0, slide: false };
         let out = run(&net, &prompt, &greedy(), &cfg);
         assert_eq!(out[0], out[1], "{name}: greedy samples differ");
         assert_eq!((out[0].tokens.len(), out[0].finish), (8, Finish::Length));
@@ -55,7 +55,7 @@ fn stop_tokens_max_tokens_and_the_context_end_samples() {
     let net = fixture("gpt2_tiny");
     let context = net.config().block_size;
     let prompt = [5u32, 6, 7];
-    let cfg = GenerateConfig { max_new_tokens: 100, stop_tokens: vec![], samples: 1, show: 0 };
+    let cfg = GenerateConfig { max_new_tokens: 100, stop_tokens: vec![], samples: 1, show: 0, slide: false };
     let free = run(&net, &prompt, &greedy(), &cfg);
     assert_eq!(free[0].finish, Finish::Context);
     assert_eq!(prompt.len() + free[0].tokens.len(), context);
@@ -72,7 +72,7 @@ fn stop_tokens_max_tokens_and_the_context_end_samples() {
 fn tool_hook_forces_its_result_into_the_sequence() {
     let net = fixture("llama_tiny");
     let prompt = [2u32, 30, 31];
-    let cfg = GenerateConfig { max_new_tokens: 10, stop_tokens: vec![], samples: 1, show: 0 };
+    let cfg = GenerateConfig { max_new_tokens: 10, stop_tokens: vec![], samples: 1, show: 0, slide: false };
     let plain = run(&net, &prompt, &greedy(), &cfg)[0].tokens.clone();
     // Treat the first greedy token as "call start" and the first later, different one as
     // "call end": the hook sees what was between and forces two tokens after it.
@@ -124,4 +124,20 @@ fn packed_bf16_decoding_stays_close_to_f32() {
             assert!(worst > 0.0, "{name}: the packed path was not used");
         }
     }
+}
+
+#[test]
+fn sliding_window_keeps_generating_past_the_context() {
+    let net = fixture("gpt2_tiny");
+    let context = net.config().block_size;
+    let prompt = [5u32, 6, 7];
+    let cfg = GenerateConfig { max_new_tokens: 3 * context, stop_tokens: vec![], samples: 1, show: 0, slide: true };
+    let out = run(&net, &prompt, &greedy(), &cfg);
+    assert_eq!((out[0].tokens.len(), out[0].finish), (3 * context, Finish::Length));
+    // The first slide comes when the context is full: the next token continues from the
+    // newest half, re-prefilled.
+    let k = context - prompt.len();
+    let seq: Vec<u32> = prompt.iter().chain(&out[0].tokens[..k]).copied().collect();
+    let kept = &seq[seq.len() - context / 2..];
+    assert_eq!(argmax(&full_forward_next(&net, kept)), out[0].tokens[k]);
 }

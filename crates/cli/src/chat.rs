@@ -97,6 +97,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
             stop_tokens: vec![ct.assistant_end, ct.bos],
             samples: 1,
             show: 0,
+            slide: false,
         };
         sampler.seed = sampler.seed.wrapping_add(turn);
         turn += 1;

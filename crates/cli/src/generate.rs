@@ -90,6 +90,9 @@ pub struct GenerateArgs {
     /// For each token, print the K most likely candidates before and after sampling's filters.
     #[arg(long, default_value_t = 0)]
     show_probs: usize,
+    /// At the context limit keep the newest half of the context and go on (instead of stopping).
+    #[arg(long)]
+    slide: bool,
     /// Decode with the weights packed to bf16: about 1.4x faster on large models (half the
     /// memory traffic per token), logits within about 1e-2 of f32.
     #[arg(long)]
@@ -125,8 +128,13 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let bos = bos_id(&tok)?;
     let mut prompt = vec![bos];
     prompt.extend(tok.encode_ordinary(&a.prompt));
-    let cfg =
-        GenerateConfig { max_new_tokens: a.max_tokens, stop_tokens: vec![bos], samples: a.samples, show: a.show_probs };
+    let cfg = GenerateConfig {
+        max_new_tokens: a.max_tokens,
+        stop_tokens: vec![bos],
+        samples: a.samples,
+        show: a.show_probs,
+        slide: a.slide,
+    };
     let piece = |id: u32| String::from_utf8_lossy(&tok.decode_bytes(&[id]).unwrap_or_default()).into_owned();
     let mut stream = StreamDecoder::new();
     let mut current = usize::MAX;
@@ -163,7 +171,9 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         let why = match c.finish {
             Finish::Stop(_) => "end of document".to_string(),
             Finish::Length => format!("{} tokens (--max-tokens)", c.tokens.len()),
-            Finish::Context => format!("the context of {} tokens is full", net.config().block_size),
+            Finish::Context => {
+                format!("the context of {} tokens is full (--slide keeps going)", net.config().block_size)
+            }
         };
         eprintln!("[sample {}: {} tokens, stopped at {why}]", s + 1, c.tokens.len());
     }
