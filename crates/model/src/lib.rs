@@ -5,8 +5,8 @@
 //! (`gpt`, `llama`) against a kernel boundary (`backend`), the CPU kernels with explicit forward
 //! and backward passes (`cpu`, each checked against finite differences), the loss every
 //! training stage shares (`loss`), the optimizer (`adamw`), initialisation (`init`), inference
-//! with a KV cache and activation capture (`kv_cache`), and weights on disk (`safetensors`,
-//! `params`).
+//! with a KV cache and activation capture (`kv_cache`), either family behind one type (`net`),
+//! a seedable generator (`rng`), and weights on disk (`safetensors`, `params`).
 
 pub mod adamw;
 pub mod backend;
