@@ -11,7 +11,6 @@ pub mod loader;
 pub mod metrics;
 pub mod plot;
 pub mod run;
-pub mod sample;
 pub mod schedule;
 pub mod shard;
 pub mod tokenize;
@@ -37,6 +36,8 @@ pub enum Error {
     Model(#[from] minichat_model::Error),
     #[error(transparent)]
     Tokenizer(#[from] minichat_tokenizer::Error),
+    #[error(transparent)]
+    Generate(#[from] minichat_chat::Error),
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a

@@ -2,8 +2,9 @@
 //! `micro_batch × context` tokens, forward, take the mean next-token loss (`loss::weighted_nll`,
 //! weight 1 on every token) and backward with its gradient scaled by 1/accumulation; clip the
 //! global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
-//! bits per byte, samples from fixed prompts, the metrics log and checkpoints at intervals, and
-//! a clean stop (checkpoint first) when `stop` is raised (Ctrl-C).
+//! bits per byte, samples from fixed prompts (through `minichat-chat`'s generation engine), the
+//! metrics log and checkpoints at intervals, and a clean stop (checkpoint first) when `stop` is
+//! raised (Ctrl-C).
 //!
 //! Everything that decides the numbers (weights, optimizer moments, step, loader position) is
 //! in the checkpoint and the kernels are deterministic for a given thread count, so a resumed
@@ -15,7 +16,9 @@ use crate::loader::Loader;
 use crate::metrics::{Log, Record};
 use crate::run::Run;
 use crate::tokenize::{bos_id, load_split};
-use crate::{sample, Error};
+use crate::Error;
+use minichat_chat::generate::{generate, GenerateConfig};
+use minichat_chat::sampler::SamplerConfig;
 use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::cpu::cross_entropy::IGNORE;
 use minichat_model::cpu::peak::fma_peak_gflops;
@@ -243,7 +246,13 @@ fn samples(net: &Net, tok: &Tokenizer, bos: u32, prompt: &str, cfg: &TrainConfig
     ids.extend(tok.encode_ordinary(prompt));
     let s = &cfg.sample;
     let text = |out: Vec<u32>| String::from_utf8_lossy(&tok.decode_bytes(&out).unwrap_or_default()).into_owned();
-    let greedy = sample::continue_prompt(net, &ids, s.max_tokens, 0.0, 0, bos)?;
-    let sampled = sample::continue_prompt(net, &ids, s.max_tokens, s.temperature, cfg.train.seed ^ step, bos)?;
+    // The inference stage's engine: stop at the next document, the length, or the context.
+    let gen =
+        GenerateConfig { max_new_tokens: s.max_tokens, stop_tokens: vec![bos], samples: 1, show: 0, slide: false };
+    let run = |sampler: SamplerConfig| -> Result<Vec<u32>, Error> {
+        Ok(generate(net, &ids, &sampler, &gen, None, &mut |_, _, _| {})?.remove(0).tokens)
+    };
+    let greedy = run(SamplerConfig { temperature: 0.0, ..Default::default() })?;
+    let sampled = run(SamplerConfig { temperature: s.temperature, seed: cfg.train.seed ^ step, ..Default::default() })?;
     Ok(Record::Sample { step, prompt: prompt.into(), greedy: text(greedy), sampled: text(sampled) })
 }
