@@ -159,6 +159,25 @@ pub trait Backend: Sync {
         c: usize,
         oc: usize,
     );
+    /// `linear_packed` when there is a packed copy, else `linear`.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_maybe_packed(
+        &self,
+        out: &mut Self::Buf,
+        inp: &Self::Buf,
+        packed: Option<&Self::Packed>,
+        w: &Self::Buf,
+        weight: usize,
+        bias: Option<usize>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        match packed {
+            Some(p) => self.linear_packed(out, inp, p, w, weight, bias, n, c, oc),
+            None => self.linear(out, inp, w, weight, bias, n, c, oc),
+        }
+    }
     /// `dinp (+)= dout · W`; adds `dout^T · inp` and the bias gradient into `g`.
     #[allow(clippy::too_many_arguments)]
     fn linear_backward(

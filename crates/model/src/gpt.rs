@@ -110,11 +110,9 @@ impl<B: Backend> Gpt<B> {
     /// present with its exact shape. `lm_head.weight` (tied) and the causal-mask buffers of old
     /// checkpoints are ignored.
     pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
-        let mut host = vec![0.0; self.backend.len(&self.weights)];
-        params::load_hf(&self.params, &mut host, tensors, file, |k| {
+        self.weights = params::load_hf_buf(&self.backend, &self.params, tensors, file, |k| {
             k == "lm_head.weight" || k.ends_with(".attn.bias") || k.ends_with(".attn.masked_bias")
         })?;
-        self.weights = self.backend.upload(&host);
         self.packed = None;
         Ok(())
     }
@@ -137,16 +135,12 @@ impl<B: Backend> Gpt<B> {
         c: usize,
         oc: usize,
     ) {
-        match &self.packed {
-            Some(p) => self.backend.linear_packed(out, inp, p, &self.weights, weight, bias, n, c, oc),
-            None => self.backend.linear(out, inp, &self.weights, weight, bias, n, c, oc),
-        }
+        self.backend.linear_maybe_packed(out, inp, self.packed.as_ref(), &self.weights, weight, bias, n, c, oc);
     }
 
     /// The gradient of one parameter in Hugging Face layout (for comparisons and export).
     pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
-        let p = self.params.iter().find(|p| p.name == name)?;
-        Some(params::to_hf(p, &self.backend.download(&self.grads)))
+        params::grad_hf_buf(&self.backend, &self.params, &self.grads, name)
     }
 
     fn dims(&self, b: usize, t: usize) -> Dims {

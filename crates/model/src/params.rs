@@ -96,6 +96,31 @@ pub fn load_hf(
     Ok(())
 }
 
+/// `load_hf` into a new device buffer of `backend` (the whole flat weight buffer).
+pub(crate) fn load_hf_buf<B: crate::Backend>(
+    backend: &B,
+    params: &[Param],
+    tensors: &BTreeMap<String, Tensor>,
+    file: &str,
+    ignored: impl Fn(&str) -> bool,
+) -> Result<B::Buf, Error> {
+    let len = params.last().map_or(0, |p| p.offset + p.len());
+    let mut host = vec![0.0; len];
+    load_hf(params, &mut host, tensors, file, ignored)?;
+    Ok(backend.upload(&host))
+}
+
+/// The gradient of the parameter `name` in Hugging Face layout, from a device buffer.
+pub(crate) fn grad_hf_buf<B: crate::Backend>(
+    backend: &B,
+    params: &[Param],
+    grads: &B::Buf,
+    name: &str,
+) -> Option<Vec<f32>> {
+    let p = params.iter().find(|p| p.name == name)?;
+    Some(to_hf(p, &backend.download(grads)))
+}
+
 /// Writes a Hugging Face model folder: `model.safetensors` (HF names and layouts) and
 /// `config.json`, each atomically, so `from_pretrained(dir)` in transformers loads it.
 pub fn save_hf(
