@@ -1,7 +1,8 @@
 //! One GPT-2 training step (forward + backward + AdamW, f32) in minichat's engine, on the
 //! configs of issue 3: A (vocab 4096, 4 layers, 4 heads, C=256, T=256, B=8), B (vocab 512,
 //! 2 layers, 4 heads, C=128, T=128, B=16) and 124M (GPT-2 small: vocab 50257, 12 layers, 12
-//! heads, C=768, T=1024, B=1). `bench/train_step.py` runs the same in PyTorch.
+//! heads, C=768, T=1024, B=1), and L (config A as a Llama with grouped-query attention).
+//! `bench/train_step.py` runs the same in PyTorch.
 //!
 //! Prints, per config: the median ms/step after warm-up, tokens/s, phase times, achieved
 //! GFLOP/s of the step's matrix products (dense count, see `matmul_flops`) against the f32 FMA
@@ -11,22 +12,23 @@
 
 use minichat_model::adamw::AdamW;
 use minichat_model::config::{Family, ModelConfig};
-use minichat_model::gpt::{Activations, Gpt};
+use minichat_model::net::Net;
 use std::time::Instant;
 
 /// (config, batch, sequence length, warm-up steps, timed steps).
 fn config(name: &str) -> (ModelConfig, usize, usize, usize, usize) {
     let (v, l, h, c, t, b, warm, steps) = match name {
-        "A" => (4096, 4, 4, 256, 256, 8, 3, 20),
+        "A" | "L" => (4096, 4, 4, 256, 256, 8, 3, 20),
         "B" => (512, 2, 4, 128, 128, 16, 3, 20),
         "124M" => (50257, 12, 12, 768, 1024, 1, 2, 6),
-        _ => panic!("configs: A, B, 124M"),
+        _ => panic!("configs: A, B, 124M, L"),
     };
-    let mut cfg = ModelConfig::from_depth(Family::Gpt2, l, v);
+    let family = if name == "L" { Family::Llama } else { Family::Gpt2 };
+    let mut cfg = ModelConfig::from_depth(family, l, v);
     cfg.n_head = h;
-    cfg.n_kv_head = h;
     cfg.n_embd = c;
-    cfg.intermediate_size = 4 * c;
+    // L: config A as a Llama (RoPE, RMSNorm, SwiGLU 8/3 x 256 -> 704, 2 key/value heads).
+    (cfg.n_kv_head, cfg.intermediate_size) = if name == "L" { (2, 704) } else { (h, 4 * c) };
     cfg.block_size = t;
     (cfg, b, t, warm, steps)
 }
@@ -50,13 +52,14 @@ fn main() {
 
 fn run(name: &str, peak: f64) {
     let (cfg, b, t, warm, steps) = config(name);
-    let mut model = Gpt::new(cfg.clone()).unwrap();
-    minichat_model::init::gpt2_init(&model.params, &mut model.weights, cfg.n_layer, 42);
+    let mut model = Net::new(cfg.clone()).unwrap();
+    let table = model.params().to_vec();
+    minichat_model::init::gpt2_init(&table, model.buffers().0, cfg.n_layer, 42);
     let ids: Vec<u32> = (0..b * t).map(|i| (i * 7919 % cfg.vocab_size) as u32).collect();
     let targets: Vec<u32> = (0..b * t).map(|i| ((i + 1) * 7919 % cfg.vocab_size) as u32).collect();
-    let mut acts = Activations::new(&cfg, b, t).unwrap();
-    let decayed = minichat_model::params::decayed_ranges(&model.params);
-    let mut opt = AdamW::new(model.weights.len(), 1e-3, (0.9, 0.95), 1e-8, 0.1);
+    let mut acts = model.acts(b, t).unwrap();
+    let decayed = minichat_model::params::decayed_ranges(model.params());
+    let mut opt = AdamW::new(model.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.1);
     let dlogp = vec![-1.0 / (b * t) as f32; b * t];
     let (mut times, mut rss_first, mut loss) = (Vec::new(), 0, 0.0);
     for step in 0..warm + steps {
@@ -64,13 +67,14 @@ fn run(name: &str, peak: f64) {
             rss_first = rss_kb("VmRSS");
         }
         let t0 = Instant::now();
-        model.grads.fill(0.0);
+        model.buffers().1.fill(0.0);
         model.forward(&mut acts, &ids, &targets).unwrap();
-        loss = -acts.logp.iter().sum::<f32>() / (b * t) as f32;
+        loss = -acts.logp().iter().sum::<f32>() / (b * t) as f32;
         let t1 = Instant::now();
         model.backward(&mut acts, &ids, &targets, &dlogp);
         let t2 = Instant::now();
-        opt.update(&mut model.weights, &model.grads, &decayed);
+        let (weights, grads) = model.buffers();
+        opt.update(weights, grads, &decayed);
         let t3 = Instant::now();
         if step >= warm {
             let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
