@@ -71,8 +71,7 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
         ("m".to_string(), Tensor { shape: vec![m.len()], data: m.to_vec() }),
         ("v".to_string(), Tensor { shape: vec![v.len()], data: v.to_vec() }),
     ]);
-    let meta = BTreeMap::from([("adam_step".to_string(), opt.step.to_string())]);
-    safetensors::save(&tmp.join("optimizer.safetensors"), &tensors, &meta)?;
+    safetensors::save(&tmp.join("optimizer.safetensors"), &tensors, &BTreeMap::new())?;
     let mut state = state.clone();
     for f in FILES {
         let path = tmp.join(f);
@@ -119,11 +118,13 @@ pub fn latest(dir: &Path) -> Result<Option<PathBuf>, Error> {
 }
 
 /// Loads a checkpoint into `net` and `opt` (built for the same config); returns its state.
+/// Each file is read once: checksummed, then parsed from the same bytes.
 pub fn load(ckpt: &Path, net: &mut Net, opt: &mut AdamW) -> Result<TrainerState, Error> {
     let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
     let state_path = ckpt.join("trainer.json");
     let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
     let state: TrainerState = serde_json::from_str(&text).map_err(|e| bad(format!("trainer.json: {e}")))?;
+    let mut files = BTreeMap::new();
     for f in FILES {
         let path = ckpt.join(f);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
@@ -131,32 +132,21 @@ pub fn load(ckpt: &Path, net: &mut Net, opt: &mut AdamW) -> Result<TrainerState,
         if crc32fast::hash(&bytes) != *want {
             return Err(bad(format!("{f} is corrupt or truncated (checksum mismatch)")));
         }
+        files.insert(f, bytes);
     }
-    let saved = minichat_model::ModelConfig::from_hf_json(
-        &std::fs::read_to_string(ckpt.join("config.json")).map_err(io(&ckpt.join("config.json")))?,
-    )?;
+    let config_text = String::from_utf8_lossy(&files["config.json"]);
+    let saved = minichat_model::ModelConfig::from_hf_json(&config_text)?;
     if &saved != net.config() {
         return Err(bad(format!("its model config {saved:?} differs from this run's {:?}", net.config())));
     }
-    net.load_hf(&safetensors::load(&ckpt.join("model.safetensors"))?, "model.safetensors")?;
-    let opt_file = safetensors::load(&ckpt.join("optimizer.safetensors"))?;
-    let (m, v) = (opt_file.get("m"), opt_file.get("v"));
-    let (Some(m), Some(v)) = (m, v) else {
+    net.load_hf(&safetensors::parse(&files["model.safetensors"], "model.safetensors")?, "model.safetensors")?;
+    let opt_file = safetensors::parse(&files["optimizer.safetensors"], "optimizer.safetensors")?;
+    let (Some(m), Some(v)) = (opt_file.get("m"), opt_file.get("v")) else {
         return Err(bad("optimizer.safetensors lacks m or v".into()));
     };
-    let adam_step = read_adam_step(&ckpt.join("optimizer.safetensors"))?;
-    opt.restore(&m.data, &v.data, adam_step)?;
+    // One AdamW update per optimizer step: its step count is the trainer's.
+    opt.restore(&m.data, &v.data, state.step)?;
     Ok(state)
-}
-
-/// The `adam_step` metadata entry of the optimizer file.
-fn read_adam_step(path: &Path) -> Result<u64, Error> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    let bad = |m: &str| Error::Checkpoint { path: path.display().to_string(), message: m.into() };
-    let n = u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("too short"))?.try_into().expect("8 bytes")) as usize;
-    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + n).ok_or_else(|| bad("truncated header"))?)
-        .map_err(|_| bad("bad header"))?;
-    header["__metadata__"]["adam_step"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad("no adam_step"))
 }
 
 #[cfg(test)]
