@@ -139,8 +139,19 @@ pub fn backward_ref<T: Float>(dqkv: &mut [T], dout: &[T], qkv: &[T], att: &[T], 
 }
 
 thread_local! {
-    /// Per-thread `[t][t]` scratch for the backward pass (grown once, reused every step).
+    /// Per-thread scratch for score matrices (grown once, reused every step).
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch, at least `len` floats long.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < len {
+            scratch.resize(len, 0.0);
+        }
+        f(&mut scratch[..len])
+    })
 }
 
 /// Query rows per block: block `[r0, r1)` attends only to keys `0..r1`, so the products skip
@@ -227,11 +238,7 @@ pub fn forward_cached(
     }
     (0..n_head).into_par_iter().for_each(|h| {
         let kvh = h / (n_head / n_kv_head);
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            if scratch.len() < n * total {
-                scratch.resize(n * total, 0.0);
-            }
+        with_scratch(n * total, |scratch| {
             let s = scratch.as_mut_ptr();
             // SAFETY: head h writes only its own columns of out and its own att slab; the
             // asserts above bound every index.
@@ -295,12 +302,7 @@ fn decode_one(
     let scale = 1.0 / (d as f32).sqrt();
     out[..n_head * d].par_chunks_mut(d).enumerate().for_each(|(h, o)| {
         let (q, kvh) = (&qkv[h * d..(h + 1) * d], h / group);
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            if scratch.len() < total {
-                scratch.resize(total, 0.0);
-            }
-            let p = &mut scratch[..total];
+        with_scratch(total, |p| {
             attend_row(o, p, q, &k[kvh * d..], &v[kvh * d..], kv_rs, scale);
             if let Some(a) = att {
                 // SAFETY: head h writes only row pos0 of its own att slab; callers size att.
@@ -376,11 +378,7 @@ pub fn backward(dqkv: &mut [f32], dout: &[f32], qkv: &[f32], att: &[f32], dims: 
     // dk and dv, so they run one after another inside the task.
     (0..b * n_kv_head).into_par_iter().for_each(|task| {
         let (bi, kvh) = (task / n_kv_head, task % n_kv_head);
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            if scratch.len() < t * t {
-                scratch.resize(t * t, 0.0);
-            }
+        with_scratch(t * t, |scratch| {
             let ds = scratch.as_mut_ptr();
             // SAFETY: this task alone writes the dq columns of its group's heads and the dk/dv
             // columns of its key/value head, rows of sequence bi; dims.check bounds every index.
