@@ -3,6 +3,7 @@
 //! (bench/models/NAME) so `bench/generate.py` times transformers on the same weights.
 //! Prints the median of 3 runs.   Usage: generate-bench CONFIG...  (tiny, 124M)
 
+use minichat_chat::sampler::argmax;
 use minichat_model::config::{Family, ModelConfig};
 use minichat_model::kv_cache::KvCache;
 use minichat_model::net::Net;
@@ -51,7 +52,7 @@ fn measure(name: &str, label: &str, net: &Net, cfg: &ModelConfig, prompt: &[u32]
             let t1 = Instant::now();
             tokens.clear();
             for _ in 0..d {
-                let next = minichat_chat_argmax(&cache.logits);
+                let next = argmax(&cache.logits);
                 tokens.push(next);
                 net.extend(&mut cache, &[next]).unwrap();
             }
@@ -72,15 +73,4 @@ fn measure(name: &str, label: &str, net: &Net, cfg: &ModelConfig, prompt: &[u32]
             &tokens[..5]
         );
     }
-}
-
-/// Greedy: the lowest id among the largest logits (as transformers' argmax).
-fn minichat_chat_argmax(l: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in l.iter().enumerate() {
-        if x > l[best] {
-            best = i;
-        }
-    }
-    best as u32
 }

@@ -12,6 +12,7 @@
 
 use minichat_model::adamw::AdamW;
 use minichat_model::config::{Family, ModelConfig};
+use minichat_model::cpu::peak::fma_peak_gflops;
 use minichat_model::net::Net;
 use std::time::Instant;
 
@@ -44,7 +45,7 @@ fn matmul_flops(cfg: &ModelConfig, b: usize, t: usize) -> f64 {
 }
 
 fn main() {
-    let peak = fma_peak_gflops();
+    let peak = fma_peak_gflops(std::time::Duration::from_millis(200)).unwrap_or(f64::NAN);
     for name in std::env::args().skip(1) {
         run(&name, peak);
     }
@@ -101,37 +102,4 @@ fn rss_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let line = status.lines().find(|l| l.starts_with(field)).unwrap_or("");
     line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-/// Measured f32 FMA peak of all rayon threads together, GFLOP/s: each thread runs independent
-/// AVX-512 FMA chains (enough of them to cover the FMA latency on both ports) for 0.2 s.
-fn fma_peak_gflops() -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        let per_thread: Vec<f64> = rayon::broadcast(|_| unsafe { fma_loop() });
-        return per_thread.iter().sum();
-    }
-    f64::NAN
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn fma_loop() -> f64 {
-    use std::arch::x86_64::*;
-    let (a, b) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
-    let mut acc = [_mm512_set1_ps(1.0); 12];
-    let (t0, mut iters) = (Instant::now(), 0u64);
-    while t0.elapsed().as_secs_f64() < 0.2 {
-        for _ in 0..10_000 {
-            for x in acc.iter_mut() {
-                *x = _mm512_fmadd_ps(*x, a, b);
-            }
-        }
-        iters += 10_000;
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    let sink: f32 = acc.iter().map(|&x| _mm512_reduce_add_ps(x)).sum();
-    std::hint::black_box(sink);
-    // 12 chains × 16 lanes × 2 flops per FMA.
-    (iters * 12 * 16 * 2) as f64 / secs / 1e9
 }
