@@ -17,6 +17,14 @@
 use crate::cpu::attention::Dims;
 use crate::cpu::linear::Dst;
 
+/// A weight matrix `[oc][c]` at `offset` in the flat weight buffer, as `linear` reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatrixAt {
+    pub offset: usize,
+    pub c: usize,
+    pub oc: usize,
+}
+
 /// Kernels and buffers of one device.
 pub trait Backend: Sync {
     /// A buffer of f32 on the device.
@@ -142,8 +150,9 @@ pub trait Backend: Sync {
         c: usize,
         oc: usize,
     );
-    /// A packed copy of the flat weight buffer, for `linear_packed`.
-    fn pack(&self, w: &Self::Buf) -> Self::Packed;
+    /// A packed copy of the flat weight buffer, for `linear_packed`; `matrices` are the weight
+    /// matrices `linear_packed` will be asked for (a backend may lay them out its own way).
+    fn pack(&self, w: &Self::Buf, matrices: &[MatrixAt]) -> Self::Packed;
     /// `linear` reading the weight matrix from the packed copy (the bias from `w`): for
     /// decoding, where reading the weights is the cost. May fall back to `linear` for many rows.
     #[allow(clippy::too_many_arguments)]
@@ -201,7 +210,7 @@ pub trait Backend: Sync {
     /// Writes the gradient of `attention` with respect to `qkv`.
     fn attention_backward(&self, dqkv: &mut Self::Buf, dout: &Self::Buf, qkv: &Self::Buf, att: &Self::Buf, dims: Dims);
     /// The queries of `n` new positions `pos0..pos0 + n` (rows of `qkv`, `dims.b` = 1, `dims.t`
-    /// = n) against cached keys and values `[max_len][n_kv_head * d]` of positions
+    /// = n) against cached keys and values `[n_kv_head][max_len][d]` of positions
     /// `0..pos0 + n`; writes `out` `[n][n_head * d]` and, if given, the probabilities into rows
     /// `pos0..` of `att` `[n_head][max_len][max_len]`.
     #[allow(clippy::too_many_arguments)]

@@ -10,7 +10,7 @@
 //! Parameter names and shapes are Hugging Face's `GPT2LMHeadModel`; its `Conv1D` weights are
 //! stored `[in][out]`, ours `[out][in]` like `torch.nn.Linear`, so they are transposed on load.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, MatrixAt};
 use crate::config::{Family, ModelConfig};
 use crate::cpu::attention::Dims;
 use crate::cpu::backend::Cpu;
@@ -120,7 +120,18 @@ impl<B: Backend> Gpt<B> {
     /// Packs the weights for decoding (bf16 on the CPU: half the memory traffic per token,
     /// logits within about 1e-2 relative of f32). Call again after changing the weights.
     pub fn pack_for_inference(&mut self) {
-        self.packed = Some(self.backend.pack(&self.weights));
+        let (c, f, v) = (self.config.n_embd, self.config.intermediate_size, self.config.vocab_size);
+        let at = |offset, c, oc| MatrixAt { offset, c, oc };
+        let mut matrices = vec![at(self.wte, c, v)];
+        for b in &self.blocks {
+            matrices.extend([
+                at(b.c_attn_w, c, 3 * c),
+                at(b.attn_proj_w, c, c),
+                at(b.c_fc_w, c, f),
+                at(b.mlp_proj_w, f, c),
+            ]);
+        }
+        self.packed = Some(self.backend.pack(&self.weights, &matrices));
     }
 
     /// A linear layer of the inference path: packed weights when there are some.

@@ -50,7 +50,8 @@ struct Rows<B: Backend> {
 pub struct KvCache<B: Backend = Cpu> {
     max_len: usize,
     len: usize,
-    /// `[layer]` buffers of `[max_len][n_kv_head * head_dim]` (RoPE already applied for Llama).
+    /// `[layer]` buffers of `[n_kv_head][max_len][head_dim]` (RoPE already applied for Llama):
+    /// head major, so a decoding step reads each head's keys and values as one block.
     k: Vec<B::Buf>,
     v: Vec<B::Buf>,
     rows: Option<Rows<B>>,
@@ -155,12 +156,17 @@ impl<B: Backend> KvCache<B> {
         }
     }
 
-    /// Appends layer `l`'s new keys and values (columns `c..` of the qkv rows) to the cache.
-    fn append_kv(&mut self, k: &B, l: usize, pos0: usize, q_width: usize, kv: usize) {
+    /// Appends layer `l`'s new keys and values (columns `q_width..` of the qkv rows, `heads`
+    /// key/value heads of `d`) to the cache.
+    fn append_kv(&mut self, k: &B, l: usize, pos0: usize, q_width: usize, heads: usize, d: usize) {
         let rows = self.rows.as_ref().expect("begin sized the scratch");
+        let (kv, m) = (heads * d, self.max_len);
         let row = q_width + 2 * kv;
-        k.copy_rows(&mut self.k[l], (pos0 * kv, kv), &rows.qkv, (q_width, row), rows.n, kv);
-        k.copy_rows(&mut self.v[l], (pos0 * kv, kv), &rows.qkv, (q_width + kv, row), rows.n, kv);
+        for h in 0..heads {
+            let at = ((h * m + pos0) * d, d);
+            k.copy_rows(&mut self.k[l], at, &rows.qkv, (q_width + h * d, row), rows.n, d);
+            k.copy_rows(&mut self.v[l], at, &rows.qkv, (q_width + kv + h * d, row), rows.n, d);
+        }
     }
 
     /// Attention of the new rows' queries over the cache of layer `l`.
@@ -213,7 +219,7 @@ impl<B: Backend> Gpt<B> {
             let r = cache.rows.as_mut().expect("sized");
             k.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x, w, bp.ln_1, c, eps);
             self.infer_linear(&mut r.qkv, &r.ln, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
-            cache.append_kv(k, l, pos0, c, c);
+            cache.append_kv(k, l, pos0, c, cfg.n_head, c / cfg.n_head);
             cache.attend(k, l, dims, pos0);
             let r = cache.rows.as_mut().expect("sized");
             self.infer_linear(&mut r.proj, &r.att_out, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
@@ -272,7 +278,7 @@ impl<B: Backend> Llama<B> {
                 pos0,
                 false,
             );
-            cache.append_kv(k, l, pos0, c, kv);
+            cache.append_kv(k, l, pos0, c, cfg.n_kv_head, hd);
             cache.attend(k, l, dims, pos0);
             let r = cache.rows.as_mut().expect("sized");
             self.infer_linear(&mut r.proj, &r.att_out, bp.o, None, n, c, c);

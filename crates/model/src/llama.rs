@@ -6,7 +6,7 @@
 //! head. No biases. Names and shapes are Hugging Face's `LlamaForCausalLM` (all `nn.Linear`,
 //! `[out][in]`, so nothing is transposed). Every op goes through a `Backend` (`Cpu` by default).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, MatrixAt};
 use crate::config::{Family, ModelConfig};
 use crate::cpu::attention::Dims;
 use crate::cpu::backend::Cpu;
@@ -116,7 +116,20 @@ impl<B: Backend> Llama<B> {
     /// Packs the weights for decoding (bf16 on the CPU: half the memory traffic per token,
     /// logits within about 1e-2 relative of f32). Call again after changing the weights.
     pub fn pack_for_inference(&mut self) {
-        self.packed = Some(self.backend.pack(&self.weights));
+        let cfg = &self.config;
+        let (c, f, v, kv) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.n_kv_head * cfg.head_dim());
+        let at = |offset, c, oc| MatrixAt { offset, c, oc };
+        let mut matrices = vec![at(self.lm_head, c, v)];
+        for b in &self.blocks {
+            matrices.extend([
+                at(b.q, c, c + 2 * kv),
+                at(b.o, c, c),
+                at(b.gate, c, f),
+                at(b.up, c, f),
+                at(b.down, f, c),
+            ]);
+        }
+        self.packed = Some(self.backend.pack(&self.weights, &matrices));
     }
 
     /// A linear layer of the inference path: packed weights when there are some.

@@ -205,7 +205,8 @@ pub fn forward(out: &mut [f32], att: &mut [f32], qkv: &[f32], dims: Dims) {
 }
 
 /// The queries of `n = dims.t` new positions `pos0..pos0 + n` (rows of `qkv`, one sequence)
-/// against cached keys and values `[max_len][n_kv_head * d]` of positions `0..pos0 + n`:
+/// against cached keys and values `[n_kv_head][max_len][d]` of positions `0..pos0 + n` (head
+/// major, so decoding streams each head's keys from one contiguous block):
 /// writes `out` `[n][n_head * d]` and, if given, the probabilities into rows `pos0..pos0 + n` of
 /// `att` `[n_head][max_len][max_len]`. One gemm pair per head, so a long prompt prefills at
 /// matrix-multiply speed and one token decodes through gemm's matrix-vector path.
@@ -222,10 +223,9 @@ pub fn forward_cached(
 ) {
     let Dims { t: n, n_head, n_kv_head, d, .. } = dims;
     let total = pos0 + n;
-    let kv_rs = n_kv_head * d;
     assert!(dims.b == 1 && total <= max_len && n_kv_head > 0 && n_head.is_multiple_of(n_kv_head));
     assert!(qkv.len() >= n * dims.qkv_row() && out.len() >= n * n_head * d);
-    assert!(k.len() >= total * kv_rs && v.len() >= total * kv_rs);
+    assert!(k.len() >= n_kv_head * max_len * d && v.len() >= n_kv_head * max_len * d);
     let att_p = att.map(|a| {
         assert!(a.len() >= n_head * max_len * max_len);
         Shared(a.as_mut_ptr())
@@ -253,8 +253,8 @@ pub fn forward_cached(
                     false,
                     qkv.as_ptr().add(h * d),
                     (rs, 1),
-                    k.as_ptr().add(kvh * d),
-                    (1, kv_rs),
+                    k.as_ptr().add(kvh * max_len * d),
+                    (1, d),
                 );
                 for i in 0..n {
                     softmax_row(std::slice::from_raw_parts_mut(s.add(i * total), total), pos0 + i + 1, scale);
@@ -269,8 +269,8 @@ pub fn forward_cached(
                     false,
                     s,
                     (total, 1),
-                    v.as_ptr().add(kvh * d),
-                    (kv_rs, 1),
+                    v.as_ptr().add(kvh * max_len * d),
+                    (d, 1),
                 );
                 if let Some(a) = att_p {
                     for i in 0..n {
@@ -298,12 +298,11 @@ fn decode_one(
     max_len: usize,
 ) {
     let Dims { n_head, n_kv_head, d, .. } = dims;
-    let (total, kv_rs, group) = (pos0 + 1, n_kv_head * d, n_head / n_kv_head);
-    let scale = 1.0 / (d as f32).sqrt();
+    let (total, group) = (pos0 + 1, n_head / n_kv_head);
     out[..n_head * d].par_chunks_mut(d).enumerate().for_each(|(h, o)| {
-        let (q, kvh) = (&qkv[h * d..(h + 1) * d], h / group);
+        let (q, kv) = (&qkv[h * d..(h + 1) * d], (h / group) * max_len * d..);
         with_scratch(total, |p| {
-            attend_row(o, p, q, &k[kvh * d..], &v[kvh * d..], kv_rs, scale);
+            attend_row(o, p, q, &k[kv.clone()][..total * d], &v[kv][..total * d]);
             if let Some(a) = att {
                 // SAFETY: head h writes only row pos0 of its own att slab; callers size att.
                 unsafe {
@@ -314,27 +313,103 @@ fn decode_one(
     });
 }
 
+/// `p = softmax(q · k_j / sqrt(d))` over the `p.len()` cached keys `k` `[p.len()][d]`, then
+/// `o = sum_j p_j v_j`.
+fn attend_row(o: &mut [f32], p: &mut [f32], q: &[f32], k: &[f32], v: &[f32]) {
+    let d = q.len();
+    let scale = 1.0 / (d as f32).sqrt();
+    #[cfg(target_arch = "x86_64")]
+    if d.is_multiple_of(16) && d <= avx512::MAX_D && simd::level() == simd::Level::V4 {
+        // SAFETY: level() found AVX-512 F/BW/DQ/VL on this CPU; the kernels check the shapes.
+        unsafe { avx512::scores(p, q, k, scale) };
+        softmax_unnormalised(p);
+        let inv = 1.0 / simd::sum_map(p, |x| x);
+        p.iter_mut().for_each(|x| *x *= inv);
+        // SAFETY: as above.
+        return unsafe { avx512::weighted_sum(o, p, v) };
+    }
+    attend_row_portable(o, p, q, k, v, scale)
+}
+
 multiversion! {
-    /// `p = softmax(q · k_j * scale)` over the `p.len()` cached keys (row stride `rs`), then
-    /// `o = sum_j p_j v_j`.
-    fn attend_row(o: &mut [f32], p: &mut [f32], q: &[f32], k: &[f32], v: &[f32], rs: usize, scale: f32) {
+    /// `p = e^(p - max p)`.
+    fn softmax_unnormalised(p: &mut [f32]) {
+        let max = simd::max(p);
+        for x in p.iter_mut() {
+            *x = simd::exp_f32(*x - max);
+        }
+    }
+}
+
+multiversion! {
+    /// `attend_row` in plain Rust that LLVM vectorises.
+    fn attend_row_portable(o: &mut [f32], p: &mut [f32], q: &[f32], k: &[f32], v: &[f32], scale: f32) {
         let d = q.len();
-        for (j, pj) in p.iter_mut().enumerate() {
-            *pj = simd::dot(q, &k[j * rs..j * rs + d]) * scale;
+        for (pj, kj) in p.iter_mut().zip(k.chunks_exact(d)) {
+            *pj = simd::dot(q, kj) * scale;
         }
         let max = simd::max(p);
         for x in p.iter_mut() {
             *x = simd::exp_f32(*x - max);
         }
         let inv = 1.0 / simd::sum_map(p, |x| x);
+        p.iter_mut().for_each(|x| *x *= inv);
         o.fill(0.0);
-        for (j, &pj) in p.iter().enumerate() {
-            let w = pj * inv;
-            for (oi, &vi) in o.iter_mut().zip(&v[j * rs..j * rs + d]) {
-                *oi += w * vi;
+        for (&pj, vj) in p.iter().zip(v.chunks_exact(d)) {
+            for (oi, &vi) in o.iter_mut().zip(vj) {
+                *oi += pj * vi;
             }
         }
-        p.iter_mut().for_each(|x| *x *= inv);
+    }
+}
+
+/// The decoding step's two products with AVX-512 intrinsics, the query and the output kept in
+/// registers across all cached positions (LLVM keeps neither: it reloads and stores `o` for
+/// every position). For head sizes that are multiples of 16 up to `MAX_D`.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    pub(super) const MAX_D: usize = 256;
+    const MAX_V: usize = MAX_D / 16;
+
+    /// `p[j] = q · k_j * scale`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+    pub(super) unsafe fn scores(p: &mut [f32], q: &[f32], k: &[f32], scale: f32) {
+        let (d, m) = (q.len(), q.len() / 16);
+        assert!(d.is_multiple_of(16) && d <= MAX_D && k.len() >= p.len() * d);
+        let mut qv = [_mm512_setzero_ps(); MAX_V];
+        for (i, r) in qv.iter_mut().take(m).enumerate() {
+            // SAFETY: i * 16 + 16 <= d = q.len().
+            *r = unsafe { _mm512_loadu_ps(q.as_ptr().add(i * 16)) };
+        }
+        for (j, pj) in p.iter_mut().enumerate() {
+            let mut acc = _mm512_setzero_ps();
+            for (i, &qi) in qv.iter().take(m).enumerate() {
+                // SAFETY: (j + 1) * d <= k.len() (asserted).
+                acc = _mm512_fmadd_ps(qi, unsafe { _mm512_loadu_ps(k.as_ptr().add(j * d + i * 16)) }, acc);
+            }
+            *pj = _mm512_reduce_add_ps(acc) * scale;
+        }
+    }
+
+    /// `o = sum_j p_j v_j`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+    pub(super) unsafe fn weighted_sum(o: &mut [f32], p: &[f32], v: &[f32]) {
+        let (d, m) = (o.len(), o.len() / 16);
+        assert!(d.is_multiple_of(16) && d <= MAX_D && v.len() >= p.len() * d);
+        let mut acc = [_mm512_setzero_ps(); MAX_V];
+        for (j, &pj) in p.iter().enumerate() {
+            let w = _mm512_set1_ps(pj);
+            for (i, a) in acc.iter_mut().take(m).enumerate() {
+                // SAFETY: (j + 1) * d <= v.len() (asserted).
+                *a = _mm512_fmadd_ps(w, unsafe { _mm512_loadu_ps(v.as_ptr().add(j * d + i * 16)) }, *a);
+            }
+        }
+        for (i, a) in acc.iter().take(m).enumerate() {
+            // SAFETY: i * 16 + 16 <= d = o.len().
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(i * 16), *a) };
+        }
     }
 }
 
@@ -489,31 +564,52 @@ mod tests {
 
     #[test]
     fn cached_attention_equals_the_full_pass() {
-        // Feed a sequence in pieces (3 rows, then 1, then 4) through a cache; every row's
-        // output and probabilities must equal the full causal pass.
-        let full = Dims { b: 1, t: 8, n_head: 4, n_kv_head: 2, d: 8 };
-        let (nqkv, nout, na) = sizes(full);
-        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
-        let qkv = f(random(nqkv, 41));
-        let (mut out, mut att) = (vec![0f32; nout], vec![0f32; na]);
-        forward(&mut out, &mut att, &qkv, full);
-        let (t, row, kv) = (full.t, full.qkv_row(), full.n_kv_head * full.d);
-        let (mut kc, mut vc) = (vec![0f32; t * kv], vec![0f32; t * kv]);
-        let (mut out2, mut att2) = (vec![0f32; nout], vec![0f32; na]);
-        let mut pos0 = 0;
-        for n in [3, 1, 4] {
-            let rows = &qkv[pos0 * row..(pos0 + n) * row];
-            for (i, r) in rows.chunks(row).enumerate() {
-                kc[(pos0 + i) * kv..][..kv].copy_from_slice(&r[full.n_head * full.d..][..kv]);
-                vc[(pos0 + i) * kv..][..kv].copy_from_slice(&r[full.n_head * full.d + kv..][..kv]);
+        // Feed a sequence in pieces (3 rows, then 1, then 1, then 4) through a cache; every
+        // row's output and probabilities must equal the full causal pass. Head sizes 8 and 24
+        // decode on the portable kernel, 16 and 64 on AVX-512 where the CPU has it.
+        for (d, n_kv_head) in [(8, 2), (16, 2), (24, 4), (64, 1)] {
+            let full = Dims { b: 1, t: 9, n_head: 4, n_kv_head, d };
+            let (nqkv, nout, na) = sizes(full);
+            let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+            let qkv = f(random(nqkv, 41));
+            let (mut out, mut att) = (vec![0f32; nout], vec![0f32; na]);
+            forward(&mut out, &mut att, &qkv, full);
+            let (t, row, kv) = (full.t, full.qkv_row(), full.n_kv_head * d);
+            let (mut kc, mut vc) = (vec![0f32; t * kv], vec![0f32; t * kv]);
+            let (mut out2, mut att2) = (vec![0f32; nout], vec![0f32; na]);
+            let mut pos0 = 0;
+            for n in [3, 1, 1, 4] {
+                let rows = &qkv[pos0 * row..(pos0 + n) * row];
+                // The cache is head-major: [n_kv_head][t][d].
+                for (i, r) in rows.chunks(row).enumerate() {
+                    for h in 0..n_kv_head {
+                        let (at, from) = ((h * t + pos0 + i) * d, full.n_head * d + h * d);
+                        kc[at..][..d].copy_from_slice(&r[from..][..d]);
+                        vc[at..][..d].copy_from_slice(&r[from + kv..][..d]);
+                    }
+                }
+                let dims = Dims { t: n, ..full };
+                let o = &mut out2[pos0 * full.n_head * d..];
+                forward_cached(o, Some(&mut att2), rows, &kc, &vc, dims, pos0, t);
+                pos0 += n;
             }
-            let dims = Dims { t: n, ..full };
-            let o = &mut out2[pos0 * full.n_head * full.d..];
-            forward_cached(o, Some(&mut att2), rows, &kc, &vc, dims, pos0, t);
-            pos0 += n;
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
+            assert!(close(&out, &out2) && close(&att, &att2), "d {d}");
         }
+    }
+
+    #[test]
+    fn decoding_kernels_agree() {
+        // The AVX-512 path of `attend_row` against the portable one (whichever this CPU runs).
+        let (d, len) = (32, 13);
+        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
+        let (q, k, v) = (f(random(d, 61)), f(random(len * d, 62)), f(random(len * d, 63)));
+        let (mut o1, mut p1, mut o2, mut p2) = (vec![f32::NAN; d], vec![0f32; len], vec![f32::NAN; d], vec![0f32; len]);
+        attend_row(&mut o1, &mut p1, &q, &k, &v);
+        attend_row_portable(&mut o2, &mut p2, &q, &k, &v, 1.0 / (d as f32).sqrt());
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
-        assert!(close(&out, &out2) && close(&att, &att2));
+        assert!(close(&o1, &o2) && close(&p1, &p2), "{o1:?} {o2:?}");
+        assert!((p1.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::attention::{self, Dims};
 use super::linear::{self, Dst};
 use super::{cross_entropy, gelu, layer_norm, linear_bf16, rms_norm, rope, swiglu};
-use crate::backend::Backend;
+use crate::backend::{Backend, MatrixAt};
 use rayon::prelude::*;
 
 /// The CPU backend: rayon threads, gemm for products, vectorised elementwise kernels.
@@ -178,8 +178,12 @@ impl Backend for Cpu {
         linear::forward(out, inp, &w[weight..][..oc * c], bias.map(|b| &w[b..][..oc]), n, c, oc);
     }
 
-    fn pack(&self, w: &Vec<f32>) -> Vec<u16> {
-        w.par_iter().map(|&x| linear_bf16::to_bf16(x)).collect()
+    fn pack(&self, w: &Vec<f32>, matrices: &[MatrixAt]) -> Vec<u16> {
+        let mut packed: Vec<u16> = w.par_iter().map(|&x| linear_bf16::to_bf16(x)).collect();
+        for &MatrixAt { offset, c, oc } in matrices {
+            linear_bf16::tile(&mut packed[offset..][..oc * c], &w[offset..][..oc * c], c, oc);
+        }
+        packed
     }
 
     fn linear_packed(

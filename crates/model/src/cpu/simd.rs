@@ -5,6 +5,10 @@
 //!
 //! Runtime dispatch (as the `gemm` crate does) keeps one binary portable; building with
 //! `-C target-cpu=native` would be faster to write but crash on an older CPU.
+//!
+//! Two decoding kernels are the exception, where the vectoriser's code was measured well short
+//! of memory speed: the bf16 matrix-vector product (`linear_bf16`) and the one-query attention
+//! step (`attention`) each have an AVX-512 intrinsics version beside their portable one.
 
 use super::float::Float;
 
