@@ -4,6 +4,7 @@
 //! arguments, shows progress and reports errors (with `anyhow`).
 
 mod chat;
+mod data;
 mod export;
 mod generate;
 mod next;
@@ -40,6 +41,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Chat with a chat model in the terminal (/help for commands).
     Chat(chat::ChatArgs),
+    /// The web-data pipeline: WARC files to clean text (inspect).
+    #[command(subcommand)]
+    Data(data::Command),
 }
 
 fn main() {
@@ -58,6 +62,7 @@ fn main() {
         Command::Next(a) => next::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Chat(a) => chat::run(a),
+        Command::Data(cmd) => data::run(cmd),
     };
     if let Err(e) = result {
         // A closed pipe (`minichat ... | head`) is not an error worth reporting.

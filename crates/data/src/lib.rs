@@ -1,0 +1,19 @@
+//! The web-data pipeline (FineWeb-style): WARC files -> HTML pages -> clean text shards.
+//!
+//! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
+//! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
+//! records into decoded HTML documents (`page`, `charset`), and the counters every stage
+//! reports (`stats`).
+
+pub mod charset;
+pub mod page;
+pub mod stats;
+pub mod warc;
+
+/// Errors of the data pipeline: only what stops a whole file (it cannot be opened or read);
+/// bad records are counted in `stats`, not returned as errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
