@@ -2,12 +2,13 @@
 //!
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
 //! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
-//! records into decoded HTML documents (`page`, `charset`), and the counters every stage
-//! reports (`stats`).
+//! records into decoded HTML documents (`page`, `charset`), the URL blocklist filter
+//! (`url_filter`), and the counters every stage reports (`stats`).
 
 pub mod charset;
 pub mod page;
 pub mod stats;
+pub mod url_filter;
 pub mod warc;
 
 /// Errors of the data pipeline: only what stops a whole file (it cannot be opened or read);
@@ -16,4 +17,6 @@ pub mod warc;
 pub enum Error {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Input(String),
 }
