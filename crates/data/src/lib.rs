@@ -3,13 +3,17 @@
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
 //! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
 //! records into decoded HTML documents (`page`, `charset`), the URL blocklist filter
-//! (`url_filter`), and the counters every stage reports (`stats`).
+//! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), and the
+//! counters every stage reports (`stats`).
 
 pub mod charset;
+pub mod filters;
 pub mod page;
 pub mod stats;
+pub mod text;
 pub mod url_filter;
 pub mod warc;
+pub mod words;
 
 /// Errors of the data pipeline: only what stops a whole file (it cannot be opened or read);
 /// bad records are counted in `stats`, not returned as errors.
