@@ -3,12 +3,13 @@
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
 //! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
 //! records into decoded HTML documents (`page`, `charset`), the URL blocklist filter
-//! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), and the
-//! counters every stage reports (`stats`).
+//! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), personal-information
+//! removal (`pii`), and the counters every stage reports (`stats`).
 
 pub mod charset;
 pub mod filters;
 pub mod page;
+pub mod pii;
 pub mod stats;
 pub mod text;
 pub mod url_filter;
