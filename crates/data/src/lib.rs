@@ -2,14 +2,20 @@
 //!
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
 //! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
-//! records into decoded HTML documents (`page`, `charset`), the URL blocklist filter
+//! records into decoded HTML documents (`page`, `charset`), main-text extraction
+//! (`extract`), the URL blocklist filter
 //! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), personal-information
-//! removal (`pii`), and the counters every stage reports (`stats`).
+//! removal (`pii`), language identification (`lid`), the chain of all of them (`pipeline`),
+//! output shards (`output`), and the counters every stage reports (`stats`).
 
 pub mod charset;
+pub mod extract;
 pub mod filters;
+pub mod lid;
+pub mod output;
 pub mod page;
 pub mod pii;
+pub mod pipeline;
 pub mod stats;
 pub mod text;
 pub mod url_filter;

@@ -1,0 +1,96 @@
+//! Language identification. FineWeb keeps documents whose fastText `lid.176` score for English
+//! is over 0.65. Here the default is pure Rust, the `whatlang` crate's trigram detector (the
+//! one `trafilatura` also uses): its `confidence` is a different scale from fastText's
+//! probability, so FineWeb's threshold does not carry over as is (calibration: docs/data.md).
+
+/// A document's language (ISO 639-1 where it has one) and the detector's score in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Language {
+    pub code: String,
+    pub score: f64,
+}
+
+/// The language of `text` (newlines read as spaces, as datatrove feeds fastText), or None if
+/// the detector cannot tell (no letters).
+pub fn identify(text: &str) -> Option<Language> {
+    let flat = text.replace('\n', " ");
+    let info = whatlang::detect(&flat)?;
+    Some(Language { code: iso639_1(info.lang().code()).to_string(), score: info.confidence() })
+}
+
+/// ISO 639-3 to 639-1 for the languages whatlang knows that have a two-letter code.
+fn iso639_1(code3: &str) -> &str {
+    const MAP: [(&str, &str); 50] = [
+        ("eng", "en"),
+        ("deu", "de"),
+        ("fra", "fr"),
+        ("spa", "es"),
+        ("ita", "it"),
+        ("por", "pt"),
+        ("rus", "ru"),
+        ("cmn", "zh"),
+        ("jpn", "ja"),
+        ("kor", "ko"),
+        ("pol", "pl"),
+        ("nld", "nl"),
+        ("swe", "sv"),
+        ("dan", "da"),
+        ("nob", "nb"),
+        ("fin", "fi"),
+        ("ces", "cs"),
+        ("slk", "sk"),
+        ("slv", "sl"),
+        ("hrv", "hr"),
+        ("srp", "sr"),
+        ("bul", "bg"),
+        ("ukr", "uk"),
+        ("bel", "be"),
+        ("ron", "ro"),
+        ("hun", "hu"),
+        ("ell", "el"),
+        ("tur", "tr"),
+        ("ara", "ar"),
+        ("heb", "he"),
+        ("pes", "fa"),
+        ("hin", "hi"),
+        ("ben", "bn"),
+        ("urd", "ur"),
+        ("tam", "ta"),
+        ("tel", "te"),
+        ("mar", "mr"),
+        ("guj", "gu"),
+        ("kan", "kn"),
+        ("mal", "ml"),
+        ("pan", "pa"),
+        ("tha", "th"),
+        ("vie", "vi"),
+        ("ind", "id"),
+        ("lit", "lt"),
+        ("lav", "lv"),
+        ("est", "et"),
+        ("cat", "ca"),
+        ("epo", "eo"),
+        ("afr", "af"),
+    ];
+    MAP.iter().find(|(c3, _)| *c3 == code3).map_or(code3, |(_, c1)| c1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_english_from_french_and_german() {
+        let en =
+            identify("The quick brown fox jumps over the lazy dog while the farmer watches from the porch.").unwrap();
+        assert_eq!(en.code, "en");
+        assert!(en.score > 0.5);
+        let fr = identify("Le renard brun rapide saute par-dessus le chien paresseux pendant que le fermier regarde.")
+            .unwrap();
+        assert_eq!(fr.code, "fr");
+        let de =
+            identify("Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer zuschaut.").unwrap();
+        assert_eq!(de.code, "de");
+        assert_eq!(identify("1234 5678 !!!"), None);
+    }
+}
