@@ -47,3 +47,80 @@ fn inspect_survives_a_damaged_file_and_names_a_missing_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such.warc.gz"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A small WARC from the demo crawl: its first `n` records (one gzip member each).
+fn demo_subset(dir: &Path, name: &str, skip: usize, n: usize) -> PathBuf {
+    use std::io::{Read, Write};
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(demo()).unwrap()).read_to_end(&mut text).unwrap();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let records: Vec<&str> = text.split("WARC/1.0\r\n").filter(|r| !r.is_empty()).collect();
+    let path = dir.join(name);
+    let mut out = Vec::new();
+    for r in records.iter().skip(skip).take(n) {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b"WARC/1.0\r\n").unwrap();
+        e.write_all(r.as_bytes()).unwrap();
+        out.extend(e.finish().unwrap());
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
+    let dir = std::env::temp_dir().join(format!("minichat-data-run-{}", std::process::id()));
+    let warcs = dir.join("warcs");
+    std::fs::create_dir_all(&warcs).unwrap();
+    // Two files: the demo's first records (the start page, the French and German chapters)
+    // and 100 pages of the Python docs.
+    demo_subset(&warcs, "a.warc.gz", 0, 20);
+    demo_subset(&warcs, "b.warc.gz", 20, 200);
+    let out = dir.join("out");
+    let o = out.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["data", "run", warcs.to_str().unwrap(), "-o", o, "--exclusions"];
+        args.extend(extra);
+        minichat(&args)
+    };
+    for rank in ["0", "1"] {
+        let r = run(&["--rank", rank, "--world-size", "2"]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    }
+    let stats = |rank: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join(format!("stats/0000{rank}.json"))).unwrap()).unwrap()
+    };
+    let (s0, s1) = (stats("0"), stats("1"));
+    assert_eq!((s0["files"].as_u64(), s1["files"].as_u64()), (Some(1), Some(1)));
+    // Every page entered the chain; the kept ones are in the output shard.
+    let kept = |rank: &str| {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(out.join(format!("output/0000{rank}.jsonl.gz"))).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        s.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let docs = kept("1");
+    assert!(!docs.is_empty());
+    for d in &docs {
+        for col in ["text", "id", "dump", "url", "date", "file_path", "language", "language_score"] {
+            assert!(!d[col].is_null(), "{col} missing in {d}");
+        }
+        assert_eq!(d["language"], "en");
+    }
+    let stages = s1["stages"].as_array().unwrap();
+    assert_eq!(stages[0]["docs_in"], s1["reader"]["pages"]);
+    assert_eq!(stages.last().unwrap()["docs_out"].as_u64().unwrap(), docs.len() as u64);
+    // The French and German chapters are dropped by the language filter, with the reason.
+    assert!(s0["stages"][2]["dropped"]["language"].as_u64().unwrap() >= 6, "{s0}");
+    assert!(out.join("removed/language/00000.jsonl.gz").exists());
+    for rank in ["0", "1"] {
+        assert!(out.join(format!("completions/0000{rank}")).exists());
+    }
+    // A completed rank is skipped on relaunch; a rank outside the world is an error.
+    let again = run(&["--rank", "0", "--world-size", "2"]);
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already completed"));
+    assert!(!run(&["--rank", "2", "--world-size", "2"]).status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
