@@ -102,7 +102,7 @@ impl Pipeline {
             url_filter: UrlFilter::builtin(),
             extractor: Extractor::default(),
             languages: vec!["en".into()],
-            language_threshold: 0.65,
+            language_threshold: crate::lid::EN_THRESHOLD,
             filters: filters::fineweb_chain(),
             pii: Pii::default(),
             max_record: 64 << 20,
