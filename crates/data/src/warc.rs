@@ -107,13 +107,34 @@ impl<R: BufRead> Source for Zstd<R> {
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b, 0x08];
 
+/// Members up to this size are decompressed whole and kept only if they check out (CRC and
+/// length): a damaged member yields nothing. Larger ones (a whole file in one member) stream.
+const MEMBER_BUFFER: usize = 16 << 20;
+
 /// gzip members one after another; a member that fails to decompress is abandoned and reading
 /// resumes at the next gzip magic after its start.
 struct Gzip<R: BufRead + Seek> {
     idle: Option<R>,
     member: Option<flate2::bufread::GzDecoder<R>>,
     member_start: u64,
+    /// The current member is past `MEMBER_BUFFER` and streams.
+    streaming: bool,
     eof: bool,
+}
+
+impl<R: BufRead + Seek> Gzip<R> {
+    fn new(r: R) -> Self {
+        Gzip { idle: Some(r), member: None, member_start: 0, streaming: false, eof: false }
+    }
+
+    /// Abandons the current member after an error: back to just after its start.
+    fn abandon(&mut self, counts: &mut Counts) -> io::Result<Fill> {
+        counts.inc("gzip_error");
+        let mut r = self.member.take().expect("a member is open").into_inner();
+        r.seek(SeekFrom::Start(self.member_start + 1))?;
+        self.idle = Some(r);
+        Ok(Fill::Break)
+    }
 }
 
 impl<R: BufRead + Seek> Source for Gzip<R> {
@@ -134,21 +155,39 @@ impl<R: BufRead + Seek> Source for Gzip<R> {
                 }
                 self.member_start = r.stream_position()?;
                 self.member = Some(flate2::bufread::GzDecoder::new(r));
+                self.streaming = false;
                 if skipped > 0 {
                     return Ok(Fill::Break);
                 }
             }
             let member = self.member.as_mut().expect("set above");
-            match read_chunk(member, out) {
-                Ok(0) => self.idle = Some(self.member.take().expect("set").into_inner()),
-                Ok(_) => return Ok(Fill::Data),
-                Err(_) => {
-                    counts.inc("gzip_error");
-                    let mut r = self.member.take().expect("set").into_inner();
-                    r.seek(SeekFrom::Start(self.member_start + 1))?;
-                    self.idle = Some(r);
-                    return Ok(Fill::Break);
+            if self.streaming {
+                match read_chunk(member, out) {
+                    Ok(0) => self.idle = Some(self.member.take().expect("set").into_inner()),
+                    Ok(_) => return Ok(Fill::Data),
+                    Err(_) => return self.abandon(counts),
                 }
+                continue;
+            }
+            // Decompress the whole member (up to the buffer size) before using any of it.
+            let mut whole = Vec::new();
+            loop {
+                match read_chunk(member, &mut whole) {
+                    Ok(0) => break,
+                    Ok(_) if whole.len() > MEMBER_BUFFER => {
+                        self.streaming = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => return self.abandon(counts),
+                }
+            }
+            if !self.streaming {
+                self.idle = Some(self.member.take().expect("set").into_inner());
+            }
+            if !whole.is_empty() {
+                out.extend_from_slice(&whole);
+                return Ok(Fill::Data);
             }
         }
     }
@@ -214,7 +253,7 @@ impl Kind {
     fn source<R: BufRead + Seek + Send + 'static>(self, r: R) -> io::Result<Box<dyn Source + Send>> {
         Ok(match self {
             Kind::Plain => Box::new(Plain(r)),
-            Kind::Gzip => Box::new(Gzip { idle: Some(r), member: None, member_start: 0, eof: false }),
+            Kind::Gzip => Box::new(Gzip::new(r)),
             Kind::Zstd => Box::new(Zstd(Some(zstd::stream::read::Decoder::with_buffer(r)?))),
         })
     }

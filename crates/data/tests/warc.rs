@@ -121,6 +121,22 @@ fn damage_is_counted_and_the_rest_is_read() {
             "garbage_between_members",
         ),
         ("gzip: file cut", gzip(&[gz(&a), gz(&b), gz(&c)[..20].to_vec()]), vec![1, 2], "gzip_error"),
+        // A member whose data decompresses but whose CRC is wrong is not trusted.
+        (
+            "gzip: bad checksum",
+            gzip(&[
+                gz(&a),
+                {
+                    let mut m = gz(&b);
+                    let n = m.len();
+                    m[n - 8] ^= 0xff;
+                    m
+                },
+                gz(&c),
+            ]),
+            vec![1, 3],
+            "gzip_error",
+        ),
     ];
     for (name, (got, counts), want, kind) in cases {
         assert_eq!(got, ids(&want), "{name}: {counts:?}");
@@ -188,7 +204,7 @@ fn pages_are_html_responses_decoded_to_text() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     /// Damaging one gzip member (cut, overwritten, or garbage inserted before it) loses at
     /// most that member's record; random bytes anywhere never panic or hang.
