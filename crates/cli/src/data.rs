@@ -151,8 +151,9 @@ struct Excluded<'a> {
 }
 
 fn run_chain(a: RunArgs) -> Result<()> {
-    use minichat_data::output::{atomic_write, JsonlGzWriter};
+    use minichat_data::output::JsonlGzWriter;
     use minichat_data::pipeline::{Pipeline, RunStats};
+    use minichat_tokenizer::atomic_write;
     let (rank, world) = rank_and_world(a.rank, a.world_size)?;
     let all = warc_files(&a.inputs)?;
     let files: Vec<PathBuf> = all.iter().skip(rank).step_by(world).cloned().collect();

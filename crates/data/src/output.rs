@@ -41,13 +41,3 @@ impl JsonlGzWriter {
         Ok(self.dst)
     }
 }
-
-/// Writes `bytes` to `dst` atomically (temporary file, then rename).
-pub fn atomic_write(dst: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = dst.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = dst.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, dst)
-}

@@ -116,21 +116,12 @@ impl Filter for GopherRepetition {
         if chars as f64 / len > self.dup_para_char_frac {
             return Err("dup_para_char_frac");
         }
-        // re.split("\n+", text): runs of newlines, empty ends kept.
-        let lines: Vec<&str> = {
-            let mut v: Vec<&str> = text.split('\n').collect();
-            let first_empty = v.first() == Some(&"");
-            let last_empty = v.len() > 1 && v.last() == Some(&"");
-            let (head, tail) = (usize::from(first_empty), v.len() - usize::from(last_empty));
-            let mut kept: Vec<&str> = v.drain(head..tail).filter(|l| !l.is_empty()).collect();
-            if first_empty {
-                kept.insert(0, "");
-            }
-            if last_empty {
-                kept.push("");
-            }
-            kept
-        };
+        // re.split("\n+", text): runs of newlines split; only the first and last piece may be
+        // empty.
+        let pieces: Vec<&str> = text.split('\n').collect();
+        let last = pieces.len() - 1;
+        let lines: Vec<&str> =
+            pieces.iter().enumerate().filter(|&(i, p)| i == 0 || i == last || !p.is_empty()).map(|(_, p)| *p).collect();
         let (n, chars) = find_duplicates(lines.iter().copied());
         if n as f64 / lines.len() as f64 > self.dup_line_frac {
             return Err("dup_line_frac");
