@@ -8,126 +8,19 @@
 //! uppercase letter, `+-*^` between digits). URLs stay whole. Agreement with spaCy on the
 //! demo crawl is measured by `scripts/compare_filters.py` (docs/data.md).
 
-/// Characters spaCy splits off the front of a token.
+/// Punctuation spaCy splits off either end of a token (its LIST_PUNCT, LIST_QUOTES and
+/// LIST_ELLIPSES, in short).
+const AFFIX: &str = "\"'`«»‘’“”,:;!?…—–%_#*&()[]{}<>。？！，、；：～·」』）】》〉´¿¡";
+
+/// Characters spaCy splits off the front of a token: the above, opening brackets of CJK text,
+/// currency and a few more.
 fn is_prefix(c: char) -> bool {
-    matches!(
-        c,
-        '§' | '%'
-            | '='
-            | '—'
-            | '–'
-            | '('
-            | '['
-            | '{'
-            | '<'
-            | '>'
-            | '"'
-            | '\''
-            | '`'
-            | '«'
-            | '»'
-            | '‘'
-            | '’'
-            | '‚'
-            | '“'
-            | '”'
-            | '„'
-            | '¿'
-            | '¡'
-            | '$'
-            | '£'
-            | '€'
-            | '¥'
-            | '#'
-            | '*'
-            | '&'
-            | '…'
-            | ','
-            | ':'
-            | ';'
-            | '!'
-            | '?'
-            | ')'
-            | ']'
-            | '}'
-            | '_'
-            | '。'
-            | '？'
-            | '！'
-            | '，'
-            | '、'
-            | '；'
-            | '：'
-            | '～'
-            | '·'
-            | '「'
-            | '」'
-            | '『'
-            | '』'
-            | '（'
-            | '）'
-            | '【'
-            | '】'
-            | '《'
-            | '》'
-            | '〈'
-            | '〉'
-            | '´'
-    )
+    AFFIX.contains(c) || "§=‚„$£€¥「『（【《〈".contains(c)
 }
 
 /// Characters spaCy splits off the end of a token (besides the rules in `suffix_len`).
 fn is_suffix(c: char) -> bool {
-    matches!(
-        c,
-        ')' | ']'
-            | '}'
-            | '>'
-            | '"'
-            | '\''
-            | '`'
-            | '»'
-            | '«'
-            | '’'
-            | '‘'
-            | '”'
-            | '“'
-            | ','
-            | ':'
-            | ';'
-            | '!'
-            | '?'
-            | '…'
-            | '—'
-            | '–'
-            | '%'
-            | '_'
-            | '#'
-            | '*'
-            | '&'
-            | '('
-            | '['
-            | '{'
-            | '<'
-            | '。'
-            | '？'
-            | '！'
-            | '，'
-            | '、'
-            | '；'
-            | '：'
-            | '～'
-            | '·'
-            | '」'
-            | '』'
-            | '）'
-            | '】'
-            | '》'
-            | '〉'
-            | '´'
-            | '¿'
-            | '¡'
-    )
+    AFFIX.contains(c)
 }
 
 /// Byte length of the prefix to split off `s`, if any.

@@ -8,7 +8,7 @@
 //! it: measured on the 124M model's decoding products, 15.2 -> 8.2 ms per token of weights
 //! (16 -> 30 GB/s on 2 threads, the speed of a plain streaming read) against plain rows.
 
-use super::simd::multiversion;
+use super::simd::{fold_lanes, multiversion};
 use super::Shared;
 use rayon::prelude::*;
 
@@ -113,7 +113,7 @@ multiversion! {
                     }
                 }
                 let tail = x[q * K..].iter().zip(&tile[q * R * K + r * t..][..t]).map(|(&a, &b)| a * bf16(b)).sum::<f32>();
-                *d = fold(acc) + tail;
+                *d = fold_lanes(acc) + tail;
             }
         }
     }
@@ -132,22 +132,9 @@ multiversion! {
                     acc[i] += xa[i] * bf16(wb[i]);
                 }
             }
-            *d = fold(acc) + tail;
+            *d = fold_lanes(acc) + tail;
         }
     }
-}
-
-/// The lanes added pairwise (a tree, not a chain of dependent adds).
-#[inline(always)]
-fn fold(mut acc: [f32; K]) -> f32 {
-    let mut w = K;
-    while w > 1 {
-        w /= 2;
-        for i in 0..w {
-            acc[i] += acc[i + w];
-        }
-    }
-    acc[0]
 }
 
 /// The AVX-512 tile kernel, written with intrinsics: LLVM's vectoriser spills four 16-lane

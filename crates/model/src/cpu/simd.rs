@@ -198,7 +198,7 @@ pub fn dot3<T: Float>(a: &[T], b: &[T], c: &[T]) -> T {
 
 /// Adds the lanes pairwise, in a fixed order.
 #[inline(always)]
-fn fold_lanes<T: Float>(mut acc: [T; LANES]) -> T {
+pub(crate) fn fold_lanes<T: Float>(mut acc: [T; LANES]) -> T {
     let mut w = LANES;
     while w > 1 {
         w /= 2;
