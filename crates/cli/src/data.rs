@@ -15,6 +15,25 @@ pub enum Command {
     /// Gopher/C4/FineWeb quality filters, PII removal; writes OUT/output/RANK.jsonl.gz,
     /// OUT/stats/RANK.json and a completion marker (a completed rank is skipped on relaunch).
     Run(RunArgs),
+    /// Remove exact and near duplicates (MinHash, FineWeb's 5-grams and 14 bands of 8) from
+    /// document shards (`data run` output); keeps the first document of each cluster.
+    Dedup(DedupArgs),
+}
+
+#[derive(Args)]
+pub struct DedupArgs {
+    /// Document shards (*.jsonl.gz, *.jsonl), or folders of them.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder: OUT/output/ (the same shard names), OUT/stats/dedup.json.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write removed documents with the id of the one kept to OUT/removed/dedup/.
+    #[arg(long)]
+    exclusions: bool,
+    /// Seed of the MinHash permutations (the same for every shard of a dataset).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -61,6 +80,7 @@ pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Inspect(a) => inspect(a),
         Command::Run(a) => run_chain(a),
+        Command::Dedup(a) => dedup(a),
     }
 }
 
@@ -245,4 +265,79 @@ fn print_summary(stats: &minichat_data::pipeline::RunStats, kept: u64) {
         let note = if changed.is_empty() { reasons.join(", ") } else { format!("replaced: {}", changed.join(", ")) };
         println!("{:<18} {:>7} {:>7} {:>9.2}  {note}", s.name, s.docs_in, s.docs_out, s.seconds);
     }
+}
+
+/// The document shards named by `inputs` (folders: their *.jsonl.gz and *.jsonl, sorted).
+fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let is_shard = |p: &PathBuf| {
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        name.ends_with(".jsonl.gz") || name.ends_with(".jsonl")
+    };
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("reading folder {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_shard(p))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if input.is_file() {
+            files.push(input.clone());
+        } else {
+            bail!("{}: no such file or folder", input.display());
+        }
+    }
+    if files.is_empty() {
+        bail!("no document shards (*.jsonl.gz, *.jsonl) in {:?}", inputs);
+    }
+    Ok(files)
+}
+
+fn dedup(a: DedupArgs) -> Result<()> {
+    use minichat_data::dedup::{find, read_lines};
+    use minichat_data::output::JsonlGzWriter;
+    let shards = shard_files(&a.inputs)?;
+    let found = find(&shards, &minichat_data::minhash::MinHash::new(a.seed))?;
+    for (s, path) in shards.iter().enumerate() {
+        let name = path.file_name().expect("a file").to_string_lossy().replace(".jsonl.gz", "").replace(".jsonl", "");
+        let mut out = JsonlGzWriter::create(&a.output.join("output").join(format!("{name}.jsonl.gz")))?;
+        let mut removed = match a.exclusions {
+            true => Some(JsonlGzWriter::create(&a.output.join("removed/dedup").join(format!("{name}.jsonl.gz")))?),
+            false => None,
+        };
+        let lines = read_lines(path)?;
+        for (i, line) in lines.iter().enumerate() {
+            match found.removed.get(&(s as u32, i as u32)) {
+                None => out.write(&serde_json::from_str::<serde_json::Value>(line)?)?,
+                Some(&(ks, ki)) => {
+                    if let Some(w) = removed.as_mut() {
+                        let mut v: serde_json::Value = serde_json::from_str(line)?;
+                        v["duplicate_of"] =
+                            serde_json::json!({ "shard": shards[ks as usize].display().to_string(), "line": ki + 1 });
+                        w.write(&v)?;
+                    }
+                }
+            }
+        }
+        out.finish()?;
+        if let Some(w) = removed {
+            w.finish()?;
+        }
+    }
+    minichat_tokenizer::atomic_write(
+        &a.output.join("stats/dedup.json"),
+        serde_json::to_string_pretty(&found)?.as_bytes(),
+    )?;
+    println!(
+        "{} shards, {} documents: {} exact and {} near duplicates removed ({} clusters), {} kept",
+        shards.len(),
+        found.documents,
+        found.exact,
+        found.near,
+        found.clusters,
+        found.documents - found.exact - found.near
+    );
+    Ok(())
 }

@@ -124,3 +124,44 @@ fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
     assert!(!run(&["--rank", "2", "--world-size", "2"]).status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn dedup_keeps_the_first_of_each_cluster() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("minichat-data-dedup-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    let word = |n: usize| format!("{}{} ", (b'a' + (n % 26) as u8) as char, (b'a' + (n / 26 % 26) as u8) as char);
+    let doc = |step: usize| -> String { (0..300).map(|i| word(i * step % 676)).collect() };
+    let (a, b) = (doc(7919), doc(31));
+    let near = format!("A new first line. {}", &a[3..]);
+    let shard = |name: &str, texts: &[&str]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for (i, t) in texts.iter().enumerate() {
+            writeln!(e, "{}", serde_json::json!({"text": t, "id": format!("{name}-{i}")})).unwrap();
+        }
+        std::fs::write(dir.join("in").join(format!("{name}.jsonl.gz")), e.finish().unwrap()).unwrap();
+    };
+    shard("00000", &[&a, &b]);
+    shard("00001", &[&near, &a, "something else entirely, short"]);
+    let out = dir.join("out");
+    let r = minichat(&["data", "dedup", dir.join("in").to_str().unwrap(), "-o", out.to_str().unwrap(), "--exclusions"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("stats/dedup.json")).unwrap()).unwrap();
+    assert_eq!(
+        (stats["documents"].as_u64(), stats["exact"].as_u64(), stats["near"].as_u64()),
+        (Some(5), Some(1), Some(1))
+    );
+    let ids = |path: PathBuf| -> Vec<String> {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut s).unwrap();
+        s.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(out.join("output/00000.jsonl.gz")), ["00000-0", "00000-1"]);
+    assert_eq!(ids(out.join("output/00001.jsonl.gz")), ["00001-2"]);
+    assert_eq!(ids(out.join("removed/dedup/00001.jsonl.gz")), ["00001-0", "00001-1"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

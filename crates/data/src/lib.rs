@@ -6,12 +6,15 @@
 //! (`extract`), the URL blocklist filter
 //! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), personal-information
 //! removal (`pii`), language identification (`lid`), the chain of all of them (`pipeline`),
-//! output shards (`output`), and the counters every stage reports (`stats`).
+//! output shards (`output`), near-duplicate
+//! detection (`minhash`, `dedup`), and the counters every stage reports (`stats`).
 
 pub mod charset;
+pub mod dedup;
 pub mod extract;
 pub mod filters;
 pub mod lid;
+pub mod minhash;
 pub mod output;
 pub mod page;
 pub mod pii;

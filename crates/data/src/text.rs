@@ -73,14 +73,16 @@ pub fn is_terminal_punctuation(c: char) -> bool {
 /// characters).
 const OTHER_PUNCTUATION: &str = "—”％１〈、━【「」，】；“《„’∶´．（–？！：～«〉》）。…►»";
 
-/// datatrove's `PUNCTUATION_SET`: ASCII punctuation, the marks above, the C0 and C1 control
-/// characters except tab and line feed, and the terminal punctuation. A word made only of
-/// these is a "symbol word" to Gopher's quality filter.
+/// datatrove's `PUNCTUATION` string: ASCII punctuation, the marks above, and the C0 and C1
+/// control characters except tab and line feed (what `simplify_text` turns into spaces).
+pub fn in_punctuation_string(c: char) -> bool {
+    c.is_ascii_punctuation() || matches!(c as u32, 0..=8 | 11..=31 | 127..=159) || OTHER_PUNCTUATION.contains(c)
+}
+
+/// datatrove's `PUNCTUATION_SET`: the string above and the terminal punctuation. A word made
+/// only of these is a "symbol word" to Gopher's quality filter.
 pub fn is_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation()
-        || matches!(c as u32, 0..=8 | 11..=31 | 127..=159)
-        || OTHER_PUNCTUATION.contains(c)
-        || is_terminal_punctuation(c)
+    in_punctuation_string(c) || is_terminal_punctuation(c)
 }
 
 #[cfg(test)]
