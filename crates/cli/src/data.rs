@@ -12,7 +12,7 @@ pub enum Command {
     /// pages, and every kind of damage skipped (garbage, truncation, wrong lengths, ...).
     Inspect(InspectArgs),
     /// FineWeb's stage-1 chain over WARC files: URL filter, text extraction, language filter,
-    /// Gopher/C4/FineWeb quality filters, PII removal; writes OUT/output/RANK.jsonl.gz,
+    /// Gopher/C4/FineWeb quality filters, PII removal; writes OUT/output/RANK.jsonl.gz (or .parquet),
     /// OUT/stats/RANK.json and a completion marker (a completed rank is skipped on relaunch).
     Run(RunArgs),
     /// Remove exact and near duplicates (MinHash, FineWeb's 5-grams and 14 bands of 8) from
@@ -54,6 +54,9 @@ pub struct RunArgs {
     /// Also write dropped documents, with their stage and reason, to OUT/removed/STAGE/.
     #[arg(long)]
     exclusions: bool,
+    /// Write the kept documents as Parquet (FineWeb's format) instead of gzipped JSONL.
+    #[arg(long)]
+    parquet: bool,
     /// This task's rank: it takes files rank, rank + world size, ... of the sorted inputs
     /// (default: $SLURM_ARRAY_TASK_ID, else 0).
     #[arg(long)]
@@ -171,7 +174,7 @@ struct Excluded<'a> {
 }
 
 fn run_chain(a: RunArgs) -> Result<()> {
-    use minichat_data::output::JsonlGzWriter;
+    use minichat_data::output::{JsonlGzWriter, ShardWriter};
     use minichat_data::pipeline::{Pipeline, RunStats};
     use minichat_tokenizer::atomic_write;
     let (rank, world) = rank_and_world(a.rank, a.world_size)?;
@@ -192,7 +195,7 @@ fn run_chain(a: RunArgs) -> Result<()> {
             .expect("valid template"),
     );
     progress.set_message(format!("{rank}/{world}, {} files", files.len()));
-    let mut out = JsonlGzWriter::create(&a.output.join("output").join(format!("{name}.jsonl.gz")))?;
+    let mut out = ShardWriter::create(&a.output.join("output").join(&name), a.parquet)?;
     let mut removed: std::collections::BTreeMap<String, JsonlGzWriter> = Default::default();
     let mut stats = RunStats::default();
     let (mut keep_error, mut drop_error): (Option<std::io::Error>, Option<std::io::Error>) = (None, None);
@@ -235,7 +238,7 @@ fn run_chain(a: RunArgs) -> Result<()> {
         stats.merge(&s);
     }
     progress.finish_and_clear();
-    let kept = out.written;
+    let kept = out.written();
     out.finish().context("finishing the output shard")?;
     for (_, w) in removed {
         w.finish().context("finishing an exclusion shard")?;

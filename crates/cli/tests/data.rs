@@ -122,6 +122,16 @@ fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
     let again = run(&["--rank", "0", "--world-size", "2"]);
     assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already completed"));
     assert!(!run(&["--rank", "2", "--world-size", "2"]).status.success());
+    // Parquet output: FineWeb's format, read back through the tokenizer's Parquet input.
+    let pq = dir.join("pq");
+    let r =
+        minichat(&["data", "run", warcs.join("b.warc.gz").to_str().unwrap(), "-o", pq.to_str().unwrap(), "--parquet"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let shard = pq.join("output/00000.parquet");
+    assert!(std::fs::read(&shard).unwrap().starts_with(b"PAR1"));
+    let stats = minichat(&["tokenizer", "stats", shard.to_str().unwrap(), "-t", "r50k_base"]);
+    let stats_out = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.status.success() && stats_out.contains(&format!("corpus: {} documents", docs.len())), "{stats_out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,5 +1,5 @@
 //! Output shards: gzipped JSON Lines of documents (datatrove's `JsonlWriter` format, FineWeb's
-//! columns flattened), written to a temporary file and renamed into place when complete, so
+//! columns flattened) or Parquet (FineWeb's published format), written to a temporary file and renamed into place when complete, so
 //! a crashed or interrupted run never leaves a truncated shard under the final name.
 
 use flate2::write::GzEncoder;
@@ -39,5 +39,161 @@ impl JsonlGzWriter {
         file.sync_all()?;
         std::fs::rename(&self.tmp, &self.dst)?;
         Ok(self.dst)
+    }
+}
+
+/// A shard of kept documents in either format.
+pub enum ShardWriter {
+    Jsonl(JsonlGzWriter),
+    Parquet(ParquetWriter),
+}
+
+impl ShardWriter {
+    /// `stem` plus `.jsonl.gz` or `.parquet`.
+    pub fn create(stem: &Path, parquet: bool) -> io::Result<ShardWriter> {
+        let name = stem.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(if parquet {
+            ShardWriter::Parquet(ParquetWriter::create(&stem.with_file_name(format!("{name}.parquet")))?)
+        } else {
+            ShardWriter::Jsonl(JsonlGzWriter::create(&stem.with_file_name(format!("{name}.jsonl.gz")))?)
+        })
+    }
+
+    pub fn write(&mut self, doc: &crate::pipeline::Doc) -> io::Result<()> {
+        match self {
+            ShardWriter::Jsonl(w) => w.write(doc),
+            ShardWriter::Parquet(w) => w.write(doc),
+        }
+    }
+
+    pub fn written(&self) -> u64 {
+        match self {
+            ShardWriter::Jsonl(w) => w.written,
+            ShardWriter::Parquet(w) => w.written,
+        }
+    }
+
+    pub fn finish(self) -> io::Result<PathBuf> {
+        match self {
+            ShardWriter::Jsonl(w) => w.finish(),
+            ShardWriter::Parquet(w) => w.finish(),
+        }
+    }
+}
+
+/// Rows per Parquet row group.
+const ROW_GROUP: usize = 1000;
+
+/// Parquet shards with FineWeb's published columns (all but `token_count`), snappy-compressed,
+/// written like `JsonlGzWriter` (temporary file, renamed when complete).
+pub struct ParquetWriter {
+    dst: PathBuf,
+    tmp: PathBuf,
+    writer: parquet::file::writer::SerializedFileWriter<File>,
+    rows: Vec<crate::pipeline::Doc>,
+    pub written: u64,
+}
+
+const SCHEMA: &str = "message document {
+    REQUIRED BYTE_ARRAY text (UTF8);
+    REQUIRED BYTE_ARRAY id (UTF8);
+    REQUIRED BYTE_ARRAY dump (UTF8);
+    REQUIRED BYTE_ARRAY url (UTF8);
+    REQUIRED BYTE_ARRAY date (UTF8);
+    REQUIRED BYTE_ARRAY file_path (UTF8);
+    REQUIRED BYTE_ARRAY language (UTF8);
+    REQUIRED DOUBLE language_score;
+}";
+
+impl ParquetWriter {
+    pub fn create(dst: &Path) -> io::Result<ParquetWriter> {
+        use parquet::basic::Compression;
+        use parquet::file::properties::WriterProperties;
+        if let Some(dir) = dst.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = dst.with_extension(format!("tmp.{}", std::process::id()));
+        let schema =
+            std::sync::Arc::new(parquet::schema::parser::parse_message_type(SCHEMA).map_err(io::Error::other)?);
+        let props = std::sync::Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
+        let writer = parquet::file::writer::SerializedFileWriter::new(File::create(&tmp)?, schema, props)
+            .map_err(io::Error::other)?;
+        Ok(ParquetWriter { dst: dst.to_path_buf(), tmp, writer, rows: Vec::new(), written: 0 })
+    }
+
+    pub fn write(&mut self, doc: &crate::pipeline::Doc) -> io::Result<()> {
+        self.rows.push(doc.clone());
+        self.written += 1;
+        if self.rows.len() == ROW_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows as one row group.
+    fn flush(&mut self) -> io::Result<()> {
+        use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let strings: [fn(&crate::pipeline::Doc) -> &str; 7] =
+            [|d| &d.text, |d| &d.id, |d| &d.dump, |d| &d.url, |d| &d.date, |d| &d.file_path, |d| &d.language];
+        let mut group = self.writer.next_row_group().map_err(io::Error::other)?;
+        for get in strings {
+            let values: Vec<ByteArray> = rows.iter().map(|d| ByteArray::from(get(d))).collect();
+            let mut col = group.next_column().map_err(io::Error::other)?.expect("the schema's next column");
+            col.typed::<ByteArrayType>().write_batch(&values, None, None).map_err(io::Error::other)?;
+            col.close().map_err(io::Error::other)?;
+        }
+        let scores: Vec<f64> = rows.iter().map(|d| d.language_score).collect();
+        let mut col = group.next_column().map_err(io::Error::other)?.expect("the schema's last column");
+        col.typed::<DoubleType>().write_batch(&scores, None, None).map_err(io::Error::other)?;
+        col.close().map_err(io::Error::other)?;
+        group.close().map_err(io::Error::other)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<PathBuf> {
+        self.flush()?;
+        let file = self.writer.into_inner().map_err(io::Error::other)?;
+        file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.dst)?;
+        Ok(self.dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Doc;
+
+    #[test]
+    fn parquet_shards_read_back() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::RowAccessor;
+        let dst = std::env::temp_dir().join(format!("minichat-out-{}.parquet", std::process::id()));
+        let mut w = ParquetWriter::create(&dst).unwrap();
+        let docs: Vec<Doc> = (0..2500)
+            .map(|i| Doc {
+                text: format!("text {i} é"),
+                id: format!("<urn:{i}>"),
+                language: "en".into(),
+                language_score: i as f64 / 2500.0,
+                ..Doc::default()
+            })
+            .collect();
+        for d in &docs {
+            w.write(d).unwrap();
+        }
+        w.finish().unwrap();
+        let reader = SerializedFileReader::new(File::open(&dst).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 3);
+        let rows: Vec<_> = reader.get_row_iter(None).unwrap().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 2500);
+        assert_eq!(rows[7].get_string(0).unwrap(), "text 7 é");
+        assert_eq!(rows[7].get_string(1).unwrap(), "<urn:7>");
+        assert_eq!(rows[2499].get_double(7).unwrap(), 2499.0 / 2500.0);
+        std::fs::remove_file(&dst).unwrap();
     }
 }
