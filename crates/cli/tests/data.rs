@@ -104,9 +104,12 @@ fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
     let docs = kept("1");
     assert!(!docs.is_empty());
     for d in &docs {
-        for col in ["text", "id", "dump", "url", "date", "file_path", "language", "language_score"] {
+        for col in ["text", "id", "dump", "url", "date", "file_path", "language", "language_score", "token_count"] {
             assert!(!d[col].is_null(), "{col} missing in {d}");
         }
+        // GPT-2 tokens: a few characters each.
+        let (chars, tokens) = (d["text"].as_str().unwrap().chars().count() as f64, d["token_count"].as_f64().unwrap());
+        assert!(tokens > chars / 10.0 && tokens < chars / 2.0, "{tokens} tokens for {chars} characters");
         assert_eq!(d["language"], "en");
     }
     let stages = s1["stages"].as_array().unwrap();

@@ -84,7 +84,7 @@ impl ShardWriter {
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 1000;
 
-/// Parquet shards with FineWeb's published columns (all but `token_count`), snappy-compressed,
+/// Parquet shards with FineWeb's published columns, snappy-compressed,
 /// written like `JsonlGzWriter` (temporary file, renamed when complete).
 pub struct ParquetWriter {
     dst: PathBuf,
@@ -103,6 +103,7 @@ const SCHEMA: &str = "message document {
     REQUIRED BYTE_ARRAY file_path (UTF8);
     REQUIRED BYTE_ARRAY language (UTF8);
     REQUIRED DOUBLE language_score;
+    REQUIRED INT64 token_count;
 }";
 
 impl ParquetWriter {
@@ -132,7 +133,7 @@ impl ParquetWriter {
 
     /// Writes the buffered rows as one row group.
     fn flush(&mut self) -> io::Result<()> {
-        use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+        use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
         if self.rows.is_empty() {
             return Ok(());
         }
@@ -149,6 +150,10 @@ impl ParquetWriter {
         let scores: Vec<f64> = rows.iter().map(|d| d.language_score).collect();
         let mut col = group.next_column().map_err(io::Error::other)?.expect("the schema's last column");
         col.typed::<DoubleType>().write_batch(&scores, None, None).map_err(io::Error::other)?;
+        col.close().map_err(io::Error::other)?;
+        let tokens: Vec<i64> = rows.iter().map(|d| d.token_count as i64).collect();
+        let mut col = group.next_column().map_err(io::Error::other)?.expect("the schema's last column");
+        col.typed::<Int64Type>().write_batch(&tokens, None, None).map_err(io::Error::other)?;
         col.close().map_err(io::Error::other)?;
         group.close().map_err(io::Error::other)?;
         Ok(())
@@ -180,6 +185,7 @@ mod tests {
                 id: format!("<urn:{i}>"),
                 language: "en".into(),
                 language_score: i as f64 / 2500.0,
+                token_count: i,
                 ..Doc::default()
             })
             .collect();
@@ -194,6 +200,7 @@ mod tests {
         assert_eq!(rows[7].get_string(0).unwrap(), "text 7 é");
         assert_eq!(rows[7].get_string(1).unwrap(), "<urn:7>");
         assert_eq!(rows[2499].get_double(7).unwrap(), 2499.0 / 2500.0);
+        assert_eq!(rows[2499].get_long(8).unwrap(), 2499);
         std::fs::remove_file(&dst).unwrap();
     }
 }

@@ -1,6 +1,6 @@
 //! FineWeb's stage-1 chain over WARC files: HTML pages -> URL filter -> main-text extraction
 //! -> language filter -> Gopher repetition -> Gopher quality -> C4 -> FineWeb quality -> PII
-//! removal, with a document's first failing stage and reason recorded. Pages of a file are
+//! removal and GPT-2 token counts, with a document's first failing stage and reason recorded. Pages of a file are
 //! processed in parallel batches; output order is file order.
 
 use crate::extract::Extractor;
@@ -25,6 +25,8 @@ pub struct Doc {
     pub file_path: String,
     pub language: String,
     pub language_score: f64,
+    /// GPT-2 tokens in `text` (r50k_base, as FineWeb's `TokensCounter("gpt2")`).
+    pub token_count: u64,
 }
 
 /// What one stage did over a run.
@@ -90,6 +92,8 @@ pub struct Pipeline {
     pub language_threshold: f64,
     pub filters: Vec<Box<dyn Filter>>,
     pub pii: Pii,
+    /// Counts each kept document's tokens.
+    pub token_counter: minichat_tokenizer::Tokenizer,
     /// WARC records larger than this are skipped unread.
     pub max_record: usize,
 }
@@ -105,6 +109,8 @@ impl Pipeline {
             language_threshold: crate::lid::EN_THRESHOLD,
             filters: filters::fineweb_chain(),
             pii: Pii::default(),
+            token_counter: minichat_tokenizer::pretrained::load("r50k_base")
+                .expect("the built-in GPT-2 encoding loads"),
             max_record: 64 << 20,
         }
     }
@@ -182,6 +188,7 @@ impl Pipeline {
             }
         }
         doc.text = self.pii.redact(&doc.text, pii);
+        doc.token_count = self.token_counter.count(&doc.text) as u64;
         let last = times.len() - 1;
         lap(&mut times, last);
         (Ok(doc), times)
