@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use minichat_data::stats::Counts;
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -18,6 +18,37 @@ pub enum Command {
     /// Remove exact and near duplicates (MinHash, FineWeb's 5-grams and 14 bands of 8) from
     /// document shards (`data run` output); keeps the first document of each cluster.
     Dedup(DedupArgs),
+    /// Write Slurm batch scripts for a cluster run: a job array of `data run` tasks (one rank
+    /// each) and a `data dedup` job that starts when all of them succeed (OUT/slurm/submit.sh).
+    Slurm(SlurmArgs),
+}
+
+#[derive(Args)]
+pub struct SlurmArgs {
+    /// WARC files, or folders of them (as for `data run`).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder of the run (the scripts go to OUT/slurm/).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Tasks in the `data run` job array (each takes every TASKS-th file).
+    #[arg(long)]
+    tasks: usize,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task (Slurm's format).
+    #[arg(long, default_value = "10:00:00")]
+    time: String,
+    /// CPUs per `data run` task.
+    #[arg(long, default_value_t = 4)]
+    cpus_per_task: usize,
+    /// Memory per CPU, GB.
+    #[arg(long, default_value_t = 2)]
+    mem_per_cpu_gb: usize,
+    /// Extra arguments for `data run` (e.g. "--url-lists /data/lists --parquet").
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    run_args: String,
 }
 
 #[derive(Args)]
@@ -84,6 +115,7 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Inspect(a) => inspect(a),
         Command::Run(a) => run_chain(a),
         Command::Dedup(a) => dedup(a),
+        Command::Slurm(a) => slurm(a),
     }
 }
 
@@ -341,6 +373,72 @@ fn dedup(a: DedupArgs) -> Result<()> {
         found.near,
         found.clusters,
         found.documents - found.exact - found.near
+    );
+    Ok(())
+}
+
+/// Quotes a path or word for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn slurm(a: SlurmArgs) -> Result<()> {
+    if a.tasks == 0 {
+        bail!("--tasks must be at least 1");
+    }
+    let files = warc_files(&a.inputs)?;
+    if a.run_args.contains("--parquet") {
+        bail!("`data dedup` reads JSONL shards; run without --parquet when deduplicating on the cluster");
+    }
+    let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
+    let exe = std::env::current_exe().context("locating the minichat binary")?;
+    let out = abs(&a.output)?;
+    let inputs: Vec<String> =
+        files.iter().map(|f| abs(f).map(|p| sh_quote(&p.display().to_string()))).collect::<Result<_>>()?;
+    let (exe_q, out_q) = (sh_quote(&exe.display().to_string()), sh_quote(&out.display().to_string()));
+    let partition = a.partition.as_ref().map(|p| format!("#SBATCH --partition={p}\n")).unwrap_or_default();
+    let logs = out.join("slurm/logs");
+    let header = |name: &str, cpus: usize, array: Option<usize>| {
+        let array = array.map(|n| format!("#SBATCH --array=0-{}\n", n - 1)).unwrap_or_default();
+        let log = if array.is_empty() { "%j" } else { "%A_%a" };
+        format!(
+            "#!/bin/bash\n#SBATCH --job-name=minichat-{name}\n{array}{partition}#SBATCH --cpus-per-task={cpus}\n\
+             #SBATCH --mem-per-cpu={}G\n#SBATCH --time={}\n#SBATCH --output={}/{name}-{log}.out\nset -euo pipefail\n",
+            a.mem_per_cpu_gb,
+            a.time,
+            logs.display()
+        )
+    };
+    let run = format!(
+        "{}# Rank = SLURM_ARRAY_TASK_ID; a rank that already completed exits at once (safe to requeue).\n\
+         {exe_q} --threads \"${{SLURM_CPUS_PER_TASK:-{}}}\" data run {} -o {out_q} --world-size {} {}\n",
+        header("data-run", a.cpus_per_task, Some(a.tasks)),
+        a.cpus_per_task,
+        inputs.join(" "),
+        a.tasks,
+        a.run_args
+    );
+    let dedup = format!(
+        "{}{exe_q} data dedup {out_q}/output -o {out_q}/dedup --exclusions\n",
+        header("data-dedup", a.cpus_per_task, None)
+    );
+    let dir = out.join("slurm");
+    let submit = format!(
+        "#!/bin/bash\n# Submits the data-run job array, then deduplication once every task has succeeded.\nset -euo pipefail\n\
+         mkdir -p {logs}\ncd {dir}\nrun=$(sbatch --parsable data-run.sbatch)\n\
+         sbatch --dependency=afterok:\"${{run%%;*}}\" data-dedup.sbatch\n",
+        logs = sh_quote(&logs.display().to_string()),
+        dir = sh_quote(&dir.display().to_string())
+    );
+    for (name, text) in [("data-run.sbatch", run), ("data-dedup.sbatch", dedup), ("submit.sh", submit)] {
+        minichat_tokenizer::atomic_write(&dir.join(name), text.as_bytes())?;
+    }
+    println!(
+        "wrote {}/{{data-run.sbatch, data-dedup.sbatch, submit.sh}}: {} files over {} tasks; submit with: bash {}/submit.sh",
+        dir.display(),
+        files.len(),
+        a.tasks,
+        dir.display()
     );
     Ok(())
 }

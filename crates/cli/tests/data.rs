@@ -178,3 +178,64 @@ fn dedup_keeps_the_first_of_each_cluster() {
     assert_eq!(ids(out.join("removed/dedup/00001.jsonl.gz")), ["00001-0", "00001-1"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn slurm_scripts_run_the_chain_as_an_array_then_dedup() {
+    let dir = std::env::temp_dir().join(format!("minichat-data-slurm-{}", std::process::id()));
+    let warcs = dir.join("warcs");
+    std::fs::create_dir_all(&warcs).unwrap();
+    demo_subset(&warcs, "a.warc.gz", 0, 20);
+    demo_subset(&warcs, "b.warc.gz", 20, 200);
+    let out = dir.join("out");
+    let r = minichat(&[
+        "data",
+        "slurm",
+        warcs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--tasks",
+        "2",
+        "--partition",
+        "cpu",
+        "--cpus-per-task",
+        "1",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let run = std::fs::read_to_string(out.join("slurm/data-run.sbatch")).unwrap();
+    assert!(
+        run.contains("#SBATCH --array=0-1")
+            && run.contains("#SBATCH --partition=cpu")
+            && run.contains("--world-size 2"),
+        "{run}"
+    );
+    // Run the scripts as Slurm would: each array task, then the dependent dedup job.
+    let bash = |script: &str, env: &[(&str, &str)]| {
+        let out = Command::new("bash").arg(out.join("slurm").join(script)).envs(env.iter().copied()).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    for task in ["0", "1"] {
+        bash(
+            "data-run.sbatch",
+            &[("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_COUNT", "2"), ("SLURM_CPUS_PER_TASK", "1")],
+        );
+    }
+    assert!(out.join("completions/00000").exists() && out.join("completions/00001").exists());
+    bash("data-dedup.sbatch", &[]);
+    assert!(out.join("dedup/stats/dedup.json").exists() && out.join("dedup/output/00001.jsonl.gz").exists());
+    let syntax = Command::new("bash").arg("-n").arg(out.join("slurm/submit.sh")).output().unwrap();
+    assert!(syntax.status.success());
+    // Dedup reads JSONL: a Parquet cluster run is refused up front.
+    let r = minichat(&[
+        "data",
+        "slurm",
+        warcs.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--tasks",
+        "2",
+        "--run-args",
+        "--parquet",
+    ]);
+    assert!(!r.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
