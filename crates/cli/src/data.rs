@@ -121,9 +121,15 @@ pub fn run(cmd: Command) -> Result<()> {
 
 /// The WARC files named by `inputs` (folders: their WARC files, sorted).
 pub fn warc_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let is_warc = |p: &PathBuf| {
+    files_in(inputs, &[".warc", ".warc.gz", ".warc.zst"], "WARC files")
+}
+
+/// The files named by `inputs`; a folder stands for its files whose names end in one of
+/// `endings` (sorted), and must have some.
+fn files_in(inputs: &[PathBuf], endings: &[&str], what: &str) -> Result<Vec<PathBuf>> {
+    let wanted = |p: &PathBuf| {
         let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-        [".warc", ".warc.gz", ".warc.zst"].iter().any(|ext| name.ends_with(ext))
+        endings.iter().any(|e| name.ends_with(e))
     };
     let mut files = Vec::new();
     for input in inputs {
@@ -131,10 +137,10 @@ pub fn warc_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
                 .with_context(|| format!("reading folder {}", input.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_warc(p))
+                .filter(|p| p.is_file() && wanted(p))
                 .collect();
             if found.is_empty() {
-                bail!("{}: no WARC files (*.warc, *.warc.gz, *.warc.zst) in this folder", input.display());
+                bail!("{}: no {what} ({}) in this folder", input.display(), endings.join(", "));
             }
             found.sort();
             files.extend(found);
@@ -302,38 +308,10 @@ fn print_summary(stats: &minichat_data::pipeline::RunStats, kept: u64) {
     }
 }
 
-/// The document shards named by `inputs` (folders: their *.jsonl.gz and *.jsonl, sorted).
-fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let is_shard = |p: &PathBuf| {
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        name.ends_with(".jsonl.gz") || name.ends_with(".jsonl")
-    };
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("reading folder {}", input.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && is_shard(p))
-                .collect();
-            found.sort();
-            files.extend(found);
-        } else if input.is_file() {
-            files.push(input.clone());
-        } else {
-            bail!("{}: no such file or folder", input.display());
-        }
-    }
-    if files.is_empty() {
-        bail!("no document shards (*.jsonl.gz, *.jsonl) in {:?}", inputs);
-    }
-    Ok(files)
-}
-
 fn dedup(a: DedupArgs) -> Result<()> {
     use minichat_data::dedup::{find, read_lines};
     use minichat_data::output::JsonlGzWriter;
-    let shards = shard_files(&a.inputs)?;
+    let shards = files_in(&a.inputs, &[".jsonl.gz", ".jsonl"], "document shards")?;
     let found = find(&shards, &minichat_data::minhash::MinHash::new(a.seed))?;
     for (s, path) in shards.iter().enumerate() {
         let name = path.file_name().expect("a file").to_string_lossy().replace(".jsonl.gz", "").replace(".jsonl", "");
