@@ -48,6 +48,25 @@ fn inspect_survives_a_damaged_file_and_names_a_missing_one() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The rows of a gzipped JSONL shard.
+fn read_jsonl_gz(path: &Path) -> Vec<serde_json::Value> {
+    use std::io::Read;
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut s).unwrap();
+    s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A fresh folder `DIR/warcs` holding two slices of the demo crawl: its first records (the
+/// start page, the French and German chapters) and 100 pages of the Python docs.
+fn two_warcs(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("minichat-data-{name}-{}", std::process::id()));
+    let warcs = dir.join("warcs");
+    std::fs::create_dir_all(&warcs).unwrap();
+    demo_subset(&warcs, "a.warc.gz", 0, 20);
+    demo_subset(&warcs, "b.warc.gz", 20, 200);
+    (dir, warcs)
+}
+
 /// A small WARC from the demo crawl: its first `n` records (one gzip member each).
 fn demo_subset(dir: &Path, name: &str, skip: usize, n: usize) -> PathBuf {
     use std::io::{Read, Write};
@@ -69,13 +88,7 @@ fn demo_subset(dir: &Path, name: &str, skip: usize, n: usize) -> PathBuf {
 
 #[test]
 fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
-    let dir = std::env::temp_dir().join(format!("minichat-data-run-{}", std::process::id()));
-    let warcs = dir.join("warcs");
-    std::fs::create_dir_all(&warcs).unwrap();
-    // Two files: the demo's first records (the start page, the French and German chapters)
-    // and 100 pages of the Python docs.
-    demo_subset(&warcs, "a.warc.gz", 0, 20);
-    demo_subset(&warcs, "b.warc.gz", 20, 200);
+    let (dir, warcs) = two_warcs("run");
     let out = dir.join("out");
     let o = out.to_str().unwrap();
     let run = |extra: &[&str]| {
@@ -93,15 +106,7 @@ fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
     let (s0, s1) = (stats("0"), stats("1"));
     assert_eq!((s0["files"].as_u64(), s1["files"].as_u64()), (Some(1), Some(1)));
     // Every page entered the chain; the kept ones are in the output shard.
-    let kept = |rank: &str| {
-        use std::io::Read;
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(out.join(format!("output/0000{rank}.jsonl.gz"))).unwrap())
-            .read_to_string(&mut s)
-            .unwrap();
-        s.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>()
-    };
-    let docs = kept("1");
+    let docs = read_jsonl_gz(&out.join("output/00001.jsonl.gz"));
     assert!(!docs.is_empty());
     for d in &docs {
         for col in ["text", "id", "dump", "url", "date", "file_path", "language", "language_score", "token_count"] {
@@ -166,12 +171,7 @@ fn dedup_keeps_the_first_of_each_cluster() {
         (Some(5), Some(1), Some(1))
     );
     let ids = |path: PathBuf| -> Vec<String> {
-        use std::io::Read;
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut s).unwrap();
-        s.lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
-            .collect()
+        read_jsonl_gz(&path).iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(ids(out.join("output/00000.jsonl.gz")), ["00000-0", "00000-1"]);
     assert_eq!(ids(out.join("output/00001.jsonl.gz")), ["00001-2"]);
@@ -181,11 +181,7 @@ fn dedup_keeps_the_first_of_each_cluster() {
 
 #[test]
 fn slurm_scripts_run_the_chain_as_an_array_then_dedup() {
-    let dir = std::env::temp_dir().join(format!("minichat-data-slurm-{}", std::process::id()));
-    let warcs = dir.join("warcs");
-    std::fs::create_dir_all(&warcs).unwrap();
-    demo_subset(&warcs, "a.warc.gz", 0, 20);
-    demo_subset(&warcs, "b.warc.gz", 20, 200);
+    let (dir, warcs) = two_warcs("slurm");
     let out = dir.join("out");
     let r = minichat(&[
         "data",
