@@ -16,10 +16,12 @@ pub enum Command {
     /// OUT/stats/RANK.json and a completion marker (a completed rank is skipped on relaunch).
     Run(RunArgs),
     /// Remove exact and near duplicates (MinHash, FineWeb's 5-grams and 14 bands of 8) from
-    /// document shards (`data run` output); keeps the first document of each cluster.
+    /// document shards (`data run` output, JSONL or Parquet); keeps the first document of each
+    /// cluster. Four file-based stages (signatures, buckets, clusters, filter), each of which
+    /// can run as many tasks (`--stage`, `--rank/--world-size`), or all of them at once.
     Dedup(DedupArgs),
     /// Write Slurm batch scripts for a cluster run: a job array of `data run` tasks (one rank
-    /// each) and a `data dedup` job that starts when all of them succeed (OUT/slurm/submit.sh).
+    /// each), then the four `data dedup` stages as dependent jobs (OUT/slurm/submit.sh).
     Slurm(SlurmArgs),
 }
 
@@ -46,6 +48,9 @@ pub struct SlurmArgs {
     /// Memory per CPU, GB.
     #[arg(long, default_value_t = 2)]
     mem_per_cpu_gb: usize,
+    /// Tasks in each deduplication job array (default: --tasks).
+    #[arg(long)]
+    dedup_tasks: Option<usize>,
     /// Extra arguments for `data run` (e.g. "--url-lists /data/lists --parquet").
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     run_args: String,
@@ -53,18 +58,38 @@ pub struct SlurmArgs {
 
 #[derive(Args)]
 pub struct DedupArgs {
-    /// Document shards (*.jsonl.gz, *.jsonl), or folders of them.
-    #[arg(required = true)]
+    /// Document shards (*.jsonl.gz, *.jsonl, *.parquet), or folders of them; needed by the
+    /// signatures and filter stages, which must be given the same list.
     inputs: Vec<PathBuf>,
-    /// Output folder: OUT/output/ (the same shard names), OUT/stats/dedup.json.
+    /// Output folder: OUT/output/ (the same shard names and formats), OUT/stats/dedup.json,
+    /// OUT/work/ (intermediate files and completion markers).
     #[arg(short, long)]
     output: PathBuf,
-    /// Also write removed documents with the id of the one kept to OUT/removed/dedup/.
+    /// One stage as one task of many (signatures, buckets, filter: --rank/--world-size, from
+    /// a Slurm job array by default; clusters: one task), or all of them in this process.
+    #[arg(long, value_enum, default_value = "all")]
+    stage: DedupStage,
+    /// Also write removed documents with the place of the one kept to OUT/removed/dedup/.
     #[arg(long)]
     exclusions: bool,
     /// Seed of the MinHash permutations (the same for every shard of a dataset).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// This task's rank (default: $SLURM_ARRAY_TASK_ID, else 0).
+    #[arg(long)]
+    rank: Option<usize>,
+    /// Number of tasks of this stage (default: $SLURM_ARRAY_TASK_COUNT, else 1).
+    #[arg(long)]
+    world_size: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DedupStage {
+    All,
+    Signatures,
+    Buckets,
+    Clusters,
+    Filter,
 }
 
 #[derive(Args)]
@@ -309,49 +334,63 @@ fn print_summary(stats: &minichat_data::pipeline::RunStats, kept: u64) {
 }
 
 fn dedup(a: DedupArgs) -> Result<()> {
-    use minichat_data::dedup::{find, read_lines};
-    use minichat_data::output::JsonlGzWriter;
-    let shards = files_in(&a.inputs, &[".jsonl.gz", ".jsonl"], "document shards")?;
-    let found = find(&shards, &minichat_data::minhash::MinHash::new(a.seed))?;
-    for (s, path) in shards.iter().enumerate() {
-        let name = path.file_name().expect("a file").to_string_lossy().replace(".jsonl.gz", "").replace(".jsonl", "");
-        let mut out = JsonlGzWriter::create(&a.output.join("output").join(format!("{name}.jsonl.gz")))?;
-        let mut removed = match a.exclusions {
-            true => Some(JsonlGzWriter::create(&a.output.join("removed/dedup").join(format!("{name}.jsonl.gz")))?),
-            false => None,
-        };
-        let lines = read_lines(path)?;
-        for (i, line) in lines.iter().enumerate() {
-            match found.removed.get(&(s as u32, i as u32)) {
-                None => out.write(&serde_json::from_str::<serde_json::Value>(line)?)?,
-                Some(&(ks, ki)) => {
-                    if let Some(w) = removed.as_mut() {
-                        let mut v: serde_json::Value = serde_json::from_str(line)?;
-                        v["duplicate_of"] =
-                            serde_json::json!({ "shard": shards[ks as usize].display().to_string(), "line": ki + 1 });
-                        w.write(&v)?;
-                    }
-                }
+    use minichat_data::dedup::{self, Work};
+    let work = Work::new(&a.output);
+    let minhash = minichat_data::minhash::MinHash::new(a.seed);
+    let shards = || files_in(&a.inputs, &minichat_data::shards::ENDINGS, "document shards");
+    let (rank, world) = match a.stage {
+        DedupStage::All | DedupStage::Clusters => {
+            if a.rank.is_some_and(|r| r > 0) || a.world_size.is_some_and(|w| w > 1) {
+                bail!("--stage all and --stage clusters run as one task; give --rank/--world-size to the other stages");
+            }
+            (0, 1)
+        }
+        _ => rank_and_world(a.rank, a.world_size)?,
+    };
+    let needs_inputs = matches!(a.stage, DedupStage::All | DedupStage::Signatures | DedupStage::Filter);
+    if needs_inputs && a.inputs.is_empty() {
+        bail!("this stage reads the document shards: name them (the same ones for every stage)");
+    }
+    if !needs_inputs && !a.inputs.is_empty() {
+        bail!("this stage reads only OUT/work/; it takes no input shards");
+    }
+    let print_found = |found: &dedup::Found| {
+        println!(
+            "{} shards, {} documents: {} exact and {} near duplicates to remove ({} clusters), {} kept",
+            found.shards,
+            found.documents,
+            found.exact,
+            found.near,
+            found.clusters,
+            found.documents - found.exact - found.near
+        )
+    };
+    match a.stage {
+        DedupStage::All => {
+            let (found, filtered) = dedup::all(&shards()?, &minhash, &work, a.exclusions)?;
+            match found {
+                Some(found) => print_found(&found),
+                None => println!("already deduplicated: {} kept, {} removed", filtered.kept, filtered.removed),
             }
         }
-        out.finish()?;
-        if let Some(w) = removed {
-            w.finish()?;
+        DedupStage::Signatures => {
+            let docs = dedup::signatures(&shards()?, rank, world, &minhash, &work)?;
+            println!("signatures: task {rank} of {world}: {docs} documents");
+        }
+        DedupStage::Buckets => {
+            let pairs = dedup::buckets(&work, rank, world)?;
+            println!("buckets: task {rank} of {world}: {pairs} candidate pairs");
+        }
+        DedupStage::Clusters => {
+            if let Some(found) = dedup::clusters(&work)? {
+                print_found(&found);
+            }
+        }
+        DedupStage::Filter => {
+            let f = dedup::filter(&shards()?, rank, world, &work, a.exclusions)?;
+            println!("filter: task {rank} of {world}: {} documents kept, {} removed", f.kept, f.removed);
         }
     }
-    minichat_tokenizer::atomic_write(
-        &a.output.join("stats/dedup.json"),
-        serde_json::to_string_pretty(&found)?.as_bytes(),
-    )?;
-    println!(
-        "{} shards, {} documents: {} exact and {} near duplicates removed ({} clusters), {} kept",
-        shards.len(),
-        found.documents,
-        found.exact,
-        found.near,
-        found.clusters,
-        found.documents - found.exact - found.near
-    );
     Ok(())
 }
 
@@ -365,9 +404,6 @@ fn slurm(a: SlurmArgs) -> Result<()> {
         bail!("--tasks must be at least 1");
     }
     let files = warc_files(&a.inputs)?;
-    if a.run_args.contains("--parquet") {
-        bail!("`data dedup` reads JSONL shards; run without --parquet when deduplicating on the cluster");
-    }
     let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("resolving {}", p.display()));
     let exe = std::env::current_exe().context("locating the minichat binary")?;
     let out = abs(&a.output)?;
@@ -396,23 +432,43 @@ fn slurm(a: SlurmArgs) -> Result<()> {
         a.tasks,
         a.run_args
     );
-    let dedup = format!(
-        "{}{exe_q} data dedup {out_q}/output -o {out_q}/dedup --exclusions\n",
-        header("data-dedup", a.cpus_per_task, None)
-    );
+    // Deduplication: three job arrays and one single task, each stage waiting for the last.
+    let dedup_tasks = a.dedup_tasks.unwrap_or(a.tasks);
+    if dedup_tasks == 0 {
+        bail!("--dedup-tasks must be at least 1");
+    }
+    let dedup_stage = |stage: &str, tasks: Option<usize>| {
+        let inputs = if matches!(stage, "signatures" | "filter") { format!(" {out_q}/output") } else { String::new() };
+        let world = tasks.map(|n| format!(" --world-size {n}")).unwrap_or_default();
+        let exclusions = if stage == "filter" { " --exclusions" } else { "" };
+        format!(
+            "{}{exe_q} --threads \"${{SLURM_CPUS_PER_TASK:-{}}}\" data dedup{inputs} -o {out_q}/dedup --stage {stage}{world}{exclusions}\n",
+            header(&format!("dedup-{stage}"), a.cpus_per_task, tasks),
+            a.cpus_per_task
+        )
+    };
     let dir = out.join("slurm");
     let submit = format!(
-        "#!/bin/bash\n# Submits the data-run job array, then deduplication once every task has succeeded.\nset -euo pipefail\n\
-         mkdir -p {logs}\ncd {dir}\nrun=$(sbatch --parsable data-run.sbatch)\n\
-         sbatch --dependency=afterok:\"${{run%%;*}}\" data-dedup.sbatch\n",
+        "#!/bin/bash\n# Submits the data-run job array, then the deduplication stages, each once the previous one has\n\
+         # fully succeeded.\nset -euo pipefail\nmkdir -p {logs}\ncd {dir}\njob=$(sbatch --parsable data-run.sbatch)\n\
+         for stage in signatures buckets clusters filter; do\n  \
+         job=$(sbatch --parsable --dependency=afterok:\"${{job%%;*}}\" dedup-$stage.sbatch)\ndone\necho \"submitted; last job $job\"\n",
         logs = sh_quote(&logs.display().to_string()),
         dir = sh_quote(&dir.display().to_string())
     );
-    for (name, text) in [("data-run.sbatch", run), ("data-dedup.sbatch", dedup), ("submit.sh", submit)] {
+    let scripts = [
+        ("data-run.sbatch", run),
+        ("dedup-signatures.sbatch", dedup_stage("signatures", Some(dedup_tasks))),
+        ("dedup-buckets.sbatch", dedup_stage("buckets", Some(dedup_tasks))),
+        ("dedup-clusters.sbatch", dedup_stage("clusters", None)),
+        ("dedup-filter.sbatch", dedup_stage("filter", Some(dedup_tasks))),
+        ("submit.sh", submit),
+    ];
+    for (name, text) in scripts {
         minichat_tokenizer::atomic_write(&dir.join(name), text.as_bytes())?;
     }
     println!(
-        "wrote {}/{{data-run.sbatch, data-dedup.sbatch, submit.sh}}: {} files over {} tasks; submit with: bash {}/submit.sh",
+        "wrote {}/{{data-run.sbatch, dedup-{{signatures,buckets,clusters,filter}}.sbatch, submit.sh}}: {} files over {} tasks; submit with: bash {}/submit.sh",
         dir.display(),
         files.len(),
         a.tasks,

@@ -180,7 +180,7 @@ fn dedup_keeps_the_first_of_each_cluster() {
 }
 
 #[test]
-fn slurm_scripts_run_the_chain_as_an_array_then_dedup() {
+fn slurm_scripts_run_the_chain_then_the_dedup_stages() {
     let (dir, warcs) = two_warcs("slurm");
     let out = dir.join("out");
     let r = minichat(&[
@@ -195,6 +195,8 @@ fn slurm_scripts_run_the_chain_as_an_array_then_dedup() {
         "cpu",
         "--cpus-per-task",
         "1",
+        "--dedup-tasks",
+        "3",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let run = std::fs::read_to_string(out.join("slurm/data-run.sbatch")).unwrap();
@@ -216,22 +218,23 @@ fn slurm_scripts_run_the_chain_as_an_array_then_dedup() {
         );
     }
     assert!(out.join("completions/00000").exists() && out.join("completions/00001").exists());
-    bash("data-dedup.sbatch", &[]);
+    // The deduplication stages: three arrays of 3 tasks around the single clusters task.
+    for stage in ["signatures", "buckets", "clusters", "filter"] {
+        let script = format!("dedup-{stage}.sbatch");
+        let tasks: &[&str] = if stage == "clusters" { &["0"] } else { &["0", "1", "2"] };
+        for task in tasks {
+            let count = tasks.len().to_string();
+            bash(&script, &[("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_COUNT", &count)]);
+        }
+    }
     assert!(out.join("dedup/stats/dedup.json").exists() && out.join("dedup/output/00001.jsonl.gz").exists());
+    let kept = read_jsonl_gz(&out.join("dedup/output/00000.jsonl.gz")).len()
+        + read_jsonl_gz(&out.join("dedup/output/00001.jsonl.gz")).len();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("dedup/stats/dedup.json")).unwrap()).unwrap();
+    let removed = stats["exact"].as_u64().unwrap() + stats["near"].as_u64().unwrap();
+    assert_eq!(kept as u64 + removed, stats["documents"].as_u64().unwrap(), "{stats}");
     let syntax = Command::new("bash").arg("-n").arg(out.join("slurm/submit.sh")).output().unwrap();
     assert!(syntax.status.success());
-    // Dedup reads JSONL: a Parquet cluster run is refused up front.
-    let r = minichat(&[
-        "data",
-        "slurm",
-        warcs.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--tasks",
-        "2",
-        "--run-args",
-        "--parquet",
-    ]);
-    assert!(!r.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }

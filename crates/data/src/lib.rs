@@ -6,8 +6,9 @@
 //! (`extract`), the URL blocklist filter
 //! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), personal-information
 //! removal (`pii`), language identification (`lid`), the chain of all of them (`pipeline`),
-//! output shards (`output`), near-duplicate
-//! detection (`minhash`, `dedup`), and the counters every stage reports (`stats`).
+//! output shards (`output`) and reading them back (`shards`), exact and near-duplicate removal
+//! as file-based multi-task stages (`minhash`, `dedup`), and the counters every stage reports
+//! (`stats`).
 
 pub mod charset;
 pub mod dedup;
@@ -19,6 +20,7 @@ pub mod output;
 pub mod page;
 pub mod pii;
 pub mod pipeline;
+pub mod shards;
 pub mod stats;
 pub mod text;
 pub mod url_filter;
