@@ -238,3 +238,39 @@ fn slurm_scripts_run_the_chain_then_the_dedup_stages() {
     assert!(syntax.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn index_then_search_finds_the_passage() {
+    let dir = std::env::temp_dir().join(format!("minichat-data-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let docs = [
+        ("a", "Bread needs flour, water, salt and yeast.\nKnead it for ten minutes."),
+        ("b", "The Rust compiler checks borrows at compile time.\nIt has no garbage collector."),
+        ("c", "Sourdough bread rises with a starter instead of yeast."),
+    ];
+    let lines: Vec<String> = docs
+        .iter()
+        .map(|(id, t)| serde_json::json!({"id": id, "url": format!("http://x/{id}"), "text": t}).to_string())
+        .collect();
+    std::fs::write(dir.join("docs.jsonl"), lines.join("\n")).unwrap();
+    let idx = dir.join("docs.idx");
+    let r = minichat(&["data", "index", dir.join("docs.jsonl").to_str().unwrap(), "-o", idx.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("3 documents -> 3 passages"));
+    let r = minichat(&["data", "search", idx.to_str().unwrap(), "garbage collector", "--json", "-k", "2"]);
+    let hits: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&r.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(hits.len(), 1);
+    assert_eq!((hits[0]["doc_id"].as_str(), hits[0]["url"].as_str()), (Some("b"), Some("http://x/b")));
+    let r = minichat(&["data", "search", idx.to_str().unwrap(), "yeast bread", "--json"]);
+    let ids: Vec<String> = String::from_utf8_lossy(&r.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["doc_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["c", "a"], "the shorter passage with both terms first");
+    // A damaged index is refused with its name.
+    std::fs::write(&idx, b"MCBM25v1 but not really").unwrap();
+    let r = minichat(&["data", "search", idx.to_str().unwrap(), "bread"]);
+    assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("docs.idx"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

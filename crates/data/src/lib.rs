@@ -14,6 +14,7 @@ pub mod charset;
 pub mod dedup;
 pub mod extract;
 pub mod filters;
+pub mod index;
 pub mod lid;
 pub mod minhash;
 pub mod output;

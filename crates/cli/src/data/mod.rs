@@ -6,6 +6,8 @@ use minichat_data::stats::Counts;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+mod index;
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Read WARC files (gzip, zstd or plain) and count what they hold: records by type, HTML
@@ -20,6 +22,11 @@ pub enum Command {
     /// cluster. Four file-based stages (signatures, buckets, clusters, filter), each of which
     /// can run as many tasks (`--stage`, `--rank/--world-size`), or all of them at once.
     Dedup(DedupArgs),
+    /// Build a BM25 search index over document shards (passages of about 120 words), for
+    /// `data search` and the assistant's search tool.
+    Index(index::IndexArgs),
+    /// Search an index made by `data index`: the best passages for a query.
+    Search(index::SearchArgs),
     /// Write Slurm batch scripts for a cluster run: a job array of `data run` tasks (one rank
     /// each), then the four `data dedup` stages as dependent jobs (OUT/slurm/submit.sh).
     Slurm(SlurmArgs),
@@ -140,6 +147,8 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Inspect(a) => inspect(a),
         Command::Run(a) => run_chain(a),
         Command::Dedup(a) => dedup(a),
+        Command::Index(a) => index::index(a),
+        Command::Search(a) => index::search(a),
         Command::Slurm(a) => slurm(a),
     }
 }
