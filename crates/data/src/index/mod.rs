@@ -44,6 +44,39 @@ pub struct Index {
     postings: HashMap<String, Vec<(u32, u32)>>,
 }
 
+/// A passage with its terms counted.
+struct Analysed {
+    passage: Passage,
+    /// (term, frequency), sorted by term.
+    counts: Vec<(String, u32)>,
+    /// Terms in the passage.
+    len: u32,
+}
+
+/// A document's passages, analysed.
+fn analyse(place: &str, row: &Row, passage_words: usize) -> Vec<Analysed> {
+    let json = row.to_json();
+    let doc_id = json["id"].as_str().unwrap_or(place).to_string();
+    let url = json["url"].as_str().unwrap_or_default().to_string();
+    passages(row.text(), passage_words)
+        .into_iter()
+        .map(|text| {
+            let t = terms(&text);
+            let mut counts: HashMap<String, u32> = HashMap::new();
+            for term in &t {
+                *counts.entry(term.clone()).or_default() += 1;
+            }
+            let mut counts: Vec<(String, u32)> = counts.into_iter().collect();
+            counts.sort();
+            Analysed {
+                passage: Passage { doc_id: doc_id.clone(), url: url.clone(), text },
+                counts,
+                len: t.len() as u32,
+            }
+        })
+        .collect()
+}
+
 /// Cuts `text` into passages of about `words` words: whole lines while they fit, a line longer
 /// than that on its own cut by words.
 pub fn passages(text: &str, words: usize) -> Vec<String> {
@@ -82,35 +115,16 @@ impl Index {
     /// Indexes `docs` (rows of shards, with where they came from for documents without an id).
     pub fn build(docs: &[(String, Row)], passage_words: usize) -> Index {
         // Passages and their term counts in parallel; then the postings, in passage order.
-        let per_doc: Vec<Vec<(Passage, Vec<(String, u32)>, u32)>> = docs
-            .par_iter()
-            .map(|(place, row)| {
-                let json = row.to_json();
-                let doc_id = json["id"].as_str().map(str::to_string).unwrap_or_else(|| place.clone());
-                let url = json["url"].as_str().unwrap_or_default().to_string();
-                passages(row.text(), passage_words)
-                    .into_iter()
-                    .map(|text| {
-                        let t = terms(&text);
-                        let mut counts: HashMap<String, u32> = HashMap::new();
-                        for term in &t {
-                            *counts.entry(term.clone()).or_default() += 1;
-                        }
-                        let mut counts: Vec<(String, u32)> = counts.into_iter().collect();
-                        counts.sort();
-                        (Passage { doc_id: doc_id.clone(), url: url.clone(), text }, counts, t.len() as u32)
-                    })
-                    .collect()
-            })
-            .collect();
+        let per_doc: Vec<Vec<Analysed>> =
+            docs.par_iter().map(|(place, row)| analyse(place, row, passage_words)).collect();
         let mut index = Index::default();
-        for (passage, counts, len) in per_doc.into_iter().flatten() {
+        for a in per_doc.into_iter().flatten() {
             let p = index.passages.len() as u32;
-            for (term, tf) in counts {
+            for (term, tf) in a.counts {
                 index.postings.entry(term).or_default().push((p, tf));
             }
-            index.passages.push(passage);
-            index.lengths.push(len);
+            index.passages.push(a.passage);
+            index.lengths.push(a.len);
         }
         index
     }
