@@ -274,3 +274,27 @@ fn index_then_search_finds_the_passage() {
     assert!(!r.status.success() && String::from_utf8_lossy(&r.stderr).contains("docs.idx"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn extract_prints_the_main_text_of_html_files() {
+    let dir = std::env::temp_dir().join(format!("minichat-data-extract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let para = "The committee met on Tuesday to discuss the new library, which will open next spring with \
+                a reading room, a children's corner and a small cafe run by volunteers.";
+    let page = format!(
+        "<html><head><meta charset=\"iso-8859-1\"></head><body><nav><a href='/'>Home</a></nav><article>\
+         <h1>Library plans</h1><p>{para}</p><p>{para}</p><p>Caf\u{e9} opens at nine.</p></article></body></html>"
+    );
+    let latin1: Vec<u8> = page.chars().map(|c| c as u32 as u8).collect();
+    std::fs::write(dir.join("a.html"), latin1).unwrap();
+    std::fs::write(dir.join("b.html"), "<html><body><nav>menu</nav></body></html>").unwrap();
+    let out = minichat(&["data", "extract", "--json", dir.to_str().unwrap()]);
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let text = rows[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Library plans\nThe committee") && text.ends_with("Café opens at nine."), "{text}");
+    assert!(!text.contains("Home"));
+    assert_eq!(rows[1]["error"], "no_content");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,6 +6,7 @@ use minichat_data::stats::Counts;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+mod extract;
 mod index;
 
 #[derive(Subcommand)]
@@ -17,6 +18,9 @@ pub enum Command {
     /// Gopher/C4/FineWeb quality filters, PII removal; writes OUT/output/RANK.jsonl.gz (or .parquet),
     /// OUT/stats/RANK.json and a completion marker (a completed rank is skipped on relaunch).
     Run(RunArgs),
+    /// The extraction stage alone: the main text of HTML files (trafilatura's algorithm, as in
+    /// `data run`), for checking what a page becomes.
+    Extract(extract::ExtractArgs),
     /// Remove exact and near duplicates (MinHash, FineWeb's 5-grams and 14 bands of 8) from
     /// document shards (`data run` output, JSONL or Parquet); keeps the first document of each
     /// cluster. Four file-based stages (signatures, buckets, clusters, filter), each of which
@@ -147,6 +151,7 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Inspect(a) => inspect(a),
         Command::Run(a) => run_chain(a),
         Command::Dedup(a) => dedup(a),
+        Command::Extract(a) => extract::extract(a),
         Command::Index(a) => index::index(a),
         Command::Search(a) => index::search(a),
         Command::Slurm(a) => slurm(a),
