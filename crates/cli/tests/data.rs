@@ -298,3 +298,40 @@ fn extract_prints_the_main_text_of_html_files() {
     assert_eq!(rows[1]["error"], "no_content");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn ctrl_c_keeps_the_work_done_and_the_rerun_finishes_it() {
+    let (dir, _) = two_warcs("sigint");
+    let warc = demo_subset(&dir, "part.warc.gz", 0, 700);
+    let (w, stopped, whole) = (warc.to_str().unwrap(), dir.join("stopped"), dir.join("whole"));
+    let child = Command::new(env!("CARGO_BIN_EXE_minichat"))
+        .args(["--threads", "1", "data", "run", w, "-o", stopped.to_str().unwrap(), "--exclusions"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("run the same command again to resume"), "{stderr}");
+    assert!(stopped.join("partial/00000.json").exists() && !stopped.join("completions/00000").exists());
+    let resumed = minichat(&["data", "run", w, "-o", stopped.to_str().unwrap(), "--exclusions"]);
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming rank 0"));
+    assert!(resumed.status.success() && stopped.join("completions/00000").exists());
+    assert!(!stopped.join("partial/00000.json").exists());
+    // The same documents, exclusions and counts as a run never interrupted.
+    assert!(minichat(&["data", "run", w, "-o", whole.to_str().unwrap(), "--exclusions"]).status.success());
+    for f in ["output/00000.jsonl.gz", "removed/language/00000.jsonl.gz", "removed/gopher_quality/00000.jsonl.gz"] {
+        assert_eq!(read_jsonl_gz(&stopped.join(f)), read_jsonl_gz(&whole.join(f)), "{f}");
+    }
+    let counts = |d: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("stats/00000.json")).unwrap()).unwrap();
+        for s in v["stages"].as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("seconds");
+        }
+        v
+    };
+    assert_eq!(counts(&stopped), counts(&whole));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -158,13 +158,13 @@ fn decompress(encoding: &str, data: &[u8]) -> Result<Vec<u8>, bool> {
     read_all(&mut flate2::read::MultiGzDecoder::new(data))
 }
 
-/// Calls `f` with every HTML page of the WARC file at `path`, in file order; returns the
-/// reader's and the page counts together, plus `type_<WARC-Type>` per record type. Only an
-/// unreadable file is an error.
+/// Calls `f` with every HTML page of the WARC file at `path`, in file order, until it returns
+/// false; returns the reader's and the page counts together, plus `type_<WARC-Type>` per
+/// record type. Only an unreadable file is an error.
 pub fn for_each_page(
     path: &std::path::Path,
     max_record: usize,
-    mut f: impl FnMut(Page),
+    mut f: impl FnMut(Page) -> bool,
 ) -> Result<Counts, crate::Error> {
     let io_err = |source| crate::Error::Io { path: path.display().to_string(), source };
     let mut reader = crate::warc::WarcReader::open(path, max_record).map_err(io_err)?;
@@ -172,7 +172,9 @@ pub fn for_each_page(
     while let Some(rec) = reader.next_record().map_err(io_err)? {
         counts.inc(&format!("type_{}", rec.warc_type()));
         if let Some(page) = from_record(&rec, &mut counts) {
-            f(page);
+            if !f(page) {
+                break;
+            }
         }
     }
     counts.merge(&reader.counts);

@@ -10,12 +10,13 @@ use crate::pii::Pii;
 use crate::stats::Counts;
 use crate::url_filter::UrlFilter;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// A document with FineWeb's columns.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Doc {
     pub text: String,
     pub id: String,
@@ -30,7 +31,7 @@ pub struct Doc {
 }
 
 /// What one stage did over a run.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StageStats {
     pub name: String,
     pub docs_in: u64,
@@ -38,14 +39,14 @@ pub struct StageStats {
     /// Dropped documents by reason.
     pub dropped: Counts,
     /// What the stage changed in kept documents (PII replacements by kind).
-    #[serde(skip_serializing_if = "Counts::is_empty")]
+    #[serde(default, skip_serializing_if = "Counts::is_empty")]
     pub changed: Counts,
     /// Time spent in the stage, summed over threads.
     pub seconds: f64,
 }
 
 /// Everything a run counted: the WARC reader's counts and each stage's.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunStats {
     pub files: u64,
     pub reader: Counts,
@@ -194,14 +195,18 @@ impl Pipeline {
         (Ok(doc), times)
     }
 
-    /// Runs every page of one WARC file through the chain, calling `keep` with each kept
-    /// document and `drop` with each dropped one (stage name, reason), in file order.
+    /// Runs the pages of one WARC file through the chain, after the first `skip` (done by an
+    /// earlier, interrupted run), calling `keep` with each kept document and `drop` with each
+    /// dropped one (stage name, reason), in file order. When `stop` is set it returns early:
+    /// every page before `FileRun::pages` is then done and none after it.
     pub fn run_file(
         &self,
         path: &Path,
+        skip: u64,
+        stop: &AtomicBool,
         mut keep: impl FnMut(&Doc),
         mut drop: impl FnMut(&str, &str, &Doc),
-    ) -> Result<RunStats, crate::Error> {
+    ) -> Result<FileRun, crate::Error> {
         let names = self.stage_names();
         let mut stats = RunStats {
             files: 1,
@@ -210,9 +215,16 @@ impl Pipeline {
         };
         let file_path = path.display().to_string();
         let mut batch: Vec<Page> = Vec::new();
-        let mut flush = |batch: &mut Vec<Page>, stats: &mut RunStats| {
-            let results: Vec<_> = std::mem::take(batch).into_par_iter().map(|p| self.process(p, &file_path)).collect();
-            for Processed { result, times, pii } in results {
+        let (mut seen, mut done) = (0u64, skip);
+        // Pages are processed in parallel batches; once `stop` is set, pages not yet started
+        // are left, and the batch's done prefix is what counts.
+        let mut flush = |batch: &mut Vec<Page>, stats: &mut RunStats, done: &mut u64| {
+            let results: Vec<Option<Processed>> = std::mem::take(batch)
+                .into_par_iter()
+                .map(|p| (!stop.load(Ordering::Relaxed)).then(|| self.process(p, &file_path)))
+                .collect();
+            for Processed { result, times, pii } in results.into_iter().map_while(|r| r) {
+                *done += 1;
                 stats.stages.last_mut().expect("the pii stage").changed.merge(&pii);
                 for (s, t) in stats.stages.iter_mut().zip(&times) {
                     s.seconds += t;
@@ -237,13 +249,32 @@ impl Pipeline {
         };
         const BATCH: usize = 256;
         let reader = page::for_each_page(path, self.max_record, |p| {
-            batch.push(p);
-            if batch.len() == BATCH {
-                flush(&mut batch, &mut stats);
+            seen += 1;
+            if seen > skip {
+                batch.push(p);
             }
+            if batch.len() == BATCH {
+                flush(&mut batch, &mut stats, &mut done);
+            }
+            !stop.load(Ordering::Relaxed)
         })?;
-        flush(&mut batch, &mut stats);
-        stats.reader = reader;
-        Ok(stats)
+        flush(&mut batch, &mut stats, &mut done);
+        let finished = done == seen && !stop.load(Ordering::Relaxed);
+        if finished {
+            stats.reader = reader;
+        } else {
+            // The reader's counts cover part of the file; the resumed run counts it whole.
+            stats.files = 0;
+        }
+        Ok(FileRun { stats, pages: done, finished })
     }
+}
+
+/// What `Pipeline::run_file` did.
+pub struct FileRun {
+    pub stats: RunStats,
+    /// Pages of the file done (the skipped ones included).
+    pub pages: u64,
+    /// All of the file was done; else it was stopped and `stats` has no reader counts.
+    pub finished: bool,
 }

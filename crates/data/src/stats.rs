@@ -1,11 +1,11 @@
 //! Counters by kind (records read, pages kept, each kind of bad input or drop reason), merged
 //! across files and ranks and written as JSON next to each stage's output.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Named counters; a kind that never happened is absent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Counts(BTreeMap<String, u64>);
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod extract;
 mod index;
+mod run;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -17,7 +18,7 @@ pub enum Command {
     /// FineWeb's stage-1 chain over WARC files: URL filter, text extraction, language filter,
     /// Gopher/C4/FineWeb quality filters, PII removal; writes OUT/output/RANK.jsonl.gz (or .parquet),
     /// OUT/stats/RANK.json and a completion marker (a completed rank is skipped on relaunch).
-    Run(RunArgs),
+    Run(run::RunArgs),
     /// The extraction stage alone: the main text of HTML files (trafilatura's algorithm, as in
     /// `data run`), for checking what a page becomes.
     Extract(extract::ExtractArgs),
@@ -104,36 +105,6 @@ pub enum DedupStage {
 }
 
 #[derive(Args)]
-pub struct RunArgs {
-    /// WARC files, or folders of them.
-    #[arg(required = true)]
-    inputs: Vec<PathBuf>,
-    /// Output folder.
-    #[arg(short, long)]
-    output: PathBuf,
-    /// The `dump` column of the output (FineWeb: the crawl's name).
-    #[arg(long, default_value = "minichat-demo")]
-    dump: String,
-    /// URL lists folder (datatrove/UT1 format, e.g. from scripts/fetch_url_blocklist.sh);
-    /// default: minichat's small built-in lists.
-    #[arg(long)]
-    url_lists: Option<PathBuf>,
-    /// Also write dropped documents, with their stage and reason, to OUT/removed/STAGE/.
-    #[arg(long)]
-    exclusions: bool,
-    /// Write the kept documents as Parquet (FineWeb's format) instead of gzipped JSONL.
-    #[arg(long)]
-    parquet: bool,
-    /// This task's rank: it takes files rank, rank + world size, ... of the sorted inputs
-    /// (default: $SLURM_ARRAY_TASK_ID, else 0).
-    #[arg(long)]
-    rank: Option<usize>,
-    /// Number of tasks (default: $SLURM_ARRAY_TASK_COUNT, else 1).
-    #[arg(long)]
-    world_size: Option<usize>,
-}
-
-#[derive(Args)]
 pub struct InspectArgs {
     /// WARC files, or folders of them (*.warc, *.warc.gz, *.warc.zst).
     #[arg(required = true)]
@@ -149,7 +120,7 @@ pub struct InspectArgs {
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Inspect(a) => inspect(a),
-        Command::Run(a) => run_chain(a),
+        Command::Run(a) => run::run(a),
         Command::Dedup(a) => dedup(a),
         Command::Extract(a) => extract::extract(a),
         Command::Index(a) => index::index(a),
@@ -198,7 +169,7 @@ fn inspect(a: InspectArgs) -> Result<()> {
     let per_file: Vec<Result<Counts>> = files
         .par_iter()
         .map(|f| {
-            let counts = minichat_data::page::for_each_page(f, a.max_record_mib << 20, |_| {})?;
+            let counts = minichat_data::page::for_each_page(f, a.max_record_mib << 20, |_| true)?;
             progress.inc(std::fs::metadata(f).map(|m| m.len()).unwrap_or(0));
             Ok(counts)
         })
@@ -240,111 +211,6 @@ pub fn rank_and_world(rank: Option<usize>, world_size: Option<usize>) -> Result<
         bail!("--rank {rank} must be below --world-size {world}");
     }
     Ok((rank, world))
-}
-
-#[derive(serde::Serialize)]
-struct Excluded<'a> {
-    #[serde(flatten)]
-    doc: &'a minichat_data::pipeline::Doc,
-    filter_stage: &'a str,
-    filter_reason: &'a str,
-}
-
-fn run_chain(a: RunArgs) -> Result<()> {
-    use minichat_data::output::{JsonlGzWriter, ShardWriter};
-    use minichat_data::pipeline::{Pipeline, RunStats};
-    use minichat_tokenizer::atomic_write;
-    let (rank, world) = rank_and_world(a.rank, a.world_size)?;
-    let all = warc_files(&a.inputs)?;
-    let files: Vec<PathBuf> = all.iter().skip(rank).step_by(world).cloned().collect();
-    let name = format!("{rank:05}");
-    let marker = a.output.join("completions").join(&name);
-    if marker.exists() {
-        eprintln!("rank {rank} of {world} already completed ({}); nothing to do", marker.display());
-        return Ok(());
-    }
-    let mut pipeline = Pipeline::fineweb(&a.dump);
-    if let Some(dir) = &a.url_lists {
-        pipeline.url_filter = minichat_data::url_filter::UrlFilter::from_dir(dir)?;
-    }
-    let progress = indicatif::ProgressBar::new_spinner().with_style(
-        indicatif::ProgressStyle::with_template("{spinner} rank {msg}: {pos} pages ({per_sec}, {elapsed})")
-            .expect("valid template"),
-    );
-    progress.set_message(format!("{rank}/{world}, {} files", files.len()));
-    let mut out = ShardWriter::create(&a.output.join("output").join(&name), a.parquet)?;
-    let mut removed: std::collections::BTreeMap<String, JsonlGzWriter> = Default::default();
-    let mut stats = RunStats::default();
-    let (mut keep_error, mut drop_error): (Option<std::io::Error>, Option<std::io::Error>) = (None, None);
-    for file in &files {
-        let s = pipeline.run_file(
-            file,
-            |doc| {
-                progress.inc(1);
-                if let Err(e) = out.write(doc) {
-                    keep_error.get_or_insert(e);
-                }
-            },
-            |stage, reason, doc| {
-                progress.inc(1);
-                if !a.exclusions {
-                    return;
-                }
-                let w = match removed.entry(stage.to_string()) {
-                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        match JsonlGzWriter::create(
-                            &a.output.join("removed").join(stage).join(format!("{name}.jsonl.gz")),
-                        ) {
-                            Ok(w) => e.insert(w),
-                            Err(err) => {
-                                drop_error.get_or_insert(err);
-                                return;
-                            }
-                        }
-                    }
-                };
-                if let Err(e) = w.write(&Excluded { doc, filter_stage: stage, filter_reason: reason }) {
-                    drop_error.get_or_insert(e);
-                }
-            },
-        )?;
-        if let Some(e) = keep_error.take().or(drop_error.take()) {
-            return Err(e).context("writing the output");
-        }
-        stats.merge(&s);
-    }
-    progress.finish_and_clear();
-    let kept = out.written();
-    out.finish().context("finishing the output shard")?;
-    for (_, w) in removed {
-        w.finish().context("finishing an exclusion shard")?;
-    }
-    atomic_write(
-        &a.output.join("stats").join(format!("{name}.json")),
-        serde_json::to_string_pretty(&stats)?.as_bytes(),
-    )?;
-    atomic_write(&marker, b"")?;
-    print_summary(&stats, kept);
-    Ok(())
-}
-
-fn print_summary(stats: &minichat_data::pipeline::RunStats, kept: u64) {
-    let pages = stats.reader.get("pages");
-    println!(
-        "{} files, {} records, {pages} HTML pages -> {kept} documents kept",
-        stats.files,
-        stats.reader.get("records")
-    );
-    println!("{:<18} {:>7} {:>7} {:>9}  dropped by reason", "stage", "in", "out", "seconds");
-    for s in &stats.stages {
-        let mut reasons: Vec<(&str, u64)> = s.dropped.iter().collect();
-        reasons.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-        let reasons: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
-        let changed: Vec<String> = s.changed.iter().map(|(r, n)| format!("{r} {n}")).collect();
-        let note = if changed.is_empty() { reasons.join(", ") } else { format!("replaced: {}", changed.join(", ")) };
-        println!("{:<18} {:>7} {:>7} {:>9.2}  {note}", s.name, s.docs_in, s.docs_out, s.seconds);
-    }
 }
 
 fn dedup(a: DedupArgs) -> Result<()> {
