@@ -5,7 +5,7 @@
 //! records into decoded HTML documents (`page`, `charset`), main-text extraction
 //! (`extract`), the URL blocklist filter
 //! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), personal-information
-//! removal (`pii`), language identification (`lid`), the chain of all of them (`pipeline`),
+//! removal (`pii`), language identification (`lid`, `fasttext`), the chain of all of them (`pipeline`),
 //! output shards (`output`) and reading them back (`shards`), exact and near-duplicate removal
 //! as file-based multi-task stages (`minhash`, `dedup`), and the counters every stage reports
 //! (`stats`).
@@ -13,6 +13,7 @@
 pub mod charset;
 pub mod dedup;
 pub mod extract;
+pub mod fasttext;
 pub mod filters;
 pub mod index;
 pub mod lid;

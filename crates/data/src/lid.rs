@@ -1,7 +1,8 @@
 //! Language identification. FineWeb keeps documents whose fastText `lid.176` score for English
-//! is over 0.65. Here the default is pure Rust, the `whatlang` crate's trigram detector (the
-//! one `trafilatura` also uses): its `confidence` is a different scale from fastText's
-//! probability, so FineWeb's threshold does not carry over as is (calibration: docs/data.md).
+//! is over 0.65. Two detectors: fastText itself (`fasttext.rs`, pure Rust) when a model file
+//! is given (`Lid::FastText`: FineWeb's exact decisions), else the built-in `whatlang`
+//! trigram detector (the one `trafilatura` also uses), whose `confidence` is on another scale
+//! (calibration: docs/data.md, tests/lid.rs).
 
 /// The least score an English document needs to be kept. Against fastText lid.176's "en >
 /// 0.65" on data/corpus.jsonl (`tests/lid.rs`) every threshold agrees on 88.7-90.0% of the
@@ -16,8 +17,37 @@ pub struct Language {
     pub score: f64,
 }
 
-/// The language of `text` (newlines read as spaces, as datatrove feeds fastText), or None if
-/// the detector cannot tell (no letters).
+/// A language detector.
+pub enum Lid {
+    /// whatlang, built in.
+    Whatlang,
+    /// A fastText model (e.g. lid.176.ftz).
+    FastText(Box<crate::fasttext::Model>),
+}
+
+impl Lid {
+    /// The most likely language of `text` with its score, and whether any of `keep` scores
+    /// over `threshold` (datatrove's `LanguageFilter`: the score of a kept language counts,
+    /// whether or not it is the top one). None if the detector cannot tell.
+    pub fn decide(&self, text: &str, keep: &[String], threshold: f64) -> Option<(Language, bool)> {
+        match self {
+            Lid::Whatlang => {
+                let lang = identify(text)?;
+                let kept = keep.contains(&lang.code) && lang.score > threshold;
+                Some((lang, kept))
+            }
+            Lid::FastText(model) => {
+                let scores = model.predict(&text.replace('\n', " "));
+                let &(code, score) = scores.first()?;
+                let kept = scores.iter().any(|(l, s)| keep.iter().any(|k| k == l) && *s as f64 > threshold);
+                Some((Language { code: code.to_string(), score: score as f64 }, kept))
+            }
+        }
+    }
+}
+
+/// whatlang's language of `text` (newlines read as spaces, as datatrove feeds fastText), or
+/// None if the detector cannot tell (no letters).
 pub fn identify(text: &str) -> Option<Language> {
     let flat = text.replace('\n', " ");
     let info = whatlang::detect(&flat)?;

@@ -88,7 +88,8 @@ pub struct Pipeline {
     pub dump: String,
     pub url_filter: UrlFilter,
     pub extractor: Extractor,
-    /// Languages kept (ISO 639-1), and the least score (see `lid`).
+    /// The language detector, the languages kept (ISO 639-1), and the least score (see `lid`).
+    pub lid: crate::lid::Lid,
     pub languages: Vec<String>,
     pub language_threshold: f64,
     pub filters: Vec<Box<dyn Filter>>,
@@ -106,6 +107,7 @@ impl Pipeline {
             dump: dump.to_string(),
             url_filter: UrlFilter::builtin(),
             extractor: Extractor::default(),
+            lid: crate::lid::Lid::Whatlang,
             languages: vec!["en".into()],
             language_threshold: crate::lid::EN_THRESHOLD,
             filters: filters::fineweb_chain(),
@@ -166,17 +168,17 @@ impl Pipeline {
             }
         }
         lap(&mut times, 1);
-        match crate::lid::identify(&doc.text) {
-            Some(lang) => {
+        let keep = match self.lid.decide(&doc.text, &self.languages, self.language_threshold) {
+            Some((lang, keep)) => {
                 doc.language = lang.code;
                 doc.language_score = (lang.score * 1e4).round() / 1e4;
+                keep
             }
             None => {
                 lap(&mut times, 2);
                 return (Err((2, "unknown_language", doc)), times);
             }
-        }
-        let keep = self.languages.contains(&doc.language) && doc.language_score > self.language_threshold;
+        };
         lap(&mut times, 2);
         if !keep {
             return (Err((2, "language", doc)), times);

@@ -40,3 +40,33 @@ fn our_threshold_reproduces_fasttexts_decisions() {
     // fastText scores low and whatlang calls English). Non-English documents all agree.
     assert!(at_default >= 0.885, "{at_default}");
 }
+
+/// Our fastText inference on lid.176.ftz (data/lid/, from scripts/fetch_lid_model.sh) gives
+/// the Python `fasttext` package's probabilities on every corpus document: the English score
+/// and the top label with its score (the fixture rounds to 4 decimals).
+#[test]
+fn fasttext_port_gives_fasttexts_scores() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model = minichat_data::fasttext::Model::load(&root.join("data/lid/lid.176.ftz")).unwrap();
+    let corpus = std::fs::read_to_string(root.join("data/corpus.jsonl")).unwrap();
+    let fixture = std::fs::read_to_string(root.join("crates/data/tests/fixtures/fasttext_lid.jsonl")).unwrap();
+    let mut worst = 0.0f64;
+    for (doc, want) in corpus.lines().zip(fixture.lines()) {
+        let text = serde_json::from_str::<Value>(doc).unwrap()["text"].as_str().unwrap().replace('\n', " ");
+        let want: Value = serde_json::from_str(want).unwrap();
+        let got = model.predict(&text);
+        let en = got.iter().find(|(l, _)| *l == "en").map_or(0.0, |p| p.1 as f64);
+        let (top, top_score) = got[0];
+        assert_eq!(top, want["top"].as_str().unwrap(), "document {}", want["i"]);
+        for (ours, theirs) in [(en, &want["en"]), (top_score as f64, &want["top_score"])] {
+            let d = (ours - theirs.as_f64().unwrap()).abs();
+            worst = worst.max(d);
+            assert!(d < 2e-4, "document {}: {ours} against {theirs}", want["i"]);
+        }
+    }
+    eprintln!("largest difference from fastText: {worst:.2e}");
+    let en = &model.predict("The quick brown fox jumps over the lazy dog.")[0];
+    assert_eq!(en.0, "en");
+    let p: f32 = model.predict("Der schnelle braune Fuchs springt über den faulen Hund.").iter().map(|p| p.1).sum();
+    assert!(p <= 1.0 + 1e-4, "probabilities sum to at most 1: {p}");
+}

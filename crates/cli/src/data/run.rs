@@ -26,6 +26,11 @@ pub struct RunArgs {
     /// default: minichat's small built-in lists.
     #[arg(long)]
     url_lists: Option<PathBuf>,
+    /// A fastText language-identification model (e.g. data/lid/lid.176.ftz, FineWeb's
+    /// lid.176 quantized; scripts/fetch_lid_model.sh): FineWeb's exact language decisions.
+    /// Default: the built-in whatlang detector.
+    #[arg(long)]
+    lid_model: Option<PathBuf>,
     /// Also write dropped documents, with their stage and reason, to OUT/removed/STAGE/.
     #[arg(long)]
     exclusions: bool,
@@ -134,6 +139,9 @@ pub fn run(a: RunArgs) -> Result<()> {
     let mut pipeline = Pipeline::fineweb(&a.dump);
     if let Some(dir) = &a.url_lists {
         pipeline.url_filter = minichat_data::url_filter::UrlFilter::from_dir(dir)?;
+    }
+    if let Some(path) = &a.lid_model {
+        pipeline.lid = minichat_data::lid::Lid::FastText(Box::new(minichat_data::fasttext::Model::load(path)?));
     }
     let stop = stop_on_ctrl_c()?;
     let progress_bar = indicatif::ProgressBar::new_spinner().with_style(
