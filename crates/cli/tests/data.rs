@@ -130,16 +130,23 @@ fn run_writes_shards_stats_and_markers_and_shards_by_rank() {
     let again = run(&["--rank", "0", "--world-size", "2"]);
     assert!(again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already completed"));
     assert!(!run(&["--rank", "2", "--world-size", "2"]).status.success());
-    // Parquet output: FineWeb's format, read back through the tokenizer's Parquet input.
+    // Parquet output: FineWeb's format, read back through the tokenizer's Parquet input; the
+    // language from fastText lid.176.
     let pq = dir.join("pq");
-    let r =
-        minichat(&["data", "run", warcs.join("b.warc.gz").to_str().unwrap(), "-o", pq.to_str().unwrap(), "--parquet"]);
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lid/lid.176.ftz");
+    let b = warcs.join("b.warc.gz");
+    let (b, pq_dir, model) = (b.to_str().unwrap(), pq.to_str().unwrap(), model.to_str().unwrap());
+    let r = minichat(&["data", "run", b, "-o", pq_dir, "--parquet", "--lid-model", model]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let fasttext_stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pq.join("stats/00000.json")).unwrap()).unwrap();
+    assert!(fasttext_stats["stages"][2]["dropped"]["language"].as_u64().unwrap() > 0, "{fasttext_stats}");
     let shard = pq.join("output/00000.parquet");
     assert!(std::fs::read(&shard).unwrap().starts_with(b"PAR1"));
     let stats = minichat(&["tokenizer", "stats", shard.to_str().unwrap(), "-t", "r50k_base"]);
     let stats_out = String::from_utf8_lossy(&stats.stdout);
-    assert!(stats.status.success() && stats_out.contains(&format!("corpus: {} documents", docs.len())), "{stats_out}");
+    let kept = fasttext_stats["stages"].as_array().unwrap().last().unwrap()["docs_out"].as_u64().unwrap();
+    assert!(stats.status.success() && stats_out.contains(&format!("corpus: {kept} documents")), "{stats_out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
