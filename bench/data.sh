@@ -15,8 +15,11 @@ mkdir -p "$work/ours" "$work/theirs"
 t0=$(date +%s.%N)
 ../target/release/minichat --threads 1 data run "${warcs[@]}" -o "$work/ours" | tee results-data-ours.txt
 t1=$(date +%s.%N)
+# The same with trafilatura's external fallbacks, as FineWeb ran it.
+../target/release/minichat --threads 1 data run "${warcs[@]}" -o "$work/ours-fallback" --extract-fallback | tee results-data-ours-fallback.txt
+t2=$(date +%s.%N)
 HF_HOME="$work/hf" TLDEXTRACT_CACHE="$work/tld" venv-data/bin/python data_datatrove.py "$work/theirs" "${warcs[@]}" 2>"$work/theirs.log" | tee results-data-datatrove.txt
-python3 - "$t0" "$t1" "$work/ours/stats/00000.json" <<'PY'
+python3 - "$t0" "$t1" "$work/ours/stats/00000.json" "$t2" <<'PY'
 import re, sys
 ours = open("results-data-ours.txt").read()
 theirs = open("results-data-datatrove.txt").read()
@@ -31,4 +34,7 @@ responses = int(re.search(r'"type_response": (\d+)', open(sys.argv[3]).read()).g
 print(f"minichat:  {responses} responses ({pages} HTML 2xx pages) -> {kept} kept in {wall:.1f} s on 1 core: {responses / wall:.1f} responses/s/core")
 print(f"datatrove: {tp} responses -> {tk} kept in {tw:.1f} s on 1 core: {tp / tw:.2f} responses/s/core")
 print(f"ratio: {tw / wall:.1f}x (same files, 1 core each)")
+wall_fb = float(sys.argv[4]) - float(sys.argv[2])
+kept_fb = int(re.search(r"-> (\d+) documents kept", open("results-data-ours-fallback.txt").read()).group(1))
+print(f"minichat --extract-fallback: {kept_fb} kept in {wall_fb:.1f} s on 1 core: {responses / wall_fb:.1f} responses/s/core, ratio {tw / wall_fb:.1f}x")
 PY

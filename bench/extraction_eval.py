@@ -46,23 +46,34 @@ def main():
         theirs[n] = trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=False) or ""
     their_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    out = subprocess.run([binary, "--threads", "1", "data", "extract", "--json", *html_paths], capture_output=True, text=True, check=True)
-    our_s = time.perf_counter() - t0
-    ours = {}
-    for line in out.stdout.splitlines():
-        row = json.loads(line)
-        ours[os.path.basename(row["file"])[:-5]] = row.get("text", "")
+    def run_ours(*flags):
+        t0 = time.perf_counter()
+        out = subprocess.run([binary, "--threads", "1", "data", "extract", "--json", *flags, *html_paths], capture_output=True, text=True, check=True)
+        secs = time.perf_counter() - t0
+        texts = {}
+        for line in out.stdout.splitlines():
+            row = json.loads(line)
+            texts[os.path.basename(row["file"])[:-5]] = row.get("text", "")
+        return texts, secs
+
+    ours, our_s = run_ours()
+    ours_fb, our_fb_s = run_ours("--fallback")
 
     print(f"{len(names)} labelled pages (newspaper4k 0.9.6 test data)")
     print(f"{'page':<24} {'trafilatura P/R/F1':>22} {'minichat P/R/F1':>22}")
-    totals = {"trafilatura": [], "minichat": []}
+    totals = {"trafilatura": [], "minichat": [], "minichat --fallback": []}
     for n in names:
         a, b = score(theirs[n], want[n]), score(ours.get(n, ""), want[n])
         totals["trafilatura"].append(a)
         totals["minichat"].append(b)
+        totals["minichat --fallback"].append(score(ours_fb.get(n, ""), want[n]))
         print(f"{n:<24} {a[0]:>6.3f} {a[1]:.3f} {a[2]:.3f}   {b[0]:>6.3f} {b[1]:.3f} {b[2]:.3f}")
-    for who, s, secs in [("trafilatura " + trafilatura.__version__, totals["trafilatura"], their_s), ("minichat", totals["minichat"], our_s)]:
+    runs = [
+        ("trafilatura " + trafilatura.__version__, totals["trafilatura"], their_s),
+        ("minichat", totals["minichat"], our_s),
+        ("minichat --fallback", totals["minichat --fallback"], our_fb_s),
+    ]
+    for who, s, secs in runs:
         p, r, f = (sum(x[i] for x in s) / len(s) for i in range(3))
         print(f"{who:<20} mean P {p:.3f} R {r:.3f} F1 {f:.3f}   {len(s) / secs:.1f} pages/s (1 core)")
     fa = sum(x[2] for x in totals["trafilatura"]) / len(names)

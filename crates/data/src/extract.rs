@@ -1,6 +1,7 @@
 //! Main-content extraction: the page's article text without navigation, footers and other
 //! boilerplate, with the `trafilatura` crate (a port of go-trafilatura, itself of Python
-//! trafilatura, which FineWeb uses). As FineWeb: precision first, no comments, fallbacks on.
+//! trafilatura, which FineWeb uses). As FineWeb: precision first, no comments; unlike FineWeb,
+//! the external fallbacks are off unless asked for (`with_fallback`; measurements there).
 //! Unlike datatrove, its cross-document deduplication cache is off, so a page's text never
 //! depends on which pages came before it.
 //!
@@ -17,9 +18,11 @@ pub struct Extractor {
 
 impl Default for Extractor {
     fn default() -> Self {
-        let mut opts = Options::default().with_fallback(true).with_focus(ExtractionFocus::FavorPrecision);
+        let mut opts = Options::default().with_focus(ExtractionFocus::FavorPrecision);
         opts.exclude_comments = true;
         opts.deduplicate = false;
+        // Only the text is used (our vendored patch, vendor/README.md).
+        opts.skip_metadata = true;
         // Measured on the demo crawl: the largest page (2.6 MB, 41k elements) extracts in well
         // under a second; pages past these limits are dropped and counted.
         opts.max_tree_size = Some(100_000);
@@ -29,6 +32,14 @@ impl Default for Extractor {
 }
 
 impl Extractor {
+    /// With trafilatura's external fallbacks (readability, justext) compared against the main
+    /// extraction, as Python trafilatura and FineWeb do. Off by default: on the labelled pages
+    /// of bench/extraction_eval.sh they change no score, and they double extraction time.
+    pub fn with_fallback(mut self, on: bool) -> Extractor {
+        self.opts.enable_fallback = on;
+        self
+    }
+
     /// The main text of `html`, or why there is none: `html_too_large`, `tree_too_large`,
     /// `no_content` (too little text), `extract_error`.
     pub fn extract(&self, html: &str) -> Result<String, &'static str> {

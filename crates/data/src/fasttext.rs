@@ -406,9 +406,10 @@ mod tests {
     #[test]
     fn huffman_tree_joins_the_two_rarest() {
         let tree = huffman(&[5, 3, 2, 1]);
-        // 1 + 2 -> node 4, then 3 + (1+2) -> node 5, then 5 + 6 -> root 6.
+        // 1 + 2 -> node 4; then node 4 (3) and leaf 1 (3): a leaf goes first only when it is
+        // strictly rarer, so node 5 = (node 4, leaf 1); then leaf 0 + node 5 -> root 6.
         assert_eq!((tree[4].left, tree[4].right, tree[4].count), (3, 2, 3));
-        assert_eq!((tree[5].left, tree[5].right, tree[5].count), (1, 4, 6));
+        assert_eq!((tree[5].left, tree[5].right, tree[5].count), (4, 1, 6));
         assert_eq!((tree[6].left, tree[6].right, tree[6].count), (0, 5, 11));
     }
 

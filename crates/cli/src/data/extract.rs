@@ -9,6 +9,9 @@ pub struct ExtractArgs {
     /// HTML files, or folders of them (*.html, *.htm).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// Compare trafilatura's external fallbacks (readability, justext) with each extraction.
+    #[arg(long)]
+    fallback: bool,
     /// Print one JSON line per file ({"file", "text"} or {"file", "error"}) instead of the text.
     #[arg(long)]
     json: bool,
@@ -18,7 +21,7 @@ pub struct ExtractArgs {
 /// UTF-8, else a guess); a page without main text is reported with the reason, not fatal.
 pub fn extract(a: ExtractArgs) -> Result<()> {
     let files = super::files_in(&a.inputs, &[".html", ".htm"], "HTML files")?;
-    let extractor = minichat_data::extract::Extractor::default();
+    let extractor = minichat_data::extract::Extractor::default().with_fallback(a.fallback);
     let (mut ok, mut none) = (0, 0);
     for file in &files {
         let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;

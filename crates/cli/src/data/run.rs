@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Default: the built-in whatlang detector.
     #[arg(long)]
     lid_model: Option<PathBuf>,
+    /// Compare trafilatura's external fallbacks (readability, justext) with each extraction,
+    /// as FineWeb did: twice the extraction time, no change in measured F1 (docs/data.md).
+    #[arg(long)]
+    extract_fallback: bool,
     /// Also write dropped documents, with their stage and reason, to OUT/removed/STAGE/.
     #[arg(long)]
     exclusions: bool,
@@ -140,6 +144,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some(dir) = &a.url_lists {
         pipeline.url_filter = minichat_data::url_filter::UrlFilter::from_dir(dir)?;
     }
+    pipeline.extractor = minichat_data::extract::Extractor::default().with_fallback(a.extract_fallback);
     if let Some(path) = &a.lid_model {
         pipeline.lid = minichat_data::lid::Lid::FastText(Box::new(minichat_data::fasttext::Model::load(path)?));
     }

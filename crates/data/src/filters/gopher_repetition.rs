@@ -5,7 +5,8 @@
 use super::Filter;
 use crate::text::py_len;
 use crate::words::words;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap;
+use std::collections::HashSet;
 
 pub struct GopherRepetition {
     pub dup_line_frac: f64,
@@ -44,30 +45,54 @@ pub fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, 
     (n, chars)
 }
 
+/// A document's words as small integers (equal words, equal ids) with their lengths in code
+/// points, so that n-grams are compared and hashed as integer slices, not built as strings.
+struct Interned<'a> {
+    words: &'a [&'a str],
+    ids: Vec<u32>,
+    chars: Vec<usize>,
+}
+
+impl<'a> Interned<'a> {
+    fn new(words: &'a [&'a str]) -> Interned<'a> {
+        let mut table: FxHashMap<&str, u32> = FxHashMap::default();
+        let ids = words.iter().map(|w| {
+            let next = table.len() as u32;
+            *table.entry(w).or_insert(next)
+        });
+        Interned { words, ids: ids.collect(), chars: words.iter().map(|w| py_len(w)).collect() }
+    }
+}
+
 /// Characters of the most frequent n-gram (joined by spaces) times its count; ties go to the
-/// n-gram seen first (Python's `Counter.most_common`).
-fn top_duplicate(words: &[&str], n: usize) -> Option<usize> {
-    let mut counts: HashMap<&[&str], (usize, usize)> = HashMap::new();
-    for (i, gram) in words.windows(n).enumerate() {
+/// n-gram seen first (Python's `Counter.most_common`). Words hold no spaces, so n-grams joined
+/// by spaces are equal exactly when their words are.
+fn top_duplicate(doc: &Interned, n: usize) -> Option<usize> {
+    let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
+    for (i, gram) in doc.ids.windows(n).enumerate() {
         counts.entry(gram).or_insert((0, i)).0 += 1;
     }
-    let (gram, (count, _)) = counts.into_iter().max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))?;
-    let chars = gram.iter().map(|w| py_len(w)).sum::<usize>() + n - 1;
+    let (_, (count, first)) = counts.into_iter().max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))?;
+    let chars = doc.chars[first..first + n].iter().sum::<usize>() + n - 1;
     Some(chars * count)
 }
 
-/// Characters in n-grams (joined without spaces) that repeat an earlier one, scanning greedily
-/// and jumping past each repeat.
-fn all_duplicates(words: &[&str], n: usize) -> usize {
-    let mut seen: HashSet<String> = HashSet::new();
+/// Characters in n-grams (joined without spaces, as datatrove does: "ab c" and "a bc" are the
+/// same n-gram) that repeat an earlier one, scanning greedily and jumping past each repeat.
+/// The joined strings are compared by a 64-bit hash of their bytes, never built.
+fn all_duplicates(doc: &Interned, n: usize) -> usize {
+    use std::hash::Hasher;
+    let mut seen: rustc_hash::FxHashSet<u64> = Default::default();
     let (mut repeated, mut i) = (0, 0);
-    while i + n <= words.len() {
-        let gram: String = words[i..i + n].concat();
-        if seen.contains(&gram) {
-            repeated += py_len(&gram);
+    while i + n <= doc.words.len() {
+        let mut h = twox_hash::XxHash64::with_seed(0);
+        for w in &doc.words[i..i + n] {
+            h.write(w.as_bytes());
+        }
+        if !seen.insert(h.finish()) {
+            repeated += doc.chars[i..i + n].iter().sum::<usize>();
             i += n;
         } else {
-            seen.insert(gram);
             i += 1;
         }
     }
@@ -130,8 +155,9 @@ impl Filter for GopherRepetition {
             return Err("dup_line_char_frac");
         }
         let words = words(text);
+        let doc = Interned::new(&words);
         for &(n, frac) in &self.top_n_grams {
-            if let Some(top) = top_duplicate(&words, n) {
+            if let Some(top) = top_duplicate(&doc, n) {
                 if top as f64 / len > frac {
                     return Err(match n {
                         2 => "top_2_gram",
@@ -143,7 +169,7 @@ impl Filter for GopherRepetition {
             }
         }
         for &(n, frac) in &self.dup_n_grams {
-            if all_duplicates(&words, n) as f64 / len > frac {
+            if all_duplicates(&doc, n) as f64 / len > frac {
                 return Err(match n {
                     5 => "duplicated_5_n_grams",
                     6 => "duplicated_6_n_grams",
@@ -175,8 +201,11 @@ mod tests {
         assert_eq!(check("line a\nline a\nline a\nline b\nline c"), Err("dup_line_frac"));
         assert_eq!(check(&"buy now ".repeat(20)), Err("top_2_gram"));
         assert_eq!(paragraphs("\n a\n\n\nb \n"), ["a", "b"]);
-        assert_eq!(all_duplicates(&["a", "b", "a", "b", "a", "b"], 2), 4);
+        assert_eq!(all_duplicates(&Interned::new(&["a", "b", "a", "b", "a", "b"]), 2), 4);
+        // Joined without spaces, "ab c" repeats "a bc".
+        assert_eq!(all_duplicates(&Interned::new(&["a", "bc", "ab", "c"]), 2), 3);
         // A tie goes to the n-gram seen first, as Counter.most_common.
-        assert_eq!(top_duplicate(&["x", "yy", "x", "yy"], 1), Some(2));
+        assert_eq!(top_duplicate(&Interned::new(&["x", "yy", "x", "yy"]), 1), Some(2));
+        assert_eq!(top_duplicate(&Interned::new(&["é", "b", "é", "b", "c"]), 2), Some(6));
     }
 }
