@@ -78,7 +78,7 @@ def main():
         print(f"{who:<20} mean P {p:.3f} R {r:.3f} F1 {f:.3f}   {len(s) / secs:.1f} pages/s (1 core)")
     fa = sum(x[2] for x in totals["trafilatura"]) / len(names)
     fb = sum(x[2] for x in totals["minichat"]) / len(names)
-    print(f"F1 difference (minichat - trafilatura): {fb - fa:+.3f}")
+    print(f"F1 difference (minichat - trafilatura): {fb - fa:+.4f}")
 
 
 if __name__ == "__main__":

@@ -187,6 +187,32 @@ mod tests {
         assert_eq!(e.extract(&html), Err("html_too_large"));
     }
 
+    /// The vendored crate's patches (vendor/README.md): text that the unpatched crate lost or
+    /// glued together, on the shapes of real pages where it happened.
+    #[test]
+    fn patched_crate_keeps_tails_and_spaces() {
+        let para = "The committee met on Tuesday to discuss the new library, which will open next spring \
+                    with a reading room, a children's corner and a small cafe run by volunteers.";
+        let page = |body: &str| {
+            format!("<html><body><article><h1>Plans</h1><p>{para}</p><p>{para}</p>{body}</article></body></html>")
+        };
+        let x = Extractor::default();
+        // Text after a blockquote, directly in its parent (newspaper4k's article_with_br page).
+        let quote = x.extract(&page("<div><blockquote>\"We lied.\"<br>— Mike</blockquote> After the quote, the story goes on for a while.<br><br>Next.</div>")).unwrap();
+        assert!(quote.contains("After the quote, the story goes on"), "{quote}");
+        // Text after an orphan formatting element.
+        let orphan = x
+            .extract(&page(
+                "<div>In 2002, the<br><em>LA Times</em> <a href='/x'>reported</a> on his role in the task force.</div>",
+            ))
+            .unwrap();
+        assert!(orphan.contains("reported on his role in the task force."), "{orphan}");
+        // Spaces around inline elements in a definition list (Sphinx's API pages; the crate, as
+        // Python, starts a line at the first inline element of the item's paragraph).
+        let dl = x.extract(&page("<dl><dt>f()</dt><dd><p>Writes the string to <em>file</em>, which defaults to <code>sys.stderr</code>. Done.</p></dd></dl>")).unwrap();
+        assert!(dl.contains("file, which defaults to sys.stderr. Done."), "{dl}");
+    }
+
     #[test]
     fn html_becomes_lines() {
         let html = "<h1>Title &amp; more</h1><p>One  <em>two</em>\nthree.</p><ul><li>a</li><li>b</li></ul>\

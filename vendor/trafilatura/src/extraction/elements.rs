@@ -136,6 +136,8 @@ pub(crate) fn handle_formatting(
     opts: &Options,
 ) -> Option<String> {
     let has_children = !doc.children(id).is_empty();
+    // minichat patch: whether the page had a space before the tail, which `process_node` trims.
+    let space_before_tail = doc.tail(id).starts_with(char::is_whitespace);
     let processed = process_node(doc, id, cache, opts);
 
     if !has_children && processed.is_none() {
@@ -163,7 +165,13 @@ pub(crate) fn handle_formatting(
     let elem_html = format!("<{tag}>{inner}</{tag}>");
 
     if should_wrap {
-        Some(format!("<p>{elem_html}</p>"))
+        // minichat patch: an orphan formatting element keeps its tail (the text after it up to
+        // the next element), as Python trafilatura's `handle_formatting` does (it wraps the
+        // element itself, tail included); it was lost before. A space stays where the page had one.
+        let tail = trim(&doc.tail(id));
+        let space = if space_before_tail { " " } else { "" };
+        let after = if tail.is_empty() { String::new() } else { format!("{space}{}", escape_text(&tail)) };
+        Some(format!("<p>{elem_html}{after}</p>"))
     } else {
         Some(elem_html)
     }
@@ -198,6 +206,12 @@ fn process_nested_element(
                 inner.push_str(&nested_html);
             }
         } else {
+            // minichat patch: the spaces around the tail, which `handle_text_node` trims, are
+            // kept (one at most), so "string to <em>file</em>, which" does not become
+            // "string tofile , which"; Python trafilatura keeps them too.
+            let raw_tail = doc.tail(sub_id);
+            let space_before = raw_tail.starts_with(char::is_whitespace);
+            let space_after = raw_tail.ends_with(char::is_whitespace);
             let processed = handle_text_node(doc, sub_id, cache, false, false, opts);
             if processed.is_some() {
                 let sub_text = doc.text(sub_id);
@@ -222,8 +236,13 @@ fn process_nested_element(
                     ));
                 }
                 if !tail.is_empty() {
-                    inner.push(' ');
+                    if space_before {
+                        inner.push(' ');
+                    }
                     inner.push_str(&escape_text(&tail));
+                    if space_after {
+                        inner.push(' ');
+                    }
                 }
             }
         }
@@ -402,6 +421,12 @@ pub(crate) fn handle_quotes(
         }
     }
 
+    // minichat patch: the quote's own tail (text after it in its parent) is kept as the
+    // paragraph after it, as Python trafilatura keeps it (its `element.iter("*")` includes the
+    // quote itself); it was lost before.
+    let tail = trim(&doc.tail(id));
+    let after = if text_chars_test(&tail) { format!("<p>{}</p>", escape_text(&tail)) } else { String::new() };
+
     let full_text = trim(&doc.iter_text(id, ""));
     if !text_chars_test(&full_text) {
         // Mark as done even on discard so the outer loop skips these children.
@@ -410,7 +435,7 @@ pub(crate) fn handle_quotes(
                 doc.set_tag_name(child_id, "done");
             }
         }
-        return None;
+        return (!after.is_empty()).then_some(after);
     }
 
     // Capture inner HTML BEFORE marking children as "done" — mirrors Go's clone-before-mark
@@ -422,7 +447,7 @@ pub(crate) fn handle_quotes(
             doc.set_tag_name(child_id, "done");
         }
     }
-    Some(format!("<{tag}>{inner}</{tag}>"))
+    Some(format!("<{tag}>{inner}</{tag}>{after}"))
 }
 
 // ---------------------------------------------------------------------------
