@@ -342,3 +342,55 @@ fn ctrl_c_keeps_the_work_done_and_the_rerun_finishes_it() {
     assert_eq!(counts(&stopped), counts(&whole));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn filter_runs_chosen_stages_over_shards_and_keeps_other_columns() {
+    let dir = std::env::temp_dir().join(format!("minichat-data-filter-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let en = "The town committee met on Tuesday evening to discuss the new public library in the old mill.\n\
+              It will open next spring with a large reading room and a quiet corner for study.\n\
+              Children get their own floor, with picture books, puzzles and a small theatre for readings.\n\
+              A cafe run by volunteers will sell coffee, tea and cakes baked by the local school.\n\
+              Write to library@example.org for the opening hours, which the council has not settled yet.\n\
+              The mayor thanked everyone who gave books, money or time to make the project happen.";
+    let fr = "Le comité s'est réuni mardi pour discuter de la nouvelle bibliothèque, qui ouvrira au printemps \
+              prochain avec une salle de lecture, un coin pour les enfants et un petit café tenu par des bénévoles.";
+    let spam = format!("{en} ").repeat(5);
+    let rows: Vec<String> = [("en", en), ("fr", fr), ("spam", spam.as_str())]
+        .iter()
+        .map(|(id, t)| serde_json::json!({"text": t, "id": id, "source": "test"}).to_string())
+        .collect();
+    std::fs::write(dir.join("docs.jsonl"), rows.join("\n")).unwrap();
+    let ids = |out: &Path| -> Vec<String> {
+        read_jsonl_gz(&out.join("output/docs.jsonl.gz")).iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+    };
+    let (input, lang_only, all) = (dir.join("docs.jsonl"), dir.join("lang"), dir.join("all"));
+    let r = minichat(&[
+        "data",
+        "filter",
+        input.to_str().unwrap(),
+        "-o",
+        lang_only.to_str().unwrap(),
+        "--stages",
+        "language",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(ids(&lang_only), ["en", "spam"]);
+    let r = minichat(&["data", "filter", input.to_str().unwrap(), "-o", all.to_str().unwrap(), "--exclusions"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(ids(&all), ["en"]);
+    let kept = &read_jsonl_gz(&all.join("output/docs.jsonl.gz"))[0];
+    assert_eq!((kept["source"].as_str(), kept["language"].as_str()), (Some("test"), Some("en")));
+    assert!(
+        !kept["text"].as_str().unwrap().contains("library@example.org") && kept["token_count"].as_u64().unwrap() > 30
+    );
+    let spam_row = &read_jsonl_gz(&all.join("removed/gopher_repetition/docs.jsonl.gz"))[0];
+    assert_eq!(spam_row["filter_stage"], "gopher_repetition");
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(all.join("stats/filter-00000.json")).unwrap()).unwrap();
+    assert_eq!(stats["stages"][1]["dropped"]["language"], 1, "{stats}");
+    let bad =
+        minichat(&["data", "filter", input.to_str().unwrap(), "-o", all.to_str().unwrap(), "--stages", "extract"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("no stage \"extract\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -168,33 +168,44 @@ impl Pipeline {
             }
         }
         lap(&mut times, 1);
-        let keep = match self.lid.decide(&doc.text, &self.languages, self.language_threshold) {
-            Some((lang, keep)) => {
-                doc.language = lang.code;
-                doc.language_score = (lang.score * 1e4).round() / 1e4;
-                keep
-            }
-            None => {
-                lap(&mut times, 2);
-                return (Err((2, "unknown_language", doc)), times);
-            }
-        };
-        lap(&mut times, 2);
-        if !keep {
-            return (Err((2, "language", doc)), times);
-        }
-        for (i, f) in self.filters.iter().enumerate() {
-            let r = f.apply(&mut doc.text);
-            lap(&mut times, 3 + i);
+        for stage in 2..times.len() {
+            let r = self.text_stage(stage, &mut doc, pii);
+            lap(&mut times, stage);
             if let Err(reason) = r {
-                return (Err((3 + i, reason, doc)), times);
+                return (Err((stage, reason, doc)), times);
             }
         }
-        doc.text = self.pii.redact(&doc.text, pii);
-        doc.token_count = self.token_counter.count(&doc.text) as u64;
-        let last = times.len() - 1;
-        lap(&mut times, last);
         (Ok(doc), times)
+    }
+
+    /// Runs stage `stage` (an index into `stage_names`) on a document that has its text: the
+    /// URL filter, the language filter (which sets `language` and `language_score`), a
+    /// quality filter, or PII removal (which also sets `token_count`). Extraction is not one
+    /// of them. Err is the reason the document is dropped.
+    pub fn text_stage(&self, stage: usize, doc: &mut Doc, pii: &mut Counts) -> Result<(), &'static str> {
+        let filters = 3..3 + self.filters.len();
+        match stage {
+            0 => self.url_filter.check(&doc.url),
+            1 => Ok(()),
+            2 => match self.lid.decide(&doc.text, &self.languages, self.language_threshold) {
+                Some((lang, keep)) => {
+                    doc.language = lang.code;
+                    doc.language_score = (lang.score * 1e4).round() / 1e4;
+                    if keep {
+                        Ok(())
+                    } else {
+                        Err("language")
+                    }
+                }
+                None => Err("unknown_language"),
+            },
+            s if filters.contains(&s) => self.filters[s - 3].apply(&mut doc.text),
+            _ => {
+                doc.text = self.pii.redact(&doc.text, pii);
+                doc.token_count = self.token_counter.count(&doc.text) as u64;
+                Ok(())
+            }
+        }
     }
 
     /// Runs the pages of one WARC file through the chain, after the first `skip` (done by an

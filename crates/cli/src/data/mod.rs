@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 mod extract;
+mod filter;
 mod index;
 mod run;
 
@@ -22,6 +23,9 @@ pub enum Command {
     /// The extraction stage alone: the main text of HTML files (trafilatura's algorithm, as in
     /// `data run`), for checking what a page becomes.
     Extract(extract::ExtractArgs),
+    /// The chain's stages after extraction (URL filter, language, Gopher/C4/FineWeb quality,
+    /// PII), all or some (`--stages`), over document shards: each stage run alone.
+    Filter(filter::FilterArgs),
     /// Remove exact and near duplicates (MinHash, FineWeb's 5-grams and 14 bands of 8) from
     /// document shards (`data run` output, JSONL or Parquet); keeps the first document of each
     /// cluster. Four file-based stages (signatures, buckets, clusters, filter), each of which
@@ -123,6 +127,7 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Run(a) => run::run(a),
         Command::Dedup(a) => dedup(a),
         Command::Extract(a) => extract::extract(a),
+        Command::Filter(a) => filter::filter(a),
         Command::Index(a) => index::index(a),
         Command::Search(a) => index::search(a),
         Command::Slurm(a) => slurm(a),

@@ -283,6 +283,11 @@ fn print_summary(stats: &RunStats, kept: u64) {
         stats.files,
         stats.reader.get("records")
     );
+    print_stages(stats);
+}
+
+/// The per-stage table: in, out, seconds, drops by reason (or replacements).
+pub(super) fn print_stages(stats: &RunStats) {
     println!("{:<18} {:>7} {:>7} {:>9}  dropped by reason", "stage", "in", "out", "seconds");
     for s in &stats.stages {
         let mut reasons: Vec<(&str, u64)> = s.dropped.iter().collect();
