@@ -2,8 +2,15 @@
 favor_precision, no comments, as datatrove's Trafilatura block) and `minichat data extract`.
 
     python extraction_eval.py EVAL_DIR MINICHAT_BINARY
+    python extraction_eval.py --trafilatura-eval TESTS_DIR MINICHAT_BINARY
 
-EVAL_DIR holds html/NAME.html and txt/NAME.txt (the expected article text). Tokens are words
+The second form is trafilatura's own benchmark, for whoever has a checkout of its repository
+(not reachable from our build machine): TESTS_DIR is its `tests/` folder, with `evaldata.json`
+(per page: `file`, and the `with` / `without` strings) and the pages under `eval/`. It scores
+as trafilatura's `tests/comparison.py` does: each `with` string found in the output is a true
+positive, each `without` string found a false positive; precision, recall and F1 over all.
+
+In the first form, EVAL_DIR holds html/NAME.html and txt/NAME.txt (the expected article text). Tokens are words
 (\\w+, lowercased), or single characters in scripts written without spaces (CJK, Thai,
 Burmese), so pages in every language count. Per page: precision and recall of the extracted
 token multiset against the expected one; an empty extraction scores 0. Averages are over pages.
@@ -34,7 +41,41 @@ def score(got, want):
     return p, r, f
 
 
+def extract_both(binary, html_paths):
+    "Python trafilatura's and minichat's texts of every page, and the seconds each took."
+    theirs, t0 = [], time.perf_counter()
+    for path in html_paths:
+        theirs.append(trafilatura.extract(open(path, "rb").read(), favor_precision=True, include_comments=False, deduplicate=False) or "")
+    their_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = subprocess.run([binary, "--threads", "1", "data", "extract", "--json", *html_paths], capture_output=True, text=True, check=True)
+    our_s = time.perf_counter() - t0
+    ours = {json.loads(l)["file"]: json.loads(l).get("text", "") for l in out.stdout.splitlines()}
+    return theirs, [ours.get(p, "") for p in html_paths], their_s, our_s
+
+
+def trafilatura_eval(tests_dir, binary):
+    data = json.load(open(os.path.join(tests_dir, "evaldata.json"), encoding="utf-8"))
+    entries = list(data.values()) if isinstance(data, dict) else data
+    entries = [e for e in entries if os.path.exists(os.path.join(tests_dir, "eval", e["file"]))]
+    paths = [os.path.join(tests_dir, "eval", e["file"]) for e in entries]
+    theirs, ours, their_s, our_s = extract_both(binary, paths)
+    print(f"{len(entries)} pages of trafilatura's evaluation set")
+    for who, texts, secs in [("trafilatura " + trafilatura.__version__, theirs, their_s), ("minichat", ours, our_s)]:
+        tp = fn = fp = tn = 0
+        for e, text in zip(entries, texts):
+            for s in e["with"]:
+                tp, fn = (tp + 1, fn) if s in text else (tp, fn + 1)
+            for s in e["without"]:
+                fp, tn = (fp + 1, tn) if s in text else (fp, tn + 1)
+        p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        print(f"{who:<20} P {p:.3f} R {r:.3f} F1 {f:.3f}   {len(entries) / secs:.1f} pages/s (1 core)")
+
+
 def main():
+    if sys.argv[1] == "--trafilatura-eval":
+        return trafilatura_eval(sys.argv[2], sys.argv[3])
     root, binary = sys.argv[1], sys.argv[2]
     names = sorted(n[:-4] for n in os.listdir(os.path.join(root, "txt")) if os.path.exists(os.path.join(root, "html", n[:-4] + ".html")))
     want = {n: open(os.path.join(root, "txt", n + ".txt"), encoding="utf-8").read() for n in names}

@@ -5,6 +5,10 @@
 # 12 languages) with their expected article text. Token precision / recall / F1 per page
 # and on average, and pages/s, in one run.
 #   bash bench/extraction_eval.sh
+#   bash bench/extraction_eval.sh --trafilatura-eval TRAFILATURA_CHECKOUT/tests
+# The second form scores trafilatura's own benchmark (evaldata.json and eval/*.html from a
+# checkout of github.com/adbar/trafilatura, which our build machine cannot reach), as its
+# tests/comparison.py does.
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -x venv-extract/bin/python ] || python3 -m venv venv-extract
@@ -19,4 +23,8 @@ if [ ! -d "$eval_dir/html" ]; then
     rm -rf "$tmp"
 fi
 (cd .. && cargo build --release -q -p minichat)
+if [ "${1:-}" = --trafilatura-eval ]; then
+    venv-extract/bin/python extraction_eval.py --trafilatura-eval "$(realpath "$2")" ../target/release/minichat | tee results-extraction-trafilatura.txt
+    exit
+fi
 venv-extract/bin/python extraction_eval.py "$eval_dir" ../target/release/minichat | tee results-extraction.txt
