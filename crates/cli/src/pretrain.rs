@@ -11,8 +11,6 @@ use minichat_train::run::Run;
 use minichat_train::tokenize::{tokenize_corpus, TokenizeConfig};
 use minichat_train::trainer::{self, Observer};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Args)]
 pub struct PretrainArgs {
@@ -131,16 +129,7 @@ impl PretrainArgs {
 }
 
 pub fn run(a: PretrainArgs) -> Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: the user does not want to wait for the save.
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: finishing this step and saving a checkpoint (Ctrl-C again to quit now)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    let stop = crate::ctrl_c::stop_flag("finishing this step and saving a checkpoint")?;
     let (run, cfg, tok, resume) = match &a.resume {
         Some(dir) => {
             let run = Run::new(dir);

@@ -8,8 +8,6 @@ use minichat_data::output::{JsonlGzWriter, ShardWriter};
 use minichat_data::pipeline::{Doc, Pipeline, RunStats};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -98,20 +96,6 @@ impl Paths {
     }
 }
 
-/// Stops at the next page on the first Ctrl-C; a second one quits at once.
-fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: saving what is done (Ctrl-C again to quit now)");
-    })
-    .context("installing the Ctrl-C handler")?;
-    Ok(stop)
-}
-
 pub fn run(a: RunArgs) -> Result<()> {
     let (rank, world) = super::rank_and_world(a.rank, a.world_size)?;
     let all = super::warc_files(&a.inputs)?;
@@ -148,7 +132,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some(path) = &a.lid_model {
         pipeline.lid = minichat_data::lid::Lid::FastText(Box::new(minichat_data::fasttext::Model::load(path)?));
     }
-    let stop = stop_on_ctrl_c()?;
+    let stop = crate::ctrl_c::stop_flag("saving what is done")?;
     let progress_bar = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template("{spinner} rank {msg}: {pos} pages ({per_sec}, {elapsed})")
             .expect("valid template"),
