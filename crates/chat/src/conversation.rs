@@ -1,14 +1,19 @@
-//! Conversations as token sequences, nanochat's format:
+//! Conversations as token sequences, nanochat's format with tool calls:
 //!
 //! ```text
-//! <|bos|><|user_start|>text<|user_end|><|assistant_start|>text<|assistant_end|>...
+//! <|bos|><|user_start|>What is 12*7?<|user_end|>
+//! <|assistant_start|>Let me compute.<|tool_call_start|>calculator 12*7<|tool_call_end|>
+//! <|tool_result_start|>84<|tool_result_end|>It is 84.<|assistant_end|>
 //! ```
 //!
-//! A system prompt has no tokens of its own: it opens the first user message, separated by a
-//! blank line, as nanochat does. Message text is always encoded as ordinary text, so a user who
-//! types `<|assistant_end|>` gets those characters, never the control token. `render` also
-//! returns the training mask: 1 on the tokens the assistant writes (its text and its end
-//! token), 0 on everything given to it.
+//! (one line in tokens; broken here for reading). A system prompt has no tokens of its own: it
+//! opens the first user message, separated by a blank line, as nanochat does. A tool call is
+//! written as `NAME ARGUMENTS` between the call tokens; its result follows between the result
+//! tokens, and the assistant's turn goes on after it. Message text is always encoded as
+//! ordinary text, so a user who types `<|assistant_end|>` gets those characters, never the
+//! control token. `render` also returns the training mask: 1 on the tokens the assistant
+//! writes (its text, its tool calls with their start and end tokens, its end token), 0 on
+//! everything given to it (system, user, tool results).
 
 use crate::Error;
 use minichat_tokenizer::Tokenizer;
@@ -18,17 +23,47 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result, answering the assistant's last tool call.
+    Tool,
+}
+
+/// A call the assistant makes: the tool's name and the text it gives it (an arithmetic
+/// expression, a search query).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolCall {
+    pub name: String,
+    pub arguments: String,
+}
+
+impl ToolCall {
+    /// The text between the call tokens: `NAME ARGUMENTS`.
+    pub fn text(&self) -> String {
+        format!("{} {}", self.name, self.arguments)
+    }
+
+    /// Reads the text between the call tokens back (the name is up to the first space).
+    pub fn parse(text: &str) -> ToolCall {
+        let (name, arguments) = text.trim_start().split_once(' ').unwrap_or((text.trim(), ""));
+        ToolCall { name: name.to_string(), arguments: arguments.to_string() }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// Calls the assistant makes after its text (assistant messages only).
+    pub tool_calls: Vec<ToolCall>,
 }
 
 impl Message {
     pub fn new(role: Role, content: impl Into<String>) -> Message {
-        Message { role, content: content.into() }
+        Message { role, content: content.into(), tool_calls: Vec::new() }
+    }
+
+    /// An assistant message that ends in tool calls.
+    pub fn with_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Message {
+        Message { role: Role::Assistant, content: content.into(), tool_calls: calls }
     }
 }
 
@@ -40,6 +75,10 @@ pub struct ChatTokens {
     pub user_end: u32,
     pub assistant_start: u32,
     pub assistant_end: u32,
+    pub tool_call_start: u32,
+    pub tool_call_end: u32,
+    pub tool_result_start: u32,
+    pub tool_result_end: u32,
 }
 
 impl ChatTokens {
@@ -59,13 +98,74 @@ impl ChatTokens {
             user_end: id("<|user_end|>")?,
             assistant_start: id("<|assistant_start|>")?,
             assistant_end: id("<|assistant_end|>")?,
+            tool_call_start: id("<|tool_call_start|>")?,
+            tool_call_end: id("<|tool_call_end|>")?,
+            tool_result_start: id("<|tool_result_start|>")?,
+            tool_result_end: id("<|tool_result_end|>")?,
         })
     }
 }
 
-/// Token ids and the assistant mask of a conversation. Messages must alternate user and
-/// assistant (after an optional leading system message), starting with the user.
+/// Where a conversation is between messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    User,
+    Assistant,
+    /// Results still owed to the assistant's calls.
+    ToolResults(usize),
+    /// The assistant goes on after its tools' results.
+    AssistantAgain,
+}
+
+/// Checks the order of a conversation's messages: after an optional leading system message,
+/// turns alternate: a user message, then the assistant's, which may call tools (each call is
+/// answered by a tool message, then the assistant goes on). Empty user messages and assistant
+/// messages with neither text nor calls are refused. Errors name the message (from 1).
+pub fn validate(messages: &[Message]) -> Result<(), Error> {
+    let mut expect = Expect::User;
+    for (i, m) in messages.iter().enumerate() {
+        let at = |what: String| Error::Prompt(format!("message {}: {what}", i + 1));
+        if m.role == Role::System {
+            if i > 0 {
+                return Err(at("a system message can only come first".into()));
+            }
+            continue;
+        }
+        if !m.tool_calls.is_empty() && m.role != Role::Assistant {
+            return Err(at("only the assistant calls tools".into()));
+        }
+        let empty = m.content.trim().is_empty() && m.tool_calls.is_empty();
+        if empty && matches!(m.role, Role::User | Role::Assistant) {
+            return Err(at(format!("empty {:?} message", m.role)));
+        }
+        expect = match (expect, m.role) {
+            (Expect::User, Role::User) => Expect::Assistant,
+            (Expect::Assistant | Expect::AssistantAgain, Role::Assistant) => match m.tool_calls.len() {
+                0 => Expect::User,
+                n => Expect::ToolResults(n),
+            },
+            (Expect::ToolResults(n), Role::Tool) if n > 1 => Expect::ToolResults(n - 1),
+            (Expect::ToolResults(_), Role::Tool) => Expect::AssistantAgain,
+            (Expect::User, r) => {
+                return Err(at(format!("{r:?} where a User message was expected (user and assistant alternate)")))
+            }
+            (Expect::ToolResults(_), r) => {
+                return Err(at(format!("{r:?} where the Tool result of the assistant's call was expected")))
+            }
+            (_, r) => return Err(at(format!("{r:?} where an Assistant message was expected"))),
+        };
+    }
+    match expect {
+        Expect::User | Expect::Assistant => Ok(()),
+        _ => Err(Error::Prompt(
+            "the conversation ends inside the assistant's turn (after a tool call or its result)".into(),
+        )),
+    }
+}
+
+/// Token ids and the assistant mask of a conversation (`validate`d first).
 pub fn render(messages: &[Message], tok: &Tokenizer, ct: &ChatTokens) -> Result<(Vec<u32>, Vec<u8>), Error> {
+    validate(messages)?;
     let (system, rest) = match messages.first() {
         Some(m) if m.role == Role::System => (Some(m.content.as_str()), &messages[1..]),
         _ => (None, messages),
@@ -76,14 +176,6 @@ pub fn render(messages: &[Message], tok: &Tokenizer, ct: &ChatTokens) -> Result<
         mask.extend(std::iter::repeat_n(m, ids_.len()));
     };
     for (i, m) in rest.iter().enumerate() {
-        let want = if i % 2 == 0 { Role::User } else { Role::Assistant };
-        if m.role != want {
-            return Err(Error::Prompt(format!(
-                "message {} is {:?}; expected {want:?} (user and assistant alternate)",
-                i + 1,
-                m.role
-            )));
-        }
         match m.role {
             Role::User => {
                 let text = match (i, system) {
@@ -95,11 +187,26 @@ pub fn render(messages: &[Message], tok: &Tokenizer, ct: &ChatTokens) -> Result<
                 push(&[ct.user_end], 0);
             }
             Role::Assistant => {
-                push(&[ct.assistant_start], 0);
+                // After a tool's result the assistant's turn goes on: no second start token.
+                if rest[i - 1].role == Role::User {
+                    push(&[ct.assistant_start], 0);
+                }
                 push(&tok.encode_ordinary(&m.content), 1);
-                push(&[ct.assistant_end], 1);
+                for call in &m.tool_calls {
+                    push(&[ct.tool_call_start], 1);
+                    push(&tok.encode_ordinary(&call.text()), 1);
+                    push(&[ct.tool_call_end], 1);
+                }
+                if m.tool_calls.is_empty() {
+                    push(&[ct.assistant_end], 1);
+                }
             }
-            Role::System => unreachable!("checked above"),
+            Role::Tool => {
+                push(&[ct.tool_result_start], 0);
+                push(&tok.encode_ordinary(&m.content), 0);
+                push(&[ct.tool_result_end], 0);
+            }
+            Role::System => unreachable!("validate allows it only first"),
         }
     }
     Ok((ids, mask))
@@ -151,6 +258,39 @@ mod tests {
         assert_eq!(tok.decode(&learned).unwrap(), "hello<|assistant_end|>");
         let prompt = prompt_for_reply(&msgs[..2], &tok, &ct).unwrap();
         assert_eq!(*prompt.last().unwrap(), ct.assistant_start);
+    }
+
+    #[test]
+    fn tool_calls_are_learned_and_results_are_not() {
+        let tok = chat_tokenizer();
+        let ct = ChatTokens::of(&tok).unwrap();
+        let call = ToolCall { name: "calculator".into(), arguments: "12*7".into() };
+        let msgs = [
+            Message::new(Role::User, "what is 12*7?"),
+            Message::with_calls("", vec![call.clone()]),
+            Message::new(Role::Tool, "84"),
+            Message::new(Role::Assistant, "84"),
+        ];
+        let (ids, mask) = render(&msgs, &tok, &ct).unwrap();
+        assert_eq!(
+            tok.decode(&ids).unwrap(),
+            "<|bos|><|user_start|>what is 12*7?<|user_end|><|assistant_start|><|tool_call_start|>calculator 12*7\
+             <|tool_call_end|><|tool_result_start|>84<|tool_result_end|>84<|assistant_end|>"
+        );
+        let learned: Vec<u32> = ids.iter().zip(&mask).filter(|(_, &m)| m == 1).map(|(&i, _)| i).collect();
+        assert_eq!(
+            tok.decode(&learned).unwrap(),
+            "<|tool_call_start|>calculator 12*7<|tool_call_end|>84<|assistant_end|>"
+        );
+        assert_eq!(ToolCall::parse(&call.text()), call);
+        // A call must be answered before the assistant goes on, and the conversation must not stop there.
+        assert!(render(&msgs[..2], &tok, &ct).unwrap_err().to_string().contains("ends inside"));
+        let skipped = [msgs[0].clone(), msgs[1].clone(), msgs[3].clone()];
+        assert!(
+            render(&skipped, &tok, &ct).unwrap_err().to_string().contains("Tool result"),
+            "{:?}",
+            render(&skipped, &tok, &ct)
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! minichat's inference stage: turning next-token scores into text. Owns the sampler chain
 //! (`sampler`: penalties, logit bias, temperature, top-k, top-p, min-p, seeded draws) and the
 //! generation engine (`generate`: one prefill shared by N samples, KV-cache decoding, stop
-//! conditions, a tool-call hook that forces tokens into the sequence) and conversations in the
-//! chat format (`conversation`).
+//! conditions, a tool-call hook that forces tokens into the sequence), conversations in the
+//! chat format with tool calls (`conversation`) and conversation files in the public formats
+//! (`dataset`).
 
 pub mod conversation;
+pub mod dataset;
 pub mod generate;
 pub mod sampler;
 
