@@ -180,3 +180,28 @@ fn export_writes_each_format_and_they_load_back() {
     assert_eq!(v["model"]["type"], "BPE");
     assert_eq!(v["added_tokens"][0]["content"], "<|endoftext|>");
 }
+
+#[test]
+fn inspect_chat_marks_what_training_learns() {
+    let tok = tmp("chat.mctok");
+    ok(&["tokenizer", "train", &corpus(), "-v", "300", "-o", s(&tok)], None);
+    let chats = tmp("chats.jsonl");
+    let call = r#"{"messages": [{"role": "user", "content": "What is 12*7?"}, {"role": "assistant", "content": null, "tool_calls": [{"type": "function", "function": {"name": "calculator", "arguments": "{\"expression\": \"12*7\"}"}}]}, {"role": "tool", "content": "84"}, {"role": "assistant", "content": "It is 84."}]}"#;
+    let bad = r#"{"conversations": [{"from": "gpt", "value": "I speak first"}]}"#;
+    std::fs::write(&chats, [call, bad].join("\n")).unwrap();
+    let out = minichat(&["tokenizer", "inspect", "-t", s(&tok), "--chat", s(&chats), "--color", "never"], None);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(
+            "<|bos|><|user_start|>What is 12*7?<|user_end|><|assistant_start|>[<|tool_call_start|>calculator 12*7\
+             <|tool_call_end|>]<|tool_result_start|>84<|tool_result_end|>[It is 84.<|assistant_end|>]"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 conversations (1 skipped)"), "{stdout}");
+    assert!(stderr.contains("chats.jsonl:2: message 1: Assistant where a User message was expected"), "{stderr}");
+    // OpenAI's encodings have no chat tokens: a clear error.
+    let err = fails(&["tokenizer", "inspect", "-t", "cl100k_base", "--chat", s(&chats)], None);
+    assert!(err.contains("<|bos|>"), "{err}");
+}

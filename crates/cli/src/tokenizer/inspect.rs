@@ -2,7 +2,7 @@
 //! tiktokenizer web app Karpathy uses in his lectures.
 
 use super::{as_text, read_input, TokenizerArg};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use minichat_tokenizer::Tokenizer;
 use std::io::IsTerminal;
@@ -17,6 +17,14 @@ pub struct InspectArgs {
     /// Text to inspect, instead of a file.
     #[arg(long, conflicts_with = "file")]
     text: Option<String>,
+    /// A conversation file (JSONL: OpenAI messages, ShareGPT or Alpaca) to show in the chat
+    /// format, with the tokens training learns from (the assistant's) marked: green, or
+    /// `[...]` without colour. Needs a tokenizer with minichat's chat tokens.
+    #[arg(long, conflicts_with_all = ["file", "text"])]
+    chat: Option<PathBuf>,
+    /// With --chat: how many conversations to show.
+    #[arg(long, default_value_t = 3)]
+    conversations: usize,
     /// Colour the spans: auto (when writing to a terminal), always, never (spans separated by |).
     #[arg(long, value_enum, default_value = "auto")]
     color: Color,
@@ -70,15 +78,64 @@ fn visible(text: &str, show_whitespace: bool) -> String {
     text.replace(' ', "⋅").replace('\t', "→").replace('\r', "␍").replace('\n', "↵\n")
 }
 
+/// Prints the first conversations of a file as rendered for training, trained tokens marked.
+fn run_chat(a: &InspectArgs, path: &std::path::Path, tok: &Tokenizer, color: bool) -> Result<()> {
+    use minichat_chat::conversation::{render, ChatTokens};
+    let ct = ChatTokens::of(tok)?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let read = minichat_chat::dataset::read(&text, &path.display().to_string(), false)?;
+    for problem in &read.problems {
+        eprintln!("skipped: {problem}");
+    }
+    for (n, conversation) in read.conversations.iter().take(a.conversations).enumerate() {
+        let (ids, mask) = render(conversation, tok, &ct)?;
+        let trained = mask.iter().filter(|&&m| m == 1).count();
+        println!("conversation {}: {} tokens, {trained} trained (the assistant's)", n + 1, ids.len());
+        let (mut out, mut at, mut in_run) = (String::new(), 0, false);
+        for span in spans(tok, &ids)? {
+            let learn = mask[at..at + span.ids.len()].contains(&1);
+            at += span.ids.len();
+            let shown = visible(&span.text, a.show_whitespace);
+            if color {
+                // Green background for what is learned, grey text for what is given.
+                let paint = if learn { "\x1b[48;5;194m\x1b[30m" } else { "\x1b[90m" };
+                out.push_str(&format!("{paint}{shown}\x1b[0m"));
+                continue;
+            }
+            // Without colour, each run of learned tokens is bracketed.
+            if learn != in_run {
+                out.push(if learn { '[' } else { ']' });
+                in_run = learn;
+            }
+            out.push_str(&shown);
+        }
+        if in_run {
+            out.push(']');
+        }
+        println!("{out}\n");
+    }
+    println!(
+        "{}: {} conversations ({} skipped); showing {}",
+        path.display(),
+        read.conversations.len(),
+        read.skipped,
+        read.conversations.len().min(a.conversations)
+    );
+    Ok(())
+}
+
 pub fn run(a: InspectArgs) -> Result<()> {
     let tok = a.tokenizer.load()?;
-    let text = as_text(read_input(&a.text, &a.file)?, "the input")?;
-    let ids = tok.encode_with_special_tokens(&text);
     let color = match a.color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::io::stdout().is_terminal(),
     };
+    if let Some(path) = &a.chat {
+        return run_chat(&a, path, &tok, color);
+    }
+    let text = as_text(read_input(&a.text, &a.file)?, "the input")?;
+    let ids = tok.encode_with_special_tokens(&text);
     let mut out = String::new();
     let spans = spans(&tok, &ids)?;
     for (i, span) in spans.iter().enumerate() {
