@@ -134,8 +134,9 @@ pub fn validate(messages: &[Message]) -> Result<(), Error> {
         if !m.tool_calls.is_empty() && m.role != Role::Assistant {
             return Err(at("only the assistant calls tools".into()));
         }
+        // An assistant may end its turn right after a tool's result, with nothing more to say.
         let empty = m.content.trim().is_empty() && m.tool_calls.is_empty();
-        if empty && matches!(m.role, Role::User | Role::Assistant) {
+        if empty && (m.role == Role::User || (m.role == Role::Assistant && expect != Expect::AssistantAgain)) {
             return Err(at(format!("empty {:?} message", m.role)));
         }
         expect = match (expect, m.role) {
@@ -210,6 +211,50 @@ pub fn render(messages: &[Message], tok: &Tokenizer, ct: &ChatTokens) -> Result<
         }
     }
     Ok((ids, mask))
+}
+
+/// The tokens a tool's result is forced in as: the result tokens around its text.
+pub fn tool_result_tokens(result: &str, tok: &Tokenizer, ct: &ChatTokens) -> Vec<u32> {
+    let mut ids = vec![ct.tool_result_start];
+    ids.extend(tok.encode_ordinary(result));
+    ids.push(ct.tool_result_end);
+    ids
+}
+
+/// The messages of a generated assistant turn (its tokens after `<|assistant_start|>`, the
+/// end token left out): text and calls become assistant messages, forced results tool
+/// messages, so the conversation can go on from them. A call left unanswered at the end (the
+/// reply was cut off) is dropped.
+pub fn parse_reply(tokens: &[u32], tok: &Tokenizer, ct: &ChatTokens) -> Vec<Message> {
+    let text = |ids: &[u32]| String::from_utf8_lossy(&tok.decode_bytes(ids).unwrap_or_default()).into_owned();
+    let mut out = vec![Message::new(Role::Assistant, "")];
+    let mut i = 0;
+    while i < tokens.len() {
+        let close = |end: u32| tokens[i + 1..].iter().position(|&t| t == end).map_or(tokens.len(), |p| i + 1 + p);
+        if tokens[i] == ct.tool_call_start {
+            let j = close(ct.tool_call_end);
+            let call = ToolCall::parse(&text(&tokens[i + 1..j]));
+            out.last_mut().expect("an assistant message").tool_calls.push(call);
+            i = j + 1;
+        } else if tokens[i] == ct.tool_result_start {
+            let j = close(ct.tool_result_end);
+            out.push(Message::new(Role::Tool, text(&tokens[i + 1..j])));
+            out.push(Message::new(Role::Assistant, ""));
+            i = j + 1;
+        } else {
+            let j = tokens[i..]
+                .iter()
+                .position(|&t| t == ct.tool_call_start || t == ct.tool_result_start)
+                .map_or(tokens.len(), |p| i + p);
+            out.last_mut().expect("an assistant message").content.push_str(&text(&tokens[i..j]));
+            i = j;
+        }
+    }
+    // A reply cut off inside a call (length, context) keeps its text, not the unanswered call.
+    if let Some(last) = out.last_mut() {
+        last.tool_calls.clear();
+    }
+    out
 }
 
 /// The prompt for the assistant's next reply: the conversation (ending with a user message)
@@ -291,6 +336,24 @@ mod tests {
             "{:?}",
             render(&skipped, &tok, &ct)
         );
+    }
+
+    #[test]
+    fn a_generated_reply_becomes_messages_again() {
+        let tok = chat_tokenizer();
+        let ct = ChatTokens::of(&tok).unwrap();
+        let call = ToolCall { name: "calculator".into(), arguments: "12*7".into() };
+        let msgs = [
+            Message::new(Role::User, "what is 12*7?"),
+            Message::with_calls("Let me see.", vec![call]),
+            Message::new(Role::Tool, "84"),
+            Message::new(Role::Assistant, "84"),
+        ];
+        let (ids, _) = render(&msgs, &tok, &ct).unwrap();
+        let start = ids.iter().position(|&t| t == ct.assistant_start).unwrap();
+        let reply = &ids[start + 1..ids.len() - 1];
+        assert_eq!(parse_reply(reply, &tok, &ct), msgs[1..]);
+        assert_eq!(tool_result_tokens("84", &tok, &ct)[0], ct.tool_result_start);
     }
 
     #[test]

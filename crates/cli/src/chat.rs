@@ -1,13 +1,17 @@
 //! `minichat chat RUN`: a terminal chat with a chat model. Each turn renders the conversation in
 //! the chat format (`minichat_chat::conversation`), generates the reply until
-//! `<|assistant_end|>` and streams it. Commands: /temperature X, /topk K, /system TEXT, /clear,
-//! /help, /quit.
+//! `<|assistant_end|>` and streams it. When the model writes a tool call, the tool runs
+//! (`minichat_chat::tools`: the calculator) and its result is forced into the reply, shown as
+//! `[calculator 12*7 -> 84]`. Commands: /temperature X, /topk K, /system TEXT, /clear, /help,
+//! /quit.
 
 use crate::generate::SamplerArgs;
 use anyhow::Result;
 use clap::Args;
-use minichat_chat::conversation::{prompt_for_reply, ChatTokens, Message, Role};
-use minichat_chat::generate::{generate, Finish, GenerateConfig};
+use minichat_chat::conversation::{
+    parse_reply, prompt_for_reply, tool_result_tokens, ChatTokens, Message, Role, ToolCall,
+};
+use minichat_chat::generate::{generate, Finish, GenerateConfig, ToolHook};
 use minichat_tokenizer::stream::StreamDecoder;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -103,12 +107,29 @@ pub fn run(a: ChatArgs) -> Result<()> {
         turn += 1;
         let mut stream = StreamDecoder::new();
         let mut reply = Vec::new();
-        let result = generate(&net, &prompt, &sampler, &cfg, None, &mut |_, token, _| {
+        let mut run_tool = |call: &[u32]| {
+            let text = String::from_utf8_lossy(&tok.decode_bytes(call).unwrap_or_default()).into_owned();
+            tool_result_tokens(&minichat_chat::tools::run(&ToolCall::parse(&text)), &tok, &ct)
+        };
+        let hook = ToolHook { start: ct.tool_call_start, end: ct.tool_call_end, call: &mut run_tool };
+        let result = generate(&net, &prompt, &sampler, &cfg, Some(hook), &mut |_, token, _| {
             if cfg.stop_tokens.contains(&token) {
                 return;
             }
             reply.push(token);
-            if let Ok(text) = stream.push(&tok, token) {
+            // Tool calls and results shown as [NAME ARGS -> RESULT].
+            let marker = match token {
+                t if t == ct.tool_call_start => Some("["),
+                t if t == ct.tool_call_end => Some(" -> "),
+                t if t == ct.tool_result_start => Some(""),
+                t if t == ct.tool_result_end => Some("] "),
+                _ => None,
+            };
+            let text = match marker {
+                Some(m) => Ok(m.to_string()),
+                None => stream.push(&tok, token),
+            };
+            if let Ok(text) = text {
                 let _ = write!(stdout, "{text}");
                 let _ = stdout.flush();
             }
@@ -119,8 +140,16 @@ pub fn run(a: ChatArgs) -> Result<()> {
                 if out[0].finish == Finish::Context {
                     eprintln!("(the context of {} tokens is full: /clear to start over)", net.config().block_size);
                 }
-                let text = String::from_utf8_lossy(&tok.decode_bytes(&reply)?).into_owned();
-                messages.push(Message::new(Role::Assistant, text));
+                let turn = parse_reply(&reply, &tok, &ct);
+                let mut next = messages.clone();
+                next.extend(turn);
+                if minichat_chat::conversation::validate(&next).is_ok() {
+                    messages = next;
+                } else {
+                    // Nothing usable came back (an empty reply): forget the question too.
+                    messages.pop();
+                    eprintln!("(no reply)");
+                }
             }
             Err(e) => {
                 messages.pop();
