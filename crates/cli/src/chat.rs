@@ -1,7 +1,8 @@
 //! `minichat chat RUN`: a terminal chat with a chat model. Each turn renders the conversation in
 //! the chat format (`minichat_chat::conversation`), generates the reply until
 //! `<|assistant_end|>` and streams it. When the model writes a tool call, the tool runs
-//! (`minichat_chat::tools`: the calculator) and its result is forced into the reply, shown as
+//! (`minichat_chat::tools`: the calculator, and search over `--search-index`) and its result
+//! is forced into the reply, shown as
 //! `[calculator 12*7 -> 84]`. Commands: /temperature X, /topk K, /system TEXT, /clear, /help,
 //! /quit.
 
@@ -29,6 +30,9 @@ pub struct ChatArgs {
     /// Decode with the weights packed to bf16 (faster; logits within about 1e-2 of f32).
     #[arg(long)]
     bf16: bool,
+    /// A search index (`minichat data index`) for the model's `search` tool calls.
+    #[arg(long)]
+    search_index: Option<PathBuf>,
     /// Reply tokens at most.
     #[arg(short = 'n', long, default_value_t = 256)]
     max_tokens: usize,
@@ -43,6 +47,14 @@ pub fn run(a: ChatArgs) -> Result<()> {
     let ct = ChatTokens::of(&tok)?;
     let mut sampler = a.sampler.config();
     sampler.validate(tok.n_vocab())?;
+    let index = a.search_index.as_ref().map(|p| minichat_data::index::Index::load(p)).transpose()?;
+    let tools = minichat_chat::tools::Tools {
+        search: index.as_ref().map(|index| {
+            Box::new(move |q: &str| -> String {
+                index.search(q, 2).iter().map(|h| h.passage.text.as_str()).collect::<Vec<_>>().join("\n")
+            }) as Box<dyn Fn(&str) -> String>
+        }),
+    };
     let mut system = a.system;
     let mut messages: Vec<Message> = Vec::new();
     eprintln!("chatting with {} ({:?}); /help for commands", a.run.display(), net.config().family);
@@ -109,7 +121,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
         let mut reply = Vec::new();
         let mut run_tool = |call: &[u32]| {
             let text = String::from_utf8_lossy(&tok.decode_bytes(call).unwrap_or_default()).into_owned();
-            tool_result_tokens(&minichat_chat::tools::run(&ToolCall::parse(&text)), &tok, &ct)
+            tool_result_tokens(&tools.run(&ToolCall::parse(&text)), &tok, &ct)
         };
         let hook = ToolHook { start: ct.tool_call_start, end: ct.tool_call_end, call: &mut run_tool };
         let result = generate(&net, &prompt, &sampler, &cfg, Some(hook), &mut |_, token, _| {
