@@ -52,7 +52,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
         search: index.as_ref().map(|index| {
             Box::new(move |q: &str| -> String {
                 index.search(q, 2).iter().map(|h| h.passage.text.as_str()).collect::<Vec<_>>().join("\n")
-            }) as Box<dyn Fn(&str) -> String>
+            }) as minichat_chat::tools::Search
         }),
     };
     let mut system = a.system;

@@ -11,11 +11,13 @@ use crate::conversation::ToolCall;
 /// Longest search result, in characters (the context is small).
 pub const MAX_SEARCH_CHARS: usize = 600;
 
+/// A search engine: a query to its best passages' text.
+pub type Search<'a> = Box<dyn Fn(&str) -> String + 'a>;
+
 /// The tools of a chat or an evaluation.
 #[derive(Default)]
 pub struct Tools<'a> {
-    /// The search engine: the query to its best passages' text.
-    pub search: Option<Box<dyn Fn(&str) -> String + 'a>>,
+    pub search: Option<Search<'a>>,
 }
 
 impl Tools<'_> {
