@@ -77,6 +77,36 @@ pub fn parse_line(line: &str) -> Result<Vec<Message>, String> {
     Err("not a conversation: no \"messages\" (OpenAI, SmolTalk), \"conversations\" (ShareGPT) or \"instruction\" (Alpaca)".into())
 }
 
+/// A conversation as one OpenAI-format JSON object (`{"messages": [...]}`), the format `read`
+/// takes back: calls as `tool_calls` with their text as the single argument `input`.
+pub fn to_json(messages: &[Message]) -> Value {
+    let role = |r: Role| match r {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    };
+    let list: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut v = serde_json::json!({ "role": role(m.role), "content": m.content });
+            if !m.tool_calls.is_empty() {
+                let calls: Vec<Value> = m
+                    .tool_calls
+                    .iter()
+                    .map(|c| {
+                        let arguments = serde_json::json!({ "input": c.arguments }).to_string();
+                        serde_json::json!({ "type": "function", "function": { "name": c.name, "arguments": arguments } })
+                    })
+                    .collect();
+                v["tool_calls"] = Value::Array(calls);
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({ "messages": list })
+}
+
 fn role(name: &str) -> Result<Role, String> {
     Ok(match name {
         "system" => Role::System,
@@ -175,6 +205,9 @@ mod tests {
         assert_eq!(r.conversations[1][0].role, Role::System);
         assert_eq!(r.conversations[2][1], Message::new(Role::Assistant, "hello"));
         assert_eq!(r.conversations[3][0].content, "Add.\n\n2 and 3");
+        // Written back and read again, every conversation is the same.
+        let lines: Vec<String> = r.conversations.iter().map(|c| to_json(c).to_string()).collect();
+        assert_eq!(read(&lines.join("\n"), "again.jsonl", true).unwrap().conversations, r.conversations);
     }
 
     #[test]

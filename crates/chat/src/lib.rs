@@ -3,12 +3,14 @@
 //! generation engine (`generate`: one prefill shared by N samples, KV-cache decoding, stop
 //! conditions, a tool-call hook that forces tokens into the sequence), conversations in the
 //! chat format with tool calls (`conversation`) and conversation files in the public formats
-//! (`dataset`), and the tools the assistant calls (`tools`).
+//! (`dataset`), the tools the assistant calls (`tools`), and generated tasks with exact answers
+//! for fine-tuning and the exam (`tasks`).
 
 pub mod conversation;
 pub mod dataset;
 pub mod generate;
 pub mod sampler;
+pub mod tasks;
 pub mod tools;
 
 /// Everything that can go wrong in this crate.

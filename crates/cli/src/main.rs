@@ -10,6 +10,7 @@ mod export;
 mod generate;
 mod next;
 mod pretrain;
+mod tasks;
 mod tokenizer;
 
 use clap::{Parser, Subcommand};
@@ -42,9 +43,13 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Chat with a chat model in the terminal (/help for commands).
     Chat(chat::ChatArgs),
-    /// The web-data pipeline: WARC files to clean text (inspect).
+    /// The web-data pipeline: WARC files to clean, deduplicated text shards and a search index.
     #[command(subcommand)]
     Data(data::Command),
+    /// Generated conversations with exact answers (arithmetic with the calculator, spelling,
+    /// identity) for fine-tuning and the exam.
+    #[command(subcommand)]
+    Tasks(tasks::Command),
 }
 
 fn main() {
@@ -71,6 +76,7 @@ fn main() {
         Command::Generate(a) => generate::run(a),
         Command::Chat(a) => chat::run(a),
         Command::Data(cmd) => data::run(cmd),
+        Command::Tasks(cmd) => tasks::run(cmd),
     };
     if let Err(e) = result {
         // A closed pipe (`minichat ... | head`) is not an error worth reporting.

@@ -205,3 +205,28 @@ fn inspect_chat_marks_what_training_learns() {
     let err = fails(&["tokenizer", "inspect", "-t", "cl100k_base", "--chat", s(&chats)], None);
     assert!(err.contains("<|bos|>"), "{err}");
 }
+
+#[test]
+fn tasks_make_writes_disjoint_train_and_test_conversations() {
+    let out = tmp("tasks");
+    let stdout =
+        ok(&["tasks", "make", "-o", s(&out), "--train", "300", "--test", "40", "--words-from", &corpus()], None);
+    assert!(
+        stdout.contains("arithmetic: 300 train, 40 test") && stdout.contains("identity: 300 train, 4 test"),
+        "{stdout}"
+    );
+    let rows = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(out.join(name)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    for task in ["arithmetic", "spelling", "identity"] {
+        let (train, test) = (rows(&format!("{task}-train.jsonl")), rows(&format!("{task}-test.jsonl")));
+        let question = |v: &serde_json::Value| v["messages"][0]["content"].as_str().unwrap().to_string();
+        let seen: std::collections::HashSet<String> = train.iter().map(question).collect();
+        assert!(test.iter().all(|t| !seen.contains(&question(t))), "{task}: a test question is in training");
+        assert!(test.iter().all(|t| !t["answer"].as_str().unwrap().is_empty()));
+    }
+    // Arithmetic calls the calculator with the expression; the answer is the tool's result.
+    let first = &rows("arithmetic-test.jsonl")[0];
+    assert_eq!(first["messages"][1]["tool_calls"][0]["function"]["name"], "calculator");
+    assert_eq!(first["messages"][2]["content"], first["answer"]);
+}

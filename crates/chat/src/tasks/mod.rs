@@ -1,0 +1,124 @@
+//! Generated tasks with exact answers, for supervised fine-tuning and for the exam: arithmetic
+//! the model should hand to the calculator (`arithmetic`), spelling and letter counting, which
+//! a model that sees tokens rather than letters finds hard (`spelling`), and the assistant's
+//! self-knowledge (`identity`). Every item is made from a seed by code, so the data is the
+//! same on every machine; train and test draw from separate seeds and no test question is
+//! also a training question (`split`).
+
+pub mod arithmetic;
+pub mod identity;
+pub mod spelling;
+
+use crate::conversation::Message;
+use minichat_model::rng::SplitMix64;
+
+/// One generated conversation and the answer its last assistant message must contain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub messages: Vec<Message>,
+    pub answer: String,
+}
+
+impl Item {
+    /// The user's question (the first user message).
+    pub fn question(&self) -> &str {
+        self.messages.iter().find(|m| m.role == crate::conversation::Role::User).map_or("", |m| m.content.as_str())
+    }
+}
+
+/// Whether a reply gives `answer`: the last number in it (digits, an optional sign and
+/// decimals, thousands commas dropped) for numeric answers, else the answer's words in order,
+/// case-insensitively.
+pub fn is_correct(reply: &str, answer: &str) -> bool {
+    let numeric = |s: &str| s.replace(',', "").parse::<f64>().ok();
+    match numeric(answer) {
+        Some(want) => last_number(reply).is_some_and(|got| got == want),
+        None => reply.to_lowercase().contains(&answer.to_lowercase()),
+    }
+}
+
+/// The last number written in `text`.
+fn last_number(text: &str) -> Option<f64> {
+    let cleaned = text.replace(',', "");
+    let mut last = None;
+    let mut chars = cleaned.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let starts = c.is_ascii_digit() || (c == '-' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()));
+        if !starts {
+            continue;
+        }
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = chars.peek() {
+            let decimal_point = d == '.' && cleaned[j + 1..].starts_with(|x: char| x.is_ascii_digit());
+            if d.is_ascii_digit() || decimal_point {
+                end = j + 1;
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        last = cleaned[i..end].parse().ok().or(last);
+    }
+    last
+}
+
+/// `n` items from `make`, drawing from `seed`, with questions unique and, for the test split,
+/// none of `exclude`'s questions.
+pub fn generate(n: usize, seed: u64, exclude: &[Item], mut make: impl FnMut(&mut SplitMix64) -> Item) -> Vec<Item> {
+    let mut rng = SplitMix64::new(seed);
+    let mut seen: std::collections::HashSet<String> = exclude.iter().map(|i| i.question().to_string()).collect();
+    let mut out = Vec::with_capacity(n);
+    // Give up when the space of questions runs out (a small word list, say).
+    let mut tries = 0;
+    while out.len() < n && tries < n * 50 + 1000 {
+        tries += 1;
+        let item = make(&mut rng);
+        if seen.insert(item.question().to_string()) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// Train and test items of one task: test first (from `seed + 1`), then train (from `seed`)
+/// without any test question.
+pub fn split(
+    train: usize,
+    test: usize,
+    seed: u64,
+    mut make: impl FnMut(&mut SplitMix64) -> Item,
+) -> (Vec<Item>, Vec<Item>) {
+    let test_items = generate(test, seed.wrapping_add(1), &[], &mut make);
+    let train_items = generate(train, seed, &test_items, &mut make);
+    (train_items, test_items)
+}
+
+/// Picks one of `options`.
+fn pick<'a, T>(rng: &mut SplitMix64, options: &'a [T]) -> &'a T {
+    &options[rng.below(options.len() as u64) as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_checked_by_their_last_number_or_words() {
+        assert!(is_correct("347 × 29 = 10,063.", "10063"));
+        assert!(is_correct("It is -2.5", "-2.5"));
+        assert!(!is_correct("10063 was wrong; it is 10064", "10063"));
+        assert!(!is_correct("no number", "3"));
+        assert!(is_correct("I am Minichat.", "minichat"));
+        assert_eq!(last_number("a 1.5. b 7"), Some(7.0));
+        assert_eq!(last_number("ends with 12."), Some(12.0));
+    }
+
+    #[test]
+    fn splits_are_disjoint_and_reproducible() {
+        let (train, test) = split(300, 50, 7, arithmetic::item);
+        assert_eq!((train.len(), test.len()), (300, 50));
+        let test_q: std::collections::HashSet<&str> = test.iter().map(Item::question).collect();
+        assert!(train.iter().all(|i| !test_q.contains(i.question())));
+        assert_eq!(split(300, 50, 7, arithmetic::item).0, train);
+    }
+}
