@@ -55,7 +55,7 @@ pub fn item(rng: &mut SplitMix64, id: &Identity, test: bool) -> Item {
     let phrasing = |rng: &mut SplitMix64, list: &[&'static str]| -> &'static str {
         match test {
             true => list[list.len() - 1],
-            false => pick(rng, &list[..list.len() - 1]),
+            false => list[rng.below(list.len() as u64 - 1) as usize],
         }
     };
     let (question, reply) = match rng.below(4) {
