@@ -2,7 +2,7 @@
 //! system prompt; these conversations teach it its name, its maker and what it can do, in
 //! several phrasings, so that the exam can check it learned them.
 
-use super::{pick, Item};
+use super::Item;
 use crate::conversation::{Message, Role};
 use minichat_model::rng::SplitMix64;
 
