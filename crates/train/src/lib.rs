@@ -1,5 +1,6 @@
 //! minichat's pretraining stage: turns a corpus into token shards (`tokenize`, `shard`),
-//! draws seeded, resumable batches (`loader`), schedules the learning rate (`schedule`), runs
+//! draws seeded, resumable batches (`loader`; for fine-tuning, one conversation per row with
+//! its assistant mask: `sft_loader`), schedules the learning rate (`schedule`), runs
 //! the training loop with evaluation, samples and metrics (`trainer`, `metrics`), and keeps
 //! run directories with checkpoints that resume bit for bit (`run`, `checkpoint`), and exports
 //! them as Hugging Face model directories (`export`).
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod plot;
 pub mod run;
 pub mod schedule;
+pub mod sft_loader;
 pub mod shard;
 pub mod tokenize;
 pub mod trainer;

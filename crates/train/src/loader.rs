@@ -14,6 +14,17 @@ pub struct Position {
     pub window: u64,
 }
 
+/// `0..n` in the order of `epoch` (Fisher-Yates with a generator seeded by seed and epoch).
+pub(crate) fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut rng = SplitMix64::new(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    for i in (1..n).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
 pub struct Loader {
     tokens: Vec<u32>,
     t: usize,
@@ -51,15 +62,9 @@ impl Loader {
         self.order.len()
     }
 
-    /// The order of this epoch's windows (Fisher-Yates with a generator seeded by seed and epoch).
+    /// The order of this epoch's windows.
     fn shuffle(&mut self) {
-        let n = self.tokens.len().saturating_sub(1) / self.t;
-        self.order = (0..n as u32).collect();
-        let mut rng = SplitMix64::new(self.seed ^ self.position.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        for i in (1..n).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            self.order.swap(i, j);
-        }
+        self.order = shuffled(self.tokens.len().saturating_sub(1) / self.t, self.seed, self.position.epoch);
     }
 
     /// Fills `ids` and `targets` (`b × t`, `b = ids.len() / t`) with the next `b` windows.
