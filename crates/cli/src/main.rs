@@ -10,6 +10,7 @@ mod export;
 mod generate;
 mod next;
 mod pretrain;
+mod sft;
 mod tasks;
 mod tokenizer;
 
@@ -32,6 +33,8 @@ enum Command {
     Tokenizer(tokenizer::Command),
     /// Pretrain a GPT on a corpus: token shards, training loop, checkpoints, metrics, loss curve.
     Pretrain(pretrain::PretrainArgs),
+    /// Fine-tune a pretrained run on conversations (the assistant's tokens only).
+    Sft(sft::SftArgs),
     /// Draw a run's loss curve (RUN/loss.svg) from its metrics.
     Plot(pretrain::PlotArgs),
     /// Export a run's checkpoint (hf: a Hugging Face model directory).
@@ -70,6 +73,7 @@ fn main() {
     let result = match cli.command {
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Pretrain(a) => pretrain::run(a),
+        Command::Sft(a) => sft::run(a),
         Command::Plot(a) => pretrain::plot(a),
         Command::Export(cmd) => export::run(cmd),
         Command::Next(a) => next::run(a),

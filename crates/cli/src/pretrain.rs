@@ -205,13 +205,13 @@ fn tokenize(run: &Run, cfg: &TrainConfig, tok: &Tokenizer) -> Result<()> {
 
 /// The training progress bar: steps, loss, learning rate, throughput, MFU; evaluations and
 /// samples printed above it.
-struct Bar {
-    bar: ProgressBar,
+pub(crate) struct Bar {
+    pub(crate) bar: ProgressBar,
     val: String,
 }
 
 impl Bar {
-    fn new() -> Bar {
+    pub(crate) fn new() -> Bar {
         let style = ProgressStyle::with_template("{bar:24} {pos}/{len} steps ({per_sec}, eta {eta}) {msg}")
             .expect("valid template");
         Bar { bar: ProgressBar::new(0).with_style(style), val: String::new() }
@@ -275,7 +275,7 @@ pub fn plot(a: PlotArgs) -> Result<()> {
     Ok(())
 }
 
-fn plot_run(run: &Run) -> Result<()> {
+pub(crate) fn plot_run(run: &Run) -> Result<()> {
     let records = metrics::read(&run.metrics())?;
     let title = format!("{}", run.path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
     minichat_train::plot::loss_curve(&records, &title, &run.plot())?;

@@ -198,3 +198,90 @@ fn chat_repl_answers_and_takes_commands() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The last validation loss in a run's metrics.
+fn val_losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v["val_loss"].as_f64())
+        .collect()
+}
+
+#[test]
+fn sft_fine_tunes_a_pretrained_run_on_conversations() {
+    let dir = temp_dir("sft");
+    let corpus = corpus(&dir);
+    let tok = dir.join("tok.mctok");
+    let made = minichat(&["tokenizer", "train", &corpus, "--vocab-size", "300", "-o", tok.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (base, sft) = (dir.join("base"), dir.join("sft"));
+    let mut args = small(&corpus, base.to_str().unwrap(), "4");
+    args[4] = tok.display().to_string();
+    args[10] = "64".into(); // --context: room for a conversation
+    assert!(minichat(&args.iter().map(String::as_str).collect::<Vec<_>>()).status.success());
+    // Identity conversations, plus one broken line that is skipped with its line number.
+    let tasks = dir.join("tasks");
+    let words = format!("{}/../../data/corpus.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let made = minichat(&[
+        "tasks",
+        "make",
+        "-o",
+        tasks.to_str().unwrap(),
+        "--train",
+        "200",
+        "--test",
+        "10",
+        "--words-from",
+        &words,
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let chats = dir.join("chats.jsonl");
+    let good = std::fs::read_to_string(tasks.join("identity-train.jsonl")).unwrap();
+    std::fs::write(&chats, format!("{good}{{\"messages\": [{{\"role\": \"robot\", \"content\": \"x\"}}]}}\n")).unwrap();
+    let out = minichat(&[
+        "sft",
+        "--base",
+        base.to_str().unwrap(),
+        "--conversations",
+        chats.to_str().unwrap(),
+        "-o",
+        sft.to_str().unwrap(),
+        "--steps",
+        "24",
+        "--eval-every",
+        "8",
+        "--micro-batch",
+        "4",
+        "--lr",
+        "3e-3",
+        "--val-fraction",
+        "0.1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("chats.jsonl:201: message 1: unknown role \"robot\""), "{stderr}");
+    assert!(stderr.contains("training conversations") && stderr.contains("fine-tuning from"), "{stderr}");
+    // The held-out identity answers get likelier as it learns them.
+    let losses = val_losses(&sft);
+    assert_eq!(losses.len(), 3, "{losses:?}");
+    assert!(losses[2] < losses[0], "{losses:?}");
+    assert!(
+        sft.join("checkpoints/step_000024").exists() && sft.join("loss.svg").exists() && sft.join("sft.json").exists()
+    );
+    // Resuming a finished run does no more steps; a second --out on it is refused.
+    let again = minichat(&["sft", "--resume", sft.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let clash = minichat(&[
+        "sft",
+        "--base",
+        base.to_str().unwrap(),
+        "--conversations",
+        chats.to_str().unwrap(),
+        "-o",
+        sft.to_str().unwrap(),
+    ]);
+    assert!(!clash.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,7 +3,8 @@
 //! its assistant mask: `sft_loader`), schedules the learning rate (`schedule`), runs
 //! the training loop with evaluation, samples and metrics (`trainer`, `metrics`), and keeps
 //! run directories with checkpoints that resume bit for bit (`run`, `checkpoint`), and exports
-//! them as Hugging Face model directories (`export`).
+//! them as Hugging Face model directories (`export`). Supervised fine-tuning (`sft`) runs the
+//! same loop on conversations.
 
 pub mod checkpoint;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod plot;
 pub mod run;
 pub mod schedule;
+pub mod sft;
 pub mod sft_loader;
 pub mod shard;
 pub mod tokenize;

@@ -78,18 +78,24 @@ impl SftLoader {
                 self.position = Position { epoch: self.position.epoch + 1, window: 0 };
                 self.order = shuffled(self.rows.len(), self.seed, self.position.epoch);
             }
-            let (conv, mask) = &self.rows[self.order[self.position.window as usize] as usize];
+            let index = self.order[self.position.window as usize] as usize;
             self.position.window += 1;
-            row_ids.fill(self.pad);
-            row_targets.fill(IGNORE);
-            row_weights.fill(0.0);
-            let n = conv.len() - 1;
-            row_ids[..n].copy_from_slice(&conv[..n]);
-            for i in 0..n {
-                if mask[i + 1] == 1 {
-                    row_targets[i] = conv[i + 1];
-                    row_weights[i] = 1.0;
-                }
+            self.fill(index, row_ids, row_targets, row_weights);
+        }
+    }
+
+    /// Fills one row (`t` tokens) with conversation `index`, padded.
+    pub fn fill(&self, index: usize, row_ids: &mut [u32], row_targets: &mut [u32], row_weights: &mut [f32]) {
+        let (conv, mask) = &self.rows[index];
+        row_ids.fill(self.pad);
+        row_targets.fill(IGNORE);
+        row_weights.fill(0.0);
+        let n = conv.len() - 1;
+        row_ids[..n].copy_from_slice(&conv[..n]);
+        for i in 0..n {
+            if mask[i + 1] == 1 {
+                row_targets[i] = conv[i + 1];
+                row_weights[i] = 1.0;
             }
         }
     }

@@ -1,6 +1,8 @@
-//! The pretraining loop. One optimizer step: zero the gradients; for each micro-batch draw
-//! `micro_batch × context` tokens, forward, take the mean next-token loss (`loss::weighted_nll`,
-//! weight 1 on every token) and backward with its gradient scaled by 1/accumulation; clip the
+//! The training loop every stage shares (`Loop`), and pretraining on it (`train`). One
+//! optimizer step: zero the gradients; for each micro-batch draw `micro_batch × context`
+//! tokens with their per-token weights (1 everywhere for pretraining; the assistant mask for
+//! fine-tuning, `sft`), forward, take the weighted mean next-token loss (`loss::weighted_nll`)
+//! and backward with its gradient scaled by 1/accumulation; clip the
 //! global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
 //! bits per byte, samples from fixed prompts (through `minichat-chat`'s generation engine), the
 //! metrics log and checkpoints at intervals, and a clean stop (checkpoint first) when `stop` is
@@ -58,10 +60,10 @@ pub fn train(
     obs: &mut dyn Observer,
 ) -> Result<Outcome, Error> {
     cfg.validate()?;
-    let (t, b, accum) = (cfg.model.context, cfg.train.micro_batch, cfg.accumulation()?);
+    cfg.accumulation()?;
+    let t = cfg.model.context;
     let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
     let n_params = net.weights().len();
-    let decayed = params::decayed_ranges(net.params());
     let tr = &cfg.train;
     let mut opt = AdamW::new(n_params, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
     let bos = bos_id(tok)?;
@@ -102,94 +104,141 @@ pub fn train(
         crate::tokenize::unigram_entropy(&train_tokens)
     ));
     let mut loader = Loader::new(train_tokens, t, tr.seed, state.loader)?;
-    let mut log = Log::open(&run.metrics(), resume.then_some(state.step))?;
-    let peak = if tr.peak_gflops > 0.0 {
-        tr.peak_gflops
-    } else {
-        fma_peak_gflops(Duration::from_millis(200)).unwrap_or(f64::NAN)
+    let mut batches = |ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]| {
+        loader.next_batch(ids, targets);
+        weights.fill(1.0);
+        loader.position
     };
-    let flops_per_token = net.flops_per_token(t);
-    let mut acts = net.acts(b, t)?;
-    let (mut ids, mut targets) = (vec![0u32; b * t], vec![0u32; b * t]);
-    let (ones, mut dlogp) = (vec![1.0f32; b * t], vec![0.0f32; b * t]);
-    let schedule = cfg.schedule();
-    let mut val = None;
-    obs.start(state.step, tr.steps, n_params);
-    while state.step < tr.steps {
-        if stop.load(Ordering::SeqCst) {
-            let path = checkpoint::save(&run.checkpoints(), &net, &opt, &state, cfg.checkpoint.keep)?;
-            obs.message(&format!("stopped at step {}: saved {}", state.step, path.display()));
-            return Ok(Outcome { step: state.step, interrupted: true, checkpoint: path, val });
-        }
-        let started = Instant::now();
-        let step = state.step + 1;
-        let last_good =
-            || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &std::path::PathBuf| p.display().to_string());
-        net.buffers().1.fill(0.0);
-        let mut loss_sum = 0.0f32;
-        for _ in 0..accum {
-            loader.next_batch(&mut ids, &mut targets);
-            net.forward(&mut acts, &ids, &targets)?;
-            let loss = loss::weighted_nll(acts.logp(), &ones, &mut dlogp, step)
-                .map_err(|e| Error::Data(format!("{e}; the last good checkpoint is {}", last_good())))?;
-            dlogp.iter_mut().for_each(|d| *d /= accum as f32);
-            net.backward(&mut acts, &ids, &targets, &dlogp);
-            loss_sum += loss;
-        }
-        let (weights, grads) = net.buffers();
-        let grad_norm =
-            if tr.grad_clip > 0.0 { clip_grad_norm(grads, tr.grad_clip) } else { clip_grad_norm(grads, f32::INFINITY) };
-        if !grad_norm.is_finite() {
-            return Err(Error::Data(format!(
-                "step {step}: gradient norm is {grad_norm}; the last good checkpoint is {}",
-                last_good()
-            )));
-        }
-        opt.lr = schedule.lr(state.step);
-        opt.update(weights, grads, &decayed);
-        let seconds = started.elapsed().as_secs_f64();
-        state.step = step;
-        state.loader = loader.position;
-        state.tokens_seen += cfg.train.batch_tokens as u64;
-        state.train_seconds += seconds;
-        let tokens_per_s = cfg.train.batch_tokens as f64 / seconds;
-        let record = Record::Step {
-            step,
-            loss: loss_sum / accum as f32,
-            lr: opt.lr,
-            grad_norm,
-            tokens_per_s,
-            mfu: tokens_per_s * flops_per_token / (peak * 1e9),
-            tokens: state.tokens_seen,
-            seconds: state.train_seconds,
+    let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val_tokens, tok, cfg.eval.tokens);
+    let parts = Loop { run, cfg, tok, resume, stop, bos: Some(bos) };
+    parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, &mut validate, obs)
+}
+
+/// The optimizer loop every stage shares, around its data: `batches` fills a micro-batch of
+/// inputs, targets and per-token weights and returns the loader position after it;
+/// `validate` gives (loss, bits per byte).
+pub struct Loop<'a> {
+    pub run: &'a Run,
+    pub cfg: &'a TrainConfig,
+    pub tok: &'a Tokenizer,
+    pub resume: bool,
+    pub stop: &'a AtomicBool,
+    /// Draw samples from `cfg.sample.prompts` after this document token (None: no samples).
+    pub bos: Option<u32>,
+}
+
+/// A source of micro-batches: fills ids, targets and weights; returns the loader position.
+pub type Batches<'a> = dyn FnMut(&mut [u32], &mut [u32], &mut [f32]) -> crate::loader::Position + 'a;
+/// The validation pass: (loss, bits per byte).
+pub type Validate<'a> = dyn FnMut(&Net, &mut NetActs) -> Result<(f32, f32), Error> + 'a;
+
+impl Loop<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        net: &mut Net,
+        opt: &mut AdamW,
+        mut state: TrainerState,
+        mut last_ckpt: Option<std::path::PathBuf>,
+        batches: &mut Batches,
+        validate: &mut Validate,
+        obs: &mut dyn Observer,
+    ) -> Result<Outcome, Error> {
+        let (run, cfg, tok, tr) = (self.run, self.cfg, self.tok, &self.cfg.train);
+        let (t, b, accum) = (cfg.model.context, tr.micro_batch, cfg.accumulation()?);
+        let decayed = params::decayed_ranges(net.params());
+        let n_params = net.weights().len();
+        let mut log = Log::open(&run.metrics(), self.resume.then_some(state.step))?;
+        let peak = if tr.peak_gflops > 0.0 {
+            tr.peak_gflops
+        } else {
+            fma_peak_gflops(Duration::from_millis(200)).unwrap_or(f64::NAN)
         };
-        log.write(&record)?;
-        obs.record(&record);
-        let due = |every: u64| (every > 0 && step.is_multiple_of(every)) || step == tr.steps;
-        if due(cfg.eval.every) {
-            let (val_loss, val_bpb) = evaluate(&net, &mut acts, &val_tokens, tok, cfg.eval.tokens)?;
-            state.last_val_loss = Some(val_loss);
-            val = Some((val_loss, val_bpb));
-            let record = Record::Eval { step, val_loss, val_bpb };
+        let flops_per_token = net.flops_per_token(t);
+        let mut acts = net.acts(b, t)?;
+        let (mut ids, mut targets) = (vec![0u32; b * t], vec![0u32; b * t]);
+        let (mut weights, mut dlogp) = (vec![1.0f32; b * t], vec![0.0f32; b * t]);
+        let schedule = cfg.schedule();
+        let mut val = None;
+        obs.start(state.step, tr.steps, n_params);
+        while state.step < tr.steps {
+            if self.stop.load(Ordering::SeqCst) {
+                let path = checkpoint::save(&run.checkpoints(), net, opt, &state, cfg.checkpoint.keep)?;
+                obs.message(&format!("stopped at step {}: saved {}", state.step, path.display()));
+                return Ok(Outcome { step: state.step, interrupted: true, checkpoint: path, val });
+            }
+            let started = Instant::now();
+            let step = state.step + 1;
+            let last_good =
+                || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &std::path::PathBuf| p.display().to_string());
+            net.buffers().1.fill(0.0);
+            let mut loss_sum = 0.0f32;
+            for _ in 0..accum {
+                state.loader = batches(&mut ids, &mut targets, &mut weights);
+                net.forward(&mut acts, &ids, &targets)?;
+                let loss = loss::weighted_nll(acts.logp(), &weights, &mut dlogp, step)
+                    .map_err(|e| Error::Data(format!("{e}; the last good checkpoint is {}", last_good())))?;
+                dlogp.iter_mut().for_each(|d| *d /= accum as f32);
+                net.backward(&mut acts, &ids, &targets, &dlogp);
+                loss_sum += loss;
+            }
+            let (weights_buf, grads) = net.buffers();
+            let grad_norm = if tr.grad_clip > 0.0 {
+                clip_grad_norm(grads, tr.grad_clip)
+            } else {
+                clip_grad_norm(grads, f32::INFINITY)
+            };
+            if !grad_norm.is_finite() {
+                return Err(Error::Data(format!(
+                    "step {step}: gradient norm is {grad_norm}; the last good checkpoint is {}",
+                    last_good()
+                )));
+            }
+            opt.lr = schedule.lr(state.step);
+            opt.update(weights_buf, grads, &decayed);
+            let seconds = started.elapsed().as_secs_f64();
+            state.step = step;
+            state.tokens_seen += cfg.train.batch_tokens as u64;
+            state.train_seconds += seconds;
+            let tokens_per_s = cfg.train.batch_tokens as f64 / seconds;
+            let record = Record::Step {
+                step,
+                loss: loss_sum / accum as f32,
+                lr: opt.lr,
+                grad_norm,
+                tokens_per_s,
+                mfu: tokens_per_s * flops_per_token / (peak * 1e9),
+                tokens: state.tokens_seen,
+                seconds: state.train_seconds,
+            };
             log.write(&record)?;
             obs.record(&record);
-        }
-        if due(cfg.sample.every) {
-            for prompt in &cfg.sample.prompts {
-                let record = samples(&net, tok, bos, prompt, cfg, step)?;
+            let due = |every: u64| (every > 0 && step.is_multiple_of(every)) || step == tr.steps;
+            if due(cfg.eval.every) {
+                let (val_loss, val_bpb) = validate(net, &mut acts)?;
+                state.last_val_loss = Some(val_loss);
+                val = Some((val_loss, val_bpb));
+                let record = Record::Eval { step, val_loss, val_bpb };
                 log.write(&record)?;
                 obs.record(&record);
             }
+            if let Some(bos) = self.bos.filter(|_| due(cfg.sample.every)) {
+                for prompt in &cfg.sample.prompts {
+                    let record = samples(net, tok, bos, prompt, cfg, step)?;
+                    log.write(&record)?;
+                    obs.record(&record);
+                }
+            }
+            if due(cfg.checkpoint.every) {
+                last_ckpt = Some(checkpoint::save(&run.checkpoints(), net, opt, &state, cfg.checkpoint.keep)?);
+            }
         }
-        if due(cfg.checkpoint.every) {
-            last_ckpt = Some(checkpoint::save(&run.checkpoints(), &net, &opt, &state, cfg.checkpoint.keep)?);
-        }
+        let checkpoint = match last_ckpt {
+            Some(p) => p,
+            None => checkpoint::save(&run.checkpoints(), net, opt, &state, cfg.checkpoint.keep)?,
+        };
+        Ok(Outcome { step: state.step, interrupted: false, checkpoint, val })
     }
-    let checkpoint = match last_ckpt {
-        Some(p) => p,
-        None => checkpoint::save(&run.checkpoints(), &net, &opt, &state, cfg.checkpoint.keep)?,
-    };
-    Ok(Outcome { step: state.step, interrupted: false, checkpoint, val })
 }
 
 /// Mean loss (nats/token) and bits per byte over up to `max_tokens` validation tokens, in
