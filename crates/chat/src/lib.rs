@@ -4,10 +4,12 @@
 //! conditions, a tool-call hook that forces tokens into the sequence), conversations in the
 //! chat format with tool calls (`conversation`) and conversation files in the public formats
 //! (`dataset`), the tools the assistant calls (`tools`), and generated tasks with exact answers
-//! for fine-tuning and the exam (`tasks`).
+//! for fine-tuning and the exam (`tasks`), and the exam itself: generative tasks scored by exact
+//! answer, multiple choice by log-likelihood (`exam`).
 
 pub mod conversation;
 pub mod dataset;
+pub mod exam;
 pub mod generate;
 pub mod sampler;
 pub mod tasks;

@@ -6,6 +6,7 @@
 mod chat;
 mod ctrl_c;
 mod data;
+mod eval;
 mod export;
 mod generate;
 mod next;
@@ -35,6 +36,9 @@ enum Command {
     Pretrain(pretrain::PretrainArgs),
     /// Fine-tune a pretrained run on conversations (the assistant's tokens only).
     Sft(sft::SftArgs),
+    /// The exam: held-out bits per byte, generated tasks by exact answer, multiple choice by
+    /// log-likelihood, for one or more runs; a report card (markdown + SVG).
+    Eval(eval::EvalArgs),
     /// Draw a run's loss curve (RUN/loss.svg) from its metrics.
     Plot(pretrain::PlotArgs),
     /// Export a run's checkpoint (hf: a Hugging Face model directory).
@@ -74,6 +78,7 @@ fn main() {
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Pretrain(a) => pretrain::run(a),
         Command::Sft(a) => sft::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Plot(a) => pretrain::plot(a),
         Command::Export(cmd) => export::run(cmd),
         Command::Next(a) => next::run(a),

@@ -270,6 +270,52 @@ fn sft_fine_tunes_a_pretrained_run_on_conversations() {
     assert!(
         sft.join("checkpoints/step_000024").exists() && sft.join("loss.svg").exists() && sft.join("sft.json").exists()
     );
+    // The exam of both runs: every task, multiple choice, held-out bits per byte, a report card.
+    let mc = dir.join("mc.jsonl");
+    std::fs::write(&mc, "{\"question\": \"the cat\", \"choices\": [\"sat\", \"zzz\"], \"answer\": 0}\n{\"bad\": 1}\n")
+        .unwrap();
+    let report = dir.join("report");
+    let out = minichat(&[
+        "eval",
+        base.to_str().unwrap(),
+        sft.to_str().unwrap(),
+        "--tasks",
+        tasks.to_str().unwrap(),
+        "--choices",
+        mc.to_str().unwrap(),
+        "--text",
+        &corpus,
+        "--val-fraction",
+        "0.2",
+        "--limit",
+        "3",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("mc.jsonl:2: no \"question\""), "{stderr}");
+    for row in [
+        "bits per byte",
+        "arithmetic (with tools)",
+        "arithmetic (no tools)",
+        "identity",
+        "spelling",
+        "multiple choice: mc (1 questions)",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {row}")))
+            .unwrap_or_else(|| panic!("no {row} row: {stdout}"));
+        let cells: Vec<&str> = line.split('|').map(str::trim).filter(|c| !c.is_empty()).skip(1).collect();
+        assert_eq!(cells.len(), 2, "{line}");
+        for c in cells {
+            let x: f64 = c.trim_end_matches('%').parse().unwrap_or_else(|_| panic!("{line}"));
+            assert!(x >= 0.0 && (row.starts_with("bits") || x <= 100.0), "{line}");
+        }
+    }
+    assert!(std::fs::read_to_string(report.join("report.svg")).unwrap().starts_with("<svg"));
+    assert!(std::fs::read_to_string(report.join("report.md")).unwrap().contains("| identity |"));
     // Resuming a finished run does no more steps; a second --out on it is refused.
     let again = minichat(&["sft", "--resume", sft.to_str().unwrap()]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
