@@ -12,6 +12,7 @@ mod generate;
 mod next;
 mod pretrain;
 mod sft;
+mod speedrun;
 mod tasks;
 mod tokenizer;
 
@@ -29,6 +30,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Every stage on the embedded data, on a CPU: web data, tokenizer, pretraining, SFT, the
+    /// exam and its report card (resumable: finished stages are kept).
+    Speedrun(speedrun::SpeedrunArgs),
     /// Byte-level BPE: train, encode, decode, inspect, stats, export.
     #[command(subcommand)]
     Tokenizer(tokenizer::Command),
@@ -75,6 +79,7 @@ fn main() {
         }
     }
     let result = match cli.command {
+        Command::Speedrun(a) => speedrun::run(a),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Pretrain(a) => pretrain::run(a),
         Command::Sft(a) => sft::run(a),

@@ -331,3 +331,59 @@ fn sft_fine_tunes_a_pretrained_run_on_conversations() {
     assert!(!clash.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
+    let dir = temp_dir("speedrun");
+    let data = format!("{}/../../data", env!("CARGO_MANIFEST_DIR"));
+    let out = dir.join("run");
+    let args = [
+        "speedrun",
+        "-o",
+        out.to_str().unwrap(),
+        "--data",
+        &data,
+        "--vocab-size",
+        "400",
+        "--pretrain-steps",
+        "6",
+        "--depth",
+        "1",
+        "--context",
+        "64",
+        "--sft-steps",
+        "4",
+        "--conversations",
+        "60",
+        "--exam-questions",
+        "2",
+    ];
+    let first = minichat(&args);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
+    for stage in [
+        "web data",
+        "deduplication",
+        "search index",
+        "tokenizer",
+        "pretraining",
+        "conversations",
+        "fine-tuning",
+        "exam",
+    ] {
+        assert!(stderr.contains(&format!("== {stage}: done")), "{stage} missing: {stderr}");
+    }
+    assert!(out.join("report/report.md").exists() && out.join("chat/checkpoints/step_000004").exists());
+    assert!(stderr.contains("minichat chat") && stderr.contains("--search-index"), "{stderr}");
+    // A second run keeps what is done: no new tokenizer or index, the runs resume at their end.
+    let tok_before = std::fs::metadata(out.join("tokenizer.mctok")).unwrap().modified().unwrap();
+    let again = minichat(&args);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("== tokenizer") && stderr.contains("already completed") && stderr.contains("resuming from"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::metadata(out.join("tokenizer.mctok")).unwrap().modified().unwrap(), tok_before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

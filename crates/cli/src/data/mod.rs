@@ -255,7 +255,10 @@ fn dedup(a: DedupArgs) -> Result<()> {
             let (found, filtered) = dedup::all(&shards()?, &minhash, &work, a.exclusions)?;
             match found {
                 Some(found) => print_found(&found),
-                None => println!("already deduplicated: {} kept, {} removed", filtered.kept, filtered.removed),
+                None if filtered.kept + filtered.removed == 0 => {
+                    println!("already deduplicated; counts in {}", a.output.join("stats/dedup.json").display())
+                }
+                None => println!("filtered: {} kept, {} removed", filtered.kept, filtered.removed),
             }
         }
         DedupStage::Signatures => {
