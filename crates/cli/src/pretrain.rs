@@ -128,14 +128,18 @@ impl PretrainArgs {
     }
 }
 
+/// A run directory's resolved config (RUN/config.toml).
+pub(crate) fn run_config(run: &Run) -> Result<TrainConfig> {
+    let text = std::fs::read_to_string(run.config()).with_context(|| format!("reading {}", run.config().display()))?;
+    Ok(TrainConfig::from_toml(&text, &run.config().display().to_string())?)
+}
+
 pub fn run(a: PretrainArgs) -> Result<()> {
     let stop = crate::ctrl_c::stop_flag("finishing this step and saving a checkpoint")?;
     let (run, cfg, tok, resume) = match &a.resume {
         Some(dir) => {
             let run = Run::new(dir);
-            let text =
-                std::fs::read_to_string(run.config()).with_context(|| format!("reading {}", run.config().display()))?;
-            let cfg = TrainConfig::from_toml(&text, &run.config().display().to_string())?;
+            let cfg = run_config(&run)?;
             let tok = tokenizer_file::load(&run.tokenizer().display().to_string(), "gpt4")?;
             (run, cfg, tok, true)
         }

@@ -5,7 +5,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use minichat_chat::conversation::{render, ChatTokens};
 use minichat_tokenizer::tokenizer_file;
-use minichat_train::config::TrainConfig;
 use minichat_train::run::Run;
 use std::path::PathBuf;
 
@@ -58,9 +57,7 @@ pub fn run(a: SftArgs) -> Result<()> {
     let (run, cfg, source, resume) = match &a.resume {
         Some(dir) => {
             let run = Run::new(dir);
-            let text =
-                std::fs::read_to_string(run.config()).with_context(|| format!("reading {}", run.config().display()))?;
-            let cfg = TrainConfig::from_toml(&text, &run.config().display().to_string())?;
+            let cfg = crate::pretrain::run_config(&run)?;
             let source: SftSource = serde_json::from_slice(&std::fs::read(run.path().join("sft.json"))?)
                 .with_context(|| format!("reading {}/sft.json", run.path().display()))?;
             (run, cfg, source, true)
@@ -74,9 +71,7 @@ pub fn run(a: SftArgs) -> Result<()> {
                     run.path().display()
                 );
             }
-            let text = std::fs::read_to_string(base.config())
-                .with_context(|| format!("reading {}", base.config().display()))?;
-            let mut cfg = TrainConfig::from_toml(&text, &base.config().display().to_string())?;
+            let mut cfg = crate::pretrain::run_config(&base)?;
             let checkpoint = match &a.checkpoint {
                 Some(c) => c.clone(),
                 None => minichat_train::checkpoint::latest(&base.checkpoints())?
