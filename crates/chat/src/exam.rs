@@ -35,7 +35,7 @@ pub struct Answered {
 }
 
 /// The model's greedy reply to `prompt` (tools run through `tools` when given; without them a
-/// call gets no result and the model goes on as it will), as text with its calls shown.
+/// call gets no result and the model goes on as it will), as messages (`parse_reply`).
 pub fn reply(
     net: &Net,
     tok: &Tokenizer,
@@ -43,7 +43,7 @@ pub fn reply(
     prompt: &[Message],
     tools: Option<&Tools>,
     max_tokens: usize,
-) -> Result<String, Error> {
+) -> Result<Vec<Message>, Error> {
     let ids = prompt_for_reply(prompt, tok, ct)?;
     let room = net.config().block_size.saturating_sub(ids.len() + 1);
     if room == 0 {
@@ -63,7 +63,12 @@ pub fn reply(
     };
     let hook = tools.map(|_| ToolHook { start: ct.tool_call_start, end: ct.tool_call_end, call: &mut call });
     let out = generate(net, &ids, &sampler, &cfg, hook, &mut |_, _, _| {})?.remove(0);
-    let text: Vec<String> = parse_reply(&out.tokens, tok, ct)
+    Ok(parse_reply(&out.tokens, tok, ct))
+}
+
+/// A reply as one line of text, calls and results shown: `[calculator 12*7] [-> 84] 84`.
+pub fn shown(reply: &[Message]) -> String {
+    let parts: Vec<String> = reply
         .iter()
         .map(|m| match m.role {
             Role::Tool => format!("[-> {}]", m.content),
@@ -73,7 +78,7 @@ pub fn reply(
             }
         })
         .collect();
-    Ok(text.join(" ").trim().to_string())
+    parts.join(" ").trim().to_string()
 }
 
 /// Asks every question; returns each answer with whether it was right.
@@ -88,13 +93,12 @@ pub fn generative(
     questions
         .iter()
         .map(|q| {
-            let reply = reply(net, tok, ct, &q.prompt, tools, max_tokens)?;
-            // A tool's result shown in the reply does not count as the model's answer: only
-            // the text after the last result does.
-            let own = reply.rsplit("->").next().unwrap_or(&reply);
-            let own = own.rsplit(']').next().unwrap_or(own);
+            let messages = reply(net, tok, ct, &q.prompt, tools, max_tokens)?;
+            // A tool's result does not count as the model's answer: only the text it wrote
+            // after the last result (its last message) does.
+            let own = messages.last().filter(|m| m.role == Role::Assistant).map_or("", |m| m.content.as_str());
             let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content).to_string();
-            Ok(Answered { question, correct: crate::tasks::is_correct(own, &q.answer), reply })
+            Ok(Answered { question, correct: crate::tasks::is_correct(own, &q.answer), reply: shown(&messages) })
         })
         .collect()
 }

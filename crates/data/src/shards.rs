@@ -50,7 +50,24 @@ impl Row {
         }
     }
 
-    /// As a JSON object (for exclusion files and the index).
+    /// A string column (`id`, `url`, ...), if the row has it; a borrow, no copy of the row.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        match self {
+            Row::Json(v) => v.get(name).and_then(|x| x.as_str()),
+            Row::Doc(d) => match name {
+                "text" => Some(&d.text),
+                "id" => Some(&d.id),
+                "dump" => Some(&d.dump),
+                "url" => Some(&d.url),
+                "date" => Some(&d.date),
+                "file_path" => Some(&d.file_path),
+                "language" => Some(&d.language),
+                _ => None,
+            },
+        }
+    }
+
+    /// As a JSON object (for exclusion files).
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Row::Json(v) => v.clone(),

@@ -45,8 +45,8 @@ pub struct FilterArgs {
 fn doc_of(row: &Row) -> Doc {
     match row {
         Row::Doc(d) => d.clone(),
-        Row::Json(v) => {
-            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        Row::Json(_) => {
+            let s = |k: &str| row.field(k).unwrap_or_default().to_string();
             Doc { text: s("text"), id: s("id"), url: s("url"), dump: s("dump"), date: s("date"), ..Doc::default() }
         }
     }

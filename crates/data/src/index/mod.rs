@@ -55,9 +55,8 @@ struct Analysed {
 
 /// A document's passages, analysed.
 fn analyse(place: &str, row: &Row, passage_words: usize) -> Vec<Analysed> {
-    let json = row.to_json();
-    let doc_id = json["id"].as_str().unwrap_or(place).to_string();
-    let url = json["url"].as_str().unwrap_or_default().to_string();
+    let doc_id = row.field("id").unwrap_or(place).to_string();
+    let url = row.field("url").unwrap_or_default().to_string();
     passages(row.text(), passage_words)
         .into_iter()
         .map(|text| {
