@@ -16,6 +16,7 @@ use minichat_model::net::Net;
 /// Settings of one generation call.
 #[derive(Clone, Debug)]
 pub struct GenerateConfig {
+    /// Tokens to draw at most (tokens a tool forces in do not count).
     pub max_new_tokens: usize,
     /// Tokens that end a sample (not included in its tokens).
     pub stop_tokens: Vec<u32>,
@@ -87,9 +88,9 @@ pub fn generate(
         let seed = sampler.seed.wrapping_add(s as u64);
         let mut sampler = Sampler::new(SamplerConfig { seed, ..sampler.clone() }, vocab)?;
         let mut seq = prompt.to_vec();
-        let (mut tokens, mut forced) = (Vec::new(), Vec::new());
+        let (mut tokens, mut forced, mut drawn) = (Vec::new(), Vec::new(), 0);
         let finish = loop {
-            if tokens.len() >= cfg.max_new_tokens {
+            if drawn >= cfg.max_new_tokens {
                 break Finish::Length;
             }
             let draw = sampler.draw(&cache.logits, &seq, &tokens, cfg.show);
@@ -102,6 +103,7 @@ pub fn generate(
             on_token(s, token, Some(&draw));
             tokens.push(token);
             forced.push(false);
+            drawn += 1;
             if let Some(hook) = tool.as_mut().filter(|h| h.end == token) {
                 // The call is everything since the last start token (none: not a call).
                 if let Some(open) = tokens[..tokens.len() - 1].iter().rposition(|&t| t == hook.start) {

@@ -98,6 +98,14 @@ fn tool_hook_forces_its_result_into_the_sequence() {
     assert_eq!(&c.forced[end_at..end_at + 4], &[false, true, true, false]);
     assert_eq!(streamed.iter().map(|s| s.0).collect::<Vec<_>>(), c.tokens);
     assert!(streamed[end_at + 1].1 && streamed[end_at + 2].1, "forced tokens are streamed without a draw");
+    // Forced tokens do not count against max_new_tokens: the call, 2 forced, 1 more drawn.
+    let short = GenerateConfig { max_new_tokens: end_at + 2, ..cfg.clone() };
+    let mut call = |_: &[u32]| vec![40, 41];
+    let hook = Some(ToolHook { start, end, call: &mut call });
+    let c = &generate(&net, &prompt, &greedy(), &short, hook, &mut |_, _, _| {}).unwrap()[0];
+    let drawn = c.forced.iter().filter(|&&f| !f).count();
+    assert_eq!((c.finish, drawn, c.tokens.len() - drawn), (Finish::Length, end_at + 2, c.forced.len() - drawn));
+    assert!(c.tokens.len() >= end_at + 4);
     // After the forced tokens, greedy decoding continues from the sequence that includes them.
     let seq: Vec<u32> = prompt.iter().chain(&c.tokens[..end_at + 3]).copied().collect();
     assert_eq!(argmax(&full_forward_next(&net, &seq)), c.tokens[end_at + 3]);

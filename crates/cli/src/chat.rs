@@ -42,19 +42,20 @@ pub struct ChatArgs {
 
 const HELP: &str = "/temperature X   set the temperature (0 = greedy)\n/topk K          keep the K most likely tokens (0 = off)\n/system TEXT     set the system prompt and start over\n/clear           start over\n/help            this list\n/quit            leave (Ctrl-D too)";
 
+/// The `search` tool over an index: the snippets of the best passages, as `tasks make` put
+/// them into the training conversations.
+pub(crate) fn search_tool(index: &minichat_data::index::Index) -> minichat_chat::tools::Search<'_> {
+    use minichat_chat::tools::{SEARCH_HITS, SNIPPET_CHARS};
+    Box::new(move |q: &str| index.snippets(q, SEARCH_HITS, SNIPPET_CHARS))
+}
+
 pub fn run(a: ChatArgs) -> Result<()> {
     let (net, tok) = crate::generate::load(&a.run, a.checkpoint, a.bf16)?;
     let ct = ChatTokens::of(&tok)?;
     let mut sampler = a.sampler.config();
     sampler.validate(tok.n_vocab())?;
     let index = a.search_index.as_ref().map(|p| minichat_data::index::Index::load(p)).transpose()?;
-    let tools = minichat_chat::tools::Tools {
-        search: index.as_ref().map(|index| {
-            Box::new(move |q: &str| -> String {
-                index.search(q, 2).iter().map(|h| h.passage.text.as_str()).collect::<Vec<_>>().join("\n")
-            }) as minichat_chat::tools::Search
-        }),
-    };
+    let tools = minichat_chat::tools::Tools { search: index.as_ref().map(search_tool) };
     let mut system = a.system;
     let mut messages: Vec<Message> = Vec::new();
     eprintln!("chatting with {} ({:?}); /help for commands", a.run.display(), net.config().family);

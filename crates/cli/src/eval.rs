@@ -32,6 +32,10 @@ pub struct EvalArgs {
     /// Reply tokens at most.
     #[arg(long, default_value_t = 48)]
     max_tokens: usize,
+    /// A search index (`minichat data index`) for the model's `search` tool calls (the
+    /// search task's questions need it).
+    #[arg(long)]
+    search_index: Option<PathBuf>,
     /// Write the report card to DIR/report.md and DIR/report.svg.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -101,6 +105,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
         None => Vec::new(),
     };
     task_files.sort();
+    let index = a.search_index.as_ref().map(|p| minichat_data::index::Index::load(p)).transpose()?;
+    if index.is_none() && task_files.iter().any(|f| f.ends_with("search-test.jsonl")) {
+        eprintln!("warning: no --search-index: the search task's tool calls will get an error back");
+    }
     for (r, dir) in a.runs.iter().enumerate() {
         let (net, tok) = crate::generate::load(dir, None, false)?;
         eprintln!("examining {}", dir.display());
@@ -116,7 +124,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             row(&mut rows, "bits per byte, held-out text (lower is better)".into(), false, r, value);
         }
         let ct = ChatTokens::of(&tok).ok();
-        let tools = Tools::default();
+        let tools = Tools { search: index.as_ref().map(crate::chat::search_tool) };
         for file in &task_files {
             let task = file.file_name().map(|n| n.to_string_lossy().replace("-test.jsonl", "")).unwrap_or_default();
             let qs = questions(file, a.limit)?;

@@ -17,6 +17,7 @@ pub struct SftArgs {
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Conversation files (JSONL: OpenAI messages, ShareGPT or Alpaca; `tasks make` writes them).
+    /// A file given N times counts N times: the weights of a mixture.
     #[arg(long, num_args = 1.., required_unless_present = "resume")]
     conversations: Vec<PathBuf>,
     /// The fine-tuning run's directory (created).
@@ -42,6 +43,9 @@ pub struct SftArgs {
     eval_every: u64,
     #[arg(long)]
     seed: Option<u64>,
+    /// Stop at the first malformed conversation instead of skipping it (and reporting its line).
+    #[arg(long)]
+    strict: bool,
 }
 
 /// What the run needs beyond its config: where it started and from which conversations.
@@ -54,13 +58,13 @@ struct SftSource {
 
 pub fn run(a: SftArgs) -> Result<()> {
     let stop = crate::ctrl_c::stop_flag("finishing this step and saving a checkpoint")?;
-    let (run, cfg, source, resume) = match &a.resume {
+    let (run, cfg, source, base) = match &a.resume {
         Some(dir) => {
             let run = Run::new(dir);
             let cfg = crate::pretrain::run_config(&run)?;
             let source: SftSource = serde_json::from_slice(&std::fs::read(run.path().join("sft.json"))?)
                 .with_context(|| format!("reading {}/sft.json", run.path().display()))?;
-            (run, cfg, source, true)
+            (run, cfg, source, None)
         }
         None => {
             let base = Run::new(a.base.clone().expect("clap requires --base"));
@@ -88,25 +92,23 @@ pub fn run(a: SftArgs) -> Result<()> {
             cfg.data.corpus = a.conversations.clone();
             cfg.data.tokenizer = run.tokenizer().display().to_string();
             cfg.validate()?;
-            std::fs::create_dir_all(run.path()).with_context(|| format!("creating {}", run.path().display()))?;
-            std::fs::copy(base.tokenizer(), run.tokenizer())
-                .with_context(|| format!("copying {}", base.tokenizer().display()))?;
             let source = SftSource {
                 base_checkpoint: std::path::absolute(&checkpoint)?,
                 conversations: a.conversations.iter().map(std::path::absolute).collect::<Result<_, _>>()?,
                 val_fraction: a.val_fraction,
             };
-            minichat_train::atomic_write(&run.path().join("sft.json"), &serde_json::to_vec_pretty(&source)?)?;
-            minichat_train::atomic_write(&run.config(), cfg.to_toml().as_bytes())?;
-            (run, cfg, source, false)
+            (run, cfg, source, Some(base))
         }
     };
-    let tok = tokenizer_file::load(&run.tokenizer().display().to_string(), "gpt4")?;
+    // The conversations are read before a new run is made, so that bad data (--strict) leaves
+    // nothing behind.
+    let tokenizer = base.as_ref().map_or(run.tokenizer(), |b| b.tokenizer());
+    let tok = tokenizer_file::load(&tokenizer.display().to_string(), "gpt4")?;
     let ct = ChatTokens::of(&tok)?;
     let mut rendered = Vec::new();
     for path in &source.conversations {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let read = minichat_chat::dataset::read(&text, &path.display().to_string(), false)?;
+        let read = minichat_chat::dataset::read(&text, &path.display().to_string(), a.strict)?;
         for p in &read.problems {
             eprintln!("skipped: {p}");
         }
@@ -117,6 +119,14 @@ pub fn run(a: SftArgs) -> Result<()> {
             rendered.push(render(c, &tok, &ct)?);
         }
     }
+    if let Some(base) = &base {
+        std::fs::create_dir_all(run.path()).with_context(|| format!("creating {}", run.path().display()))?;
+        std::fs::copy(base.tokenizer(), run.tokenizer())
+            .with_context(|| format!("copying {}", base.tokenizer().display()))?;
+        minichat_train::atomic_write(&run.path().join("sft.json"), &serde_json::to_vec_pretty(&source)?)?;
+        minichat_train::atomic_write(&run.config(), cfg.to_toml().as_bytes())?;
+    }
+    let resume = base.is_none();
     let data = minichat_train::sft::split(rendered, source.val_fraction);
     eprintln!("run {} (config in {})", run.path().display(), run.config().display());
     let mut bar = crate::pretrain::Bar::new();

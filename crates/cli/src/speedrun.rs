@@ -19,27 +19,98 @@ pub struct SpeedrunArgs {
     /// The embedded data folder (data/web/demo.warc.gz, data/corpus.jsonl).
     #[arg(long, default_value = "data")]
     data: PathBuf,
+    /// More pretraining text (text, JSONL or Parquet: say `data run` shards of a real crawl),
+    /// for the bigger presets: the embedded corpus is a few MB.
+    #[arg(long, num_args = 1..)]
+    corpus: Vec<PathBuf>,
+    /// Sizes for the machine: tiny (2 CPU cores, about 20 minutes) or small (many cores and
+    /// hours; wants more text than the embedded, see --corpus). The flags below override it.
+    #[arg(long, default_value = "tiny")]
+    preset: String,
     /// Tokenizer vocabulary.
-    #[arg(long, default_value_t = 8192)]
-    vocab_size: usize,
-    /// Pretraining steps (the tiny preset's 1,500 take about 10 minutes on 2 cores).
-    #[arg(long, default_value_t = 1500)]
-    pretrain_steps: u64,
-    /// Model depth (the tiny preset's 4) and context (256).
-    #[arg(long, default_value_t = 4)]
-    depth: usize,
-    #[arg(long, default_value_t = 256)]
-    context: usize,
+    #[arg(long)]
+    vocab_size: Option<usize>,
+    /// Pretraining steps.
+    #[arg(long)]
+    pretrain_steps: Option<u64>,
+    /// Model depth and context.
+    #[arg(long)]
+    depth: Option<usize>,
+    #[arg(long)]
+    context: Option<usize>,
     /// Fine-tuning steps (16 conversations each).
-    #[arg(long, default_value_t = 200)]
-    sft_steps: u64,
+    #[arg(long)]
+    sft_steps: Option<u64>,
     /// Generated conversations per task for fine-tuning.
-    #[arg(long, default_value_t = 2000)]
-    conversations: usize,
+    #[arg(long)]
+    conversations: Option<usize>,
     /// Questions per task in the exam.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long)]
+    exam_questions: Option<usize>,
+}
+
+/// The sizes of a speedrun.
+#[derive(Clone, Debug, PartialEq)]
+struct Sizes {
+    /// `pretrain`'s preset, sized by `depth`.
+    pretrain_preset: &'static str,
+    vocab_size: usize,
+    depth: usize,
+    context: usize,
+    pretrain_steps: u64,
+    sft_steps: u64,
+    sft_lr: f32,
+    conversations: usize,
     exam_questions: usize,
 }
+
+/// The presets: `tiny` is measured in docs/posttraining.md; `small` is a GPT-style model of
+/// 8 layers (about 28M parameters with its 16,384 tokens) at a context of 512.
+fn preset(name: &str) -> Result<Sizes> {
+    Ok(match name {
+        "tiny" => Sizes {
+            pretrain_preset: "tiny",
+            vocab_size: 8192,
+            depth: 4,
+            context: 256,
+            pretrain_steps: 1500,
+            sft_steps: 1500,
+            sft_lr: 1e-3,
+            conversations: 2000,
+            exam_questions: 50,
+        },
+        "small" => Sizes {
+            pretrain_preset: "small",
+            vocab_size: 16384,
+            depth: 8,
+            context: 512,
+            pretrain_steps: 10_000,
+            sft_steps: 4000,
+            sft_lr: 3e-4,
+            conversations: 10_000,
+            exam_questions: 200,
+        },
+        other => bail!("unknown preset {other:?} (known: tiny, small)"),
+    })
+}
+
+impl SpeedrunArgs {
+    /// The preset with the flags' overrides.
+    fn sizes(&self) -> Result<Sizes> {
+        let mut s = preset(&self.preset)?;
+        s.vocab_size = self.vocab_size.unwrap_or(s.vocab_size);
+        s.depth = self.depth.unwrap_or(s.depth);
+        s.context = self.context.unwrap_or(s.context);
+        s.pretrain_steps = self.pretrain_steps.unwrap_or(s.pretrain_steps);
+        s.sft_steps = self.sft_steps.unwrap_or(s.sft_steps);
+        s.conversations = self.conversations.unwrap_or(s.conversations);
+        s.exam_questions = self.exam_questions.unwrap_or(s.exam_questions);
+        Ok(s)
+    }
+}
+
+/// Copies of the search task in the fine-tuning mixture.
+const SEARCH_REPEATS: usize = 4;
 
 /// Runs `minichat ARGS`, streaming its output; fails naming the stage.
 fn stage(name: &str, args: &[String]) -> Result<()> {
@@ -60,6 +131,12 @@ fn s(p: &Path) -> String {
 
 pub fn run(a: SpeedrunArgs) -> Result<()> {
     let started = Instant::now();
+    let z = a.sizes()?;
+    for f in &a.corpus {
+        if !f.exists() {
+            bail!("{}: no such corpus file", f.display());
+        }
+    }
     let (warc, corpus) = (a.data.join("web/demo.warc.gz"), a.data.join("corpus.jsonl"));
     for f in [&warc, &corpus] {
         if !f.exists() {
@@ -76,7 +153,7 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
         stage("search index", &["data".into(), "index".into(), s(&dedup.join("output")), "-o".into(), s(&index)])?;
     }
     if !tok.exists() {
-        let v = a.vocab_size.to_string();
+        let v = z.vocab_size.to_string();
         stage(
             "tokenizer",
             &["tokenizer".into(), "train".into(), s(&corpus), s(&cleaned), "-v".into(), v, "-o".into(), s(&tok)],
@@ -84,28 +161,28 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
     }
     let pretrain: Vec<String> = match base.join("config.toml").exists() {
         true => vec!["pretrain".into(), "--resume".into(), s(&base)],
-        false => [
-            "pretrain",
-            "--corpus",
-            &s(&corpus),
-            &s(&cleaned),
-            "-t",
-            &s(&tok),
-            "-o",
-            &s(&base),
-            "--depth",
-            &a.depth.to_string(),
-            "--context",
-            &a.context.to_string(),
-            "--steps",
-            &a.pretrain_steps.to_string(),
-        ]
-        .map(String::from)
-        .to_vec(),
+        false => {
+            let mut args: Vec<String> = vec!["pretrain".into(), "--preset".into(), z.pretrain_preset.into()];
+            args.extend(["--corpus".into(), s(&corpus), s(&cleaned)]);
+            args.extend(a.corpus.iter().map(|p| s(p)));
+            args.extend([
+                "-t".into(),
+                s(&tok),
+                "-o".into(),
+                s(&base),
+                "--depth".into(),
+                z.depth.to_string(),
+                "--context".into(),
+                z.context.to_string(),
+                "--steps".into(),
+                z.pretrain_steps.to_string(),
+            ]);
+            args
+        }
     };
     stage("pretraining", &pretrain)?;
-    if !tasks.join("identity-test.jsonl").exists() {
-        let n = a.conversations.to_string();
+    if !tasks.join("search-test.jsonl").exists() {
+        let n = z.conversations.to_string();
         stage(
             "conversations",
             &[
@@ -117,6 +194,8 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
                 n,
                 "--words-from".into(),
                 s(&corpus),
+                "--search-index".into(),
+                s(&index),
             ],
         )?;
     }
@@ -126,11 +205,16 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
             let mut args =
                 vec!["sft".into(), "--base".into(), s(&base), "-o".into(), s(&chat), "--conversations".into()];
             args.extend(["arithmetic", "spelling", "identity"].map(|t| s(&tasks.join(format!("{t}-train.jsonl")))));
+            // The search task has a few hundred conversations (its facts are few): given four
+            // times, it weighs four times (nanochat repeats small tasks in its mixture too).
+            args.extend(std::iter::repeat_n(s(&tasks.join("search-train.jsonl")), SEARCH_REPEATS));
             args.extend([
                 "--steps".into(),
-                a.sft_steps.to_string(),
+                z.sft_steps.to_string(),
+                "--lr".into(),
+                z.sft_lr.to_string(),
                 "--eval-every".into(),
-                (a.sft_steps / 4).max(1).to_string(),
+                (z.sft_steps / 4).max(1).to_string(),
             ]);
             args
         }
@@ -149,7 +233,9 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
             "--val-fraction".into(),
             "0.02".into(),
             "--limit".into(),
-            a.exam_questions.to_string(),
+            z.exam_questions.to_string(),
+            "--search-index".into(),
+            s(&index),
             "-o".into(),
             s(&report),
         ],
@@ -162,4 +248,25 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
         index.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: SpeedrunArgs,
+    }
+
+    #[test]
+    fn flags_override_the_preset() {
+        let sizes = |args: &[&str]| Cli::parse_from([&["x"], args].concat()).a.sizes();
+        assert_eq!(sizes(&[]).unwrap(), preset("tiny").unwrap());
+        let small = sizes(&["--preset", "small", "--depth", "6"]).unwrap();
+        assert_eq!((small.depth, small.context, small.pretrain_preset), (6, 512, "small"));
+        assert!(sizes(&["--preset", "huge"]).unwrap_err().to_string().contains("known: tiny, small"));
+    }
 }

@@ -1,5 +1,6 @@
 //! `minichat tasks make`: the generated conversations with exact answers (arithmetic with the
-//! calculator, spelling and letter counting, identity) as train and test JSONL files.
+//! calculator, spelling and letter counting, identity, and with a search index, questions
+//! answered through the search tool) as train and test JSONL files.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -8,8 +9,9 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Write OUT/TASK-train.jsonl and OUT/TASK-test.jsonl for arithmetic, spelling and
-    /// identity: OpenAI-format conversations, each with its exact `answer`.
+    /// Write OUT/TASK-train.jsonl and OUT/TASK-test.jsonl for arithmetic, spelling, identity
+    /// and (with --search-index) search: OpenAI-format conversations, each with its exact
+    /// `answer`.
     Make(MakeArgs),
 }
 
@@ -30,6 +32,10 @@ pub struct MakeArgs {
     /// Where spelling words come from: a text or JSONL corpus (words of 3-14 lowercase letters).
     #[arg(long, default_value = "data/corpus.jsonl")]
     words_from: PathBuf,
+    /// A search index (`minichat data index`): questions about facts in its documents, answered
+    /// with the search tool's real results.
+    #[arg(long)]
+    search_index: Option<PathBuf>,
     /// The assistant's name, for the identity conversations.
     #[arg(long, default_value = "minichat")]
     name: String,
@@ -75,11 +81,29 @@ fn make(a: MakeArgs) -> Result<()> {
         bail!("{}: only {} usable words for spelling (need 50)", a.words_from.display(), words.len());
     }
     let id = Identity { name: a.name.clone(), maker: a.maker.clone() };
-    let made = [
+    let mut made = vec![
         ("arithmetic", tasks::split(a.train, a.test, a.seed, tasks::arithmetic::item)),
         ("spelling", tasks::split(a.train, a.test, a.seed, |rng| tasks::spelling::item(rng, &words))),
         ("identity", tasks::identity::split(a.train, a.seed, &id)),
     ];
+    if let Some(path) = &a.search_index {
+        let index = minichat_data::index::Index::load(path)?;
+        let search = crate::chat::search_tool(&index);
+        let (facts, dropped) = tasks::search::facts(index.passages.iter().map(|p| p.text.as_str()), &search);
+        println!(
+            "search: {} facts in {} ({dropped} left out: the search does not find their answer)",
+            facts.len(),
+            path.display()
+        );
+        if facts.len() < 2 {
+            bail!(
+                "{}: {} facts found; the search task needs at least 2 (it looks for the Python documentation's \"Source code: Lib/...\" lines)",
+                path.display(),
+                facts.len()
+            );
+        }
+        made.push(("search", tasks::search::split(&facts, a.train, a.test, a.seed, &search)));
+    }
     for (name, (train, test)) in &made {
         write(&a.output.join(format!("{name}-train.jsonl")), train)?;
         write(&a.output.join(format!("{name}-test.jsonl")), test)?;

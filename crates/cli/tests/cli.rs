@@ -230,3 +230,45 @@ fn tasks_make_writes_disjoint_train_and_test_conversations() {
     assert_eq!(first["messages"][1]["tool_calls"][0]["function"]["name"], "calculator");
     assert_eq!(first["messages"][2]["content"], first["answer"]);
 }
+
+#[test]
+fn tasks_make_asks_facts_of_a_search_index_through_the_search_tool() {
+    let out = tmp("search-tasks");
+    std::fs::create_dir_all(&out).unwrap();
+    // Module pages as the Python documentation has them, and an index over them.
+    let modules = ["copy", "getpass", "netrc", "quopri", "email/header", "xml/sax/__init__"];
+    let docs: String = modules
+        .iter()
+        .map(|m| {
+            let name = m.trim_end_matches("/__init__").replace('/', ".");
+            let text = format!("{name} module\nSource code: Lib/{m}.py\nThe {name} module does {name} things.");
+            serde_json::json!({ "id": name, "text": text }).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(out.join("docs.jsonl"), docs).unwrap();
+    let idx = out.join("docs.idx");
+    ok(&["data", "index", s(&out.join("docs.jsonl")), "-o", s(&idx)], None);
+    let tasks = out.join("tasks");
+    let args = ["tasks", "make", "-o", s(&tasks), "--train", "50", "--test", "50", "--words-from", &corpus()];
+    let stdout = ok(&[&args[..], &["--search-index", s(&idx)]].concat(), None);
+    assert!(stdout.contains("search: 6 facts") && stdout.contains("search: 24 train, 12 test"), "{stdout}");
+    let rows = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(tasks.join(name)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let (train, test) = (rows("search-train.jsonl"), rows("search-test.jsonl"));
+    let answers = |rows: &[serde_json::Value]| -> std::collections::HashSet<String> {
+        rows.iter().map(|r| r["answer"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(answers(&train).is_disjoint(&answers(&test)), "test modules are held out of training");
+    let r = &test[0];
+    let call = &r["messages"][1]["tool_calls"][0]["function"];
+    assert_eq!(call["name"], "search");
+    assert!(call["arguments"].as_str().unwrap().contains("module source code"));
+    assert!(r["messages"][2]["content"].as_str().unwrap().contains(r["answer"].as_str().unwrap()));
+    // An index without such facts is refused with the reason.
+    std::fs::write(out.join("plain.jsonl"), "{\"text\": \"nothing to look up here\"}\n").unwrap();
+    let plain = out.join("plain.idx");
+    ok(&["data", "index", s(&out.join("plain.jsonl")), "-o", s(&plain)], None);
+    let err = fails(&[&args[..], &["--search-index", s(&plain)]].concat(), None);
+    assert!(err.contains("0 facts found") && err.contains("Source code: Lib/"), "{err}");
+}

@@ -262,6 +262,21 @@ fn sft_fine_tunes_a_pretrained_run_on_conversations() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("chats.jsonl:201: message 1: unknown role \"robot\""), "{stderr}");
+    // With --strict the same line stops it before any run is made.
+    let strict_out = dir.join("strict");
+    let strict = minichat(&[
+        "sft",
+        "--base",
+        base.to_str().unwrap(),
+        "--conversations",
+        chats.to_str().unwrap(),
+        "-o",
+        strict_out.to_str().unwrap(),
+        "--strict",
+    ]);
+    let stderr_strict = String::from_utf8_lossy(&strict.stderr);
+    assert!(!strict.status.success() && stderr_strict.contains("chats.jsonl:201"), "{stderr_strict}");
+    assert!(!strict_out.exists(), "a rejected run leaves nothing behind");
     assert!(stderr.contains("training conversations") && stderr.contains("fine-tuning from"), "{stderr}");
     // The held-out identity answers get likelier as it learns them.
     let losses = val_losses(&sft);
@@ -374,6 +389,8 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
         assert!(stderr.contains(&format!("== {stage}: done")), "{stage} missing: {stderr}");
     }
     assert!(out.join("report/report.md").exists() && out.join("chat/checkpoints/step_000004").exists());
+    let report = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert!(report.contains("| search |") && report.contains("| identity |"), "{report}");
     assert!(stderr.contains("minichat chat") && stderr.contains("--search-index"), "{stderr}");
     // A second run keeps what is done: no new tokenizer or index, the runs resume at their end.
     let tok_before = std::fs::metadata(out.join("tokenizer.mctok")).unwrap().modified().unwrap();

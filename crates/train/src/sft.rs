@@ -108,8 +108,8 @@ pub fn train(
     };
     let pad = crate::tokenize::bos_id(tok)?;
     let (train, val) = data;
-    let mut loader = SftLoader::new(train, t, tr.seed, pad, state.loader)?;
-    let val = SftLoader::new(val, t, tr.seed, pad, Position::default())?;
+    let mut loader = SftLoader::new(train, t, b, tr.seed, pad, state.loader)?;
+    let val = SftLoader::new(val, t, b, tr.seed, pad, Position::default())?;
     obs.message(&format!(
         "{} training conversations ({} cut to the context of {t}), {} for validation",
         loader.len(),
@@ -117,8 +117,8 @@ pub fn train(
         val.len()
     ));
     let mut batches = |ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]| {
-        loader.next_batch(ids, targets, weights);
-        loader.position
+        let row = loader.next_batch(ids, targets, weights);
+        (loader.position, row)
     };
     let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val, tok, b, t);
     let parts = Loop { run, cfg, tok, resume, stop, bos: None };

@@ -1,6 +1,6 @@
 //! The training loop every stage shares (`Loop`), and pretraining on it (`train`). One
-//! optimizer step: zero the gradients; for each micro-batch draw `micro_batch × context`
-//! tokens with their per-token weights (1 everywhere for pretraining; the assistant mask for
+//! optimizer step: zero the gradients; for each micro-batch draw `micro_batch` rows of up to
+//! `context` tokens (the data source picks the row length) with their per-token weights (1 everywhere for pretraining; the assistant mask for
 //! fine-tuning, `sft`), forward, take the weighted mean next-token loss (`loss::weighted_nll`)
 //! and backward with its gradient scaled by 1/accumulation; clip the
 //! global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
@@ -107,7 +107,7 @@ pub fn train(
     let mut batches = |ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]| {
         loader.next_batch(ids, targets);
         weights.fill(1.0);
-        loader.position
+        (loader.position, t)
     };
     let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val_tokens, tok, cfg.eval.tokens);
     let parts = Loop { run, cfg, tok, resume, stop, bos: Some(bos) };
@@ -127,8 +127,10 @@ pub struct Loop<'a> {
     pub bos: Option<u32>,
 }
 
-/// A source of micro-batches: fills ids, targets and weights; returns the loader position.
-pub type Batches<'a> = dyn FnMut(&mut [u32], &mut [u32], &mut [f32]) -> crate::loader::Position + 'a;
+/// A source of micro-batches: fills `micro_batch × t` ids, targets and weights (buffers of
+/// `micro_batch × context`, rows `t` apart) for a row length `t` of its choosing, at most the
+/// context; returns the loader position after it and `t`.
+pub type Batches<'a> = dyn FnMut(&mut [u32], &mut [u32], &mut [f32]) -> (crate::loader::Position, usize) + 'a;
 /// The validation pass: (loss, bits per byte).
 pub type Validate<'a> = dyn FnMut(&Net, &mut NetActs) -> Result<(f32, f32), Error> + 'a;
 
@@ -154,8 +156,10 @@ impl Loop<'_> {
         } else {
             fma_peak_gflops(Duration::from_millis(200)).unwrap_or(f64::NAN)
         };
-        let flops_per_token = net.flops_per_token(t);
+        // Activations for the full context (validation), and for each shorter row length the
+        // data asks for, made when first needed.
         let mut acts = net.acts(b, t)?;
+        let mut short_acts: Vec<(usize, NetActs)> = Vec::new();
         let (mut ids, mut targets) = (vec![0u32; b * t], vec![0u32; b * t]);
         let (mut weights, mut dlogp) = (vec![1.0f32; b * t], vec![0.0f32; b * t]);
         let schedule = cfg.schedule();
@@ -172,15 +176,33 @@ impl Loop<'_> {
             let last_good =
                 || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &std::path::PathBuf| p.display().to_string());
             net.buffers().1.fill(0.0);
-            let mut loss_sum = 0.0f32;
+            let (mut loss_sum, mut tokens, mut flops) = (0.0f32, 0usize, 0.0f64);
             for _ in 0..accum {
-                state.loader = batches(&mut ids, &mut targets, &mut weights);
-                net.forward(&mut acts, &ids, &targets)?;
-                let loss = loss::weighted_nll(acts.logp(), &weights, &mut dlogp, step)
+                let (position, row) = batches(&mut ids, &mut targets, &mut weights);
+                state.loader = position;
+                if row == 0 || row > t {
+                    return Err(Error::Data(format!("a batch of rows of {row} tokens (the context is {t})")));
+                }
+                let acts = match row == t {
+                    true => &mut acts,
+                    false => match short_acts.iter().position(|(r, _)| *r == row) {
+                        Some(i) => &mut short_acts[i].1,
+                        None => {
+                            short_acts.push((row, net.acts(b, row)?));
+                            &mut short_acts.last_mut().expect("just pushed").1
+                        }
+                    },
+                };
+                let n = b * row;
+                let (ids, targets, dlogp) = (&ids[..n], &targets[..n], &mut dlogp[..n]);
+                net.forward(acts, ids, targets)?;
+                let loss = loss::weighted_nll(acts.logp(), &weights[..n], dlogp, step)
                     .map_err(|e| Error::Data(format!("{e}; the last good checkpoint is {}", last_good())))?;
                 dlogp.iter_mut().for_each(|d| *d /= accum as f32);
-                net.backward(&mut acts, &ids, &targets, &dlogp);
+                net.backward(acts, ids, targets, dlogp);
                 loss_sum += loss;
+                tokens += n;
+                flops += n as f64 * net.flops_per_token(row);
             }
             let (weights_buf, grads) = net.buffers();
             let grad_norm = if tr.grad_clip > 0.0 {
@@ -198,16 +220,16 @@ impl Loop<'_> {
             opt.update(weights_buf, grads, &decayed);
             let seconds = started.elapsed().as_secs_f64();
             state.step = step;
-            state.tokens_seen += cfg.train.batch_tokens as u64;
+            state.tokens_seen += tokens as u64;
             state.train_seconds += seconds;
-            let tokens_per_s = cfg.train.batch_tokens as f64 / seconds;
+            let tokens_per_s = tokens as f64 / seconds;
             let record = Record::Step {
                 step,
                 loss: loss_sum / accum as f32,
                 lr: opt.lr,
                 grad_norm,
                 tokens_per_s,
-                mfu: tokens_per_s * flops_per_token / (peak * 1e9),
+                mfu: flops / seconds / (peak * 1e9),
                 tokens: state.tokens_seen,
                 seconds: state.train_seconds,
             };

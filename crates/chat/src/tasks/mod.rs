@@ -7,6 +7,7 @@
 
 pub mod arithmetic;
 pub mod identity;
+pub mod search;
 pub mod spelling;
 
 use crate::conversation::Message;

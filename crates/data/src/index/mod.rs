@@ -6,6 +6,7 @@
 //! file (`file.rs`), loaded into memory.
 
 mod file;
+mod snippet;
 mod terms;
 
 pub use terms::terms;
@@ -132,6 +133,13 @@ impl Index {
         self.postings.len()
     }
 
+    /// BM25's inverse document frequency of `term` (0 for a term in no passage).
+    fn idf(&self, term: &str) -> f32 {
+        let Some(list) = self.postings.get(term) else { return 0.0 };
+        let (n, df) = (self.passages.len() as f32, list.len() as f32);
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
     fn average_length(&self) -> f32 {
         let total: u64 = self.lengths.iter().map(|&l| l as u64).sum();
         (total as f64 / self.lengths.len().max(1) as f64) as f32
@@ -140,7 +148,6 @@ impl Index {
     /// The `k` best passages for `query`, best first (ties: index order); passages without
     /// any query term are not returned.
     pub fn search(&self, query: &str, k: usize) -> Vec<Hit<'_>> {
-        let n = self.passages.len() as f32;
         let avg = self.average_length().max(1.0);
         let mut q = terms(query);
         q.sort();
@@ -148,8 +155,7 @@ impl Index {
         let mut scores: HashMap<u32, f32> = HashMap::new();
         for term in &q {
             let Some(list) = self.postings.get(term) else { continue };
-            let df = list.len() as f32;
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            let idf = self.idf(term);
             for &(p, tf) in list {
                 let (tf, len) = (tf as f32, self.lengths[p as usize] as f32);
                 let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / avg));
