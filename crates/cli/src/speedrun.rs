@@ -74,7 +74,7 @@ fn preset(name: &str) -> Result<Sizes> {
             depth: 4,
             context: 256,
             pretrain_steps: 1500,
-            sft_steps: 1500,
+            sft_steps: 2000,
             sft_lr: 1e-3,
             conversations: 2000,
             exam_questions: 50,
@@ -109,8 +109,8 @@ impl SpeedrunArgs {
     }
 }
 
-/// Copies of the search task in the fine-tuning mixture.
-const SEARCH_REPEATS: usize = 4;
+/// The fine-tuning mixture: each task's training file and how many times it is given.
+const MIXTURE: [(&str, usize); 4] = [("arithmetic", 3), ("spelling", 1), ("identity", 1), ("search", 4)];
 
 /// Runs `minichat ARGS`, streaming its output; fails naming the stage.
 fn stage(name: &str, args: &[String]) -> Result<()> {
@@ -204,10 +204,12 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
         false => {
             let mut args =
                 vec!["sft".into(), "--base".into(), s(&base), "-o".into(), s(&chat), "--conversations".into()];
-            args.extend(["arithmetic", "spelling", "identity"].map(|t| s(&tasks.join(format!("{t}-train.jsonl")))));
-            // The search task has a few hundred conversations (its facts are few): given four
-            // times, it weighs four times (nanochat repeats small tasks in its mixture too).
-            args.extend(std::iter::repeat_n(s(&tasks.join("search-train.jsonl")), SEARCH_REPEATS));
+            // A file given N times weighs N times (nanochat repeats tasks in its mixture too):
+            // arithmetic three times, as copying the numbers into the call and the answer is slow to
+            // learn; search four times, as its facts are few (a few hundred conversations).
+            for (task, times) in MIXTURE {
+                args.extend(std::iter::repeat_n(s(&tasks.join(format!("{task}-train.jsonl"))), times));
+            }
             args.extend([
                 "--steps".into(),
                 z.sft_steps.to_string(),

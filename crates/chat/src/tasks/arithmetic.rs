@@ -15,7 +15,9 @@ fn number(rng: &mut SplitMix64, digits: u32) -> u64 {
 
 /// One arithmetic conversation.
 pub fn item(rng: &mut SplitMix64) -> Item {
-    let (da, db) = (2 + rng.below(3) as u32, 1 + rng.below(3) as u32);
+    // Up to 3 digits: GPT-4-style tokenizers cut digit runs in threes, so each operand is one
+    // token that the model copies into its call; products still take a calculator.
+    let (da, db) = (2 + rng.below(2) as u32, 1 + rng.below(3) as u32);
     let (a, b) = (number(rng, da), number(rng, db));
     let (op, symbol) = *pick(rng, &[("*", "×"), ("+", "+"), ("-", "−"), ("/", "÷")]);
     // Quotients come out whole (ask for (a*b) / b) and differences are not negative.
