@@ -65,7 +65,7 @@ struct Sizes {
 }
 
 /// The presets: `tiny` is measured in docs/posttraining.md; `small` is a GPT-style model of
-/// 8 layers (about 28M parameters with its 16,384 tokens) at a context of 512.
+/// 8 layers (about 34M parameters with its 16,384 tokens) at a context of 512.
 fn preset(name: &str) -> Result<Sizes> {
     Ok(match name {
         "tiny" => Sizes {
