@@ -240,40 +240,21 @@ fn sft_fine_tunes_a_pretrained_run_on_conversations() {
     let chats = dir.join("chats.jsonl");
     let good = std::fs::read_to_string(tasks.join("identity-train.jsonl")).unwrap();
     std::fs::write(&chats, format!("{good}{{\"messages\": [{{\"role\": \"robot\", \"content\": \"x\"}}]}}\n")).unwrap();
-    let out = minichat(&[
-        "sft",
-        "--base",
-        base.to_str().unwrap(),
-        "--conversations",
-        chats.to_str().unwrap(),
-        "-o",
-        sft.to_str().unwrap(),
-        "--steps",
-        "24",
-        "--eval-every",
-        "8",
-        "--micro-batch",
-        "4",
-        "--lr",
-        "3e-3",
-        "--val-fraction",
-        "0.1",
-    ]);
+    // A new fine-tuning run of `base` on `chats` into `out`, with more flags.
+    let new_sft = |out: &std::path::Path, more: &[&str]| {
+        let (base, chats) = (base.to_str().unwrap(), chats.to_str().unwrap());
+        minichat(&[&["sft", "--base", base, "--conversations", chats, "-o", out.to_str().unwrap()], more].concat())
+    };
+    let out = new_sft(
+        &sft,
+        &["--steps", "24", "--eval-every", "8", "--micro-batch", "4", "--lr", "3e-3", "--val-fraction", "0.1"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("chats.jsonl:201: message 1: unknown role \"robot\""), "{stderr}");
     // With --strict the same line stops it before any run is made.
     let strict_out = dir.join("strict");
-    let strict = minichat(&[
-        "sft",
-        "--base",
-        base.to_str().unwrap(),
-        "--conversations",
-        chats.to_str().unwrap(),
-        "-o",
-        strict_out.to_str().unwrap(),
-        "--strict",
-    ]);
+    let strict = new_sft(&strict_out, &["--strict"]);
     let stderr_strict = String::from_utf8_lossy(&strict.stderr);
     assert!(!strict.status.success() && stderr_strict.contains("chats.jsonl:201"), "{stderr_strict}");
     assert!(!strict_out.exists(), "a rejected run leaves nothing behind");
@@ -334,15 +315,7 @@ fn sft_fine_tunes_a_pretrained_run_on_conversations() {
     // Resuming a finished run does no more steps; a second --out on it is refused.
     let again = minichat(&["sft", "--resume", sft.to_str().unwrap()]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    let clash = minichat(&[
-        "sft",
-        "--base",
-        base.to_str().unwrap(),
-        "--conversations",
-        chats.to_str().unwrap(),
-        "-o",
-        sft.to_str().unwrap(),
-    ]);
+    let clash = new_sft(&sft, &[]);
     assert!(!clash.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
