@@ -30,6 +30,14 @@ impl SplitMix64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
 
+    /// Shuffles `items` in place (Fisher-Yates, from the back).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            items.swap(i, j);
+        }
+    }
+
     /// Two independent N(0, 1) samples (Box-Muller).
     pub fn gaussian_pair(&mut self) -> (f64, f64) {
         let (u, v) = (self.uniform(), self.uniform());

@@ -17,11 +17,7 @@ pub struct Position {
 /// `0..n` in the order of `epoch` (Fisher-Yates with a generator seeded by seed and epoch).
 pub(crate) fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<u32> {
     let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut rng = SplitMix64::new(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    for i in (1..n).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        order.swap(i, j);
-    }
+    SplitMix64::new(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)).shuffle(&mut order);
     order
 }
 

@@ -1,9 +1,9 @@
 //! The training loop every stage shares (`Loop`), and pretraining on it (`train`). One
 //! optimizer step: zero the gradients; for each micro-batch draw `micro_batch` rows of up to
-//! `context` tokens (the data source picks the row length) with their per-token weights (1 everywhere for pretraining; the assistant mask for
-//! fine-tuning, `sft`), forward, take the weighted mean next-token loss (`loss::weighted_nll`)
-//! and backward with its gradient scaled by 1/accumulation; clip the
-//! global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
+//! `context` tokens (the data source picks the row length) with their per-token weights (1
+//! everywhere for pretraining; the assistant mask for fine-tuning, `sft`), forward, take the
+//! weighted mean next-token loss (`loss::weighted_nll`) and backward with its gradient scaled by
+//! 1/accumulation; clip the global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
 //! bits per byte, samples from fixed prompts (through `minichat-chat`'s generation engine), the
 //! metrics log and checkpoints at intervals, and a clean stop (checkpoint first) when `stop` is
 //! raised (Ctrl-C).
@@ -156,10 +156,9 @@ impl Loop<'_> {
         } else {
             fma_peak_gflops(Duration::from_millis(200)).unwrap_or(f64::NAN)
         };
-        // Activations for the full context (validation), and for each shorter row length the
-        // data asks for, made when first needed.
-        let mut acts = net.acts(b, t)?;
-        let mut short_acts: Vec<(usize, NetActs)> = Vec::new();
+        // Per row length: activations and FLOPs per token. The full context's come first (for
+        // validation); each shorter length the data asks for is added when first needed.
+        let mut by_row: Vec<(usize, NetActs, f64)> = vec![(t, net.acts(b, t)?, net.flops_per_token(t))];
         let (mut ids, mut targets) = (vec![0u32; b * t], vec![0u32; b * t]);
         let (mut weights, mut dlogp) = (vec![1.0f32; b * t], vec![0.0f32; b * t]);
         let schedule = cfg.schedule();
@@ -183,16 +182,14 @@ impl Loop<'_> {
                 if row == 0 || row > t {
                     return Err(Error::Data(format!("a batch of rows of {row} tokens (the context is {t})")));
                 }
-                let acts = match row == t {
-                    true => &mut acts,
-                    false => match short_acts.iter().position(|(r, _)| *r == row) {
-                        Some(i) => &mut short_acts[i].1,
-                        None => {
-                            short_acts.push((row, net.acts(b, row)?));
-                            &mut short_acts.last_mut().expect("just pushed").1
-                        }
-                    },
+                let i = match by_row.iter().position(|(r, _, _)| *r == row) {
+                    Some(i) => i,
+                    None => {
+                        by_row.push((row, net.acts(b, row)?, net.flops_per_token(row)));
+                        by_row.len() - 1
+                    }
                 };
+                let (_, acts, flops_per_token) = &mut by_row[i];
                 let n = b * row;
                 let (ids, targets, dlogp) = (&ids[..n], &targets[..n], &mut dlogp[..n]);
                 net.forward(acts, ids, targets)?;
@@ -202,7 +199,7 @@ impl Loop<'_> {
                 net.backward(acts, ids, targets, dlogp);
                 loss_sum += loss;
                 tokens += n;
-                flops += n as f64 * net.flops_per_token(row);
+                flops += n as f64 * *flops_per_token;
             }
             let (weights_buf, grads) = net.buffers();
             let grad_norm = if tr.grad_clip > 0.0 {
@@ -237,7 +234,7 @@ impl Loop<'_> {
             obs.record(&record);
             let due = |every: u64| (every > 0 && step.is_multiple_of(every)) || step == tr.steps;
             if due(cfg.eval.every) {
-                let (val_loss, val_bpb) = validate(net, &mut acts)?;
+                let (val_loss, val_bpb) = validate(net, &mut by_row[0].1)?;
                 state.last_val_loss = Some(val_loss);
                 val = Some((val_loss, val_bpb));
                 let record = Record::Eval { step, val_loss, val_bpb };

@@ -84,15 +84,11 @@ fn item(fact: &Fact, question: &str, search: &Search) -> Item {
 pub fn split(facts: &[Fact], train: usize, test: usize, seed: u64, search: &Search) -> (Vec<Item>, Vec<Item>) {
     let mut rng = SplitMix64::new(seed);
     let mut order: Vec<&Fact> = facts.iter().collect();
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    rng.shuffle(&mut order);
     let n_test = if order.len() >= 2 { order.len().div_ceil(4) } else { 0 };
     let mut items = |facts: &[&Fact], n: usize| -> Vec<Item> {
         let mut all: Vec<Item> = facts.iter().flat_map(|f| QUESTIONS.iter().map(|q| item(f, q, search))).collect();
-        for i in (1..all.len()).rev() {
-            all.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        rng.shuffle(&mut all);
         all.truncate(n);
         all
     };

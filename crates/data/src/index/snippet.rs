@@ -3,24 +3,8 @@
 //! weighted by their idf), whitespace squeezed, with `...` where it was cut. This is what the
 //! assistant's `search` tool returns: a small model's context has no room for whole passages.
 
+use super::terms::spans;
 use super::{terms, Index};
-
-/// Word spans of `text`: byte ranges of its alphanumeric runs, with their lowercased term.
-fn words(text: &str) -> Vec<(usize, usize, String)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push((s, i, text[s..i].to_lowercase()));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    out
-}
 
 impl Index {
     /// The part of `text` of at most `max_chars` characters (about: cut at word starts and
@@ -30,7 +14,7 @@ impl Index {
         q.sort();
         q.dedup();
         let weights: Vec<f32> = q.iter().map(|t| self.idf(t).max(1e-3)).collect();
-        let words = words(text);
+        let words = spans(text);
         if words.is_empty() {
             return text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(max_chars).collect();
         }

@@ -4,10 +4,25 @@
 const MAX_TERM_CHARS: usize = 40;
 
 pub fn terms(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && w.chars().count() <= MAX_TERM_CHARS)
-        .map(str::to_lowercase)
-        .collect()
+    spans(text).into_iter().filter(|(_, _, w)| w.chars().count() <= MAX_TERM_CHARS).map(|(_, _, w)| w).collect()
+}
+
+/// Every maximal run of alphanumeric characters of `text`, long ones included: its byte range
+/// and its lowercased text.
+pub(super) fn spans(text: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i, text[s..i].to_lowercase()));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
