@@ -11,7 +11,7 @@ Writes crates/tokenizer/tests/fixtures/:
   data/corpus.jsonl, per encoding (proves exactness on all ~5 MB without storing the ids);
 - rustbpe_2048.tiktoken: the vocabulary nanochat's trainer (rustbpe 0.1.0) learns on the corpus
   at vocab 2048 with GPT-4's pattern; our trainer must learn the same ranks;
-- sample_{snappy,zstd}.parquet: Parquet input written by pyarrow;
+- sample_{snappy,zstd}.parquet (in crates/corpus/tests/fixtures/): Parquet input written by pyarrow;
 - hf_<pattern>.mctok / .tokenizer.json / .expected.jsonl: a small tokenizer trained by minichat,
   its HF export (by `minichat tokenizer export -f hf`), and the ids that HF `tokenizers` gives
   for test texts, so the Rust test proves HF loads our file and encodes identically.
@@ -27,6 +27,7 @@ from tiktoken_ext import openai_public
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "crates/tokenizer/tests/fixtures"
+CORPUS_FIX = ROOT / "crates/corpus/tests/fixtures"
 DATA = ROOT / "data"
 
 
@@ -107,8 +108,8 @@ def main():
     # Parquet inputs written by pyarrow (FineWeb's shards are written the same way).
     import pyarrow as pa, pyarrow.parquet as pq
     table = pa.table({"text": [d[:500] for d in docs[:40]], "id": [f"doc{i}" for i in range(40)]})
-    pq.write_table(table, FIX / "sample_snappy.parquet", compression="snappy", row_group_size=16)
-    pq.write_table(table, FIX / "sample_zstd.parquet", compression="zstd", row_group_size=16)
+    pq.write_table(table, CORPUS_FIX / "sample_snappy.parquet", compression="snappy", row_group_size=16)
+    pq.write_table(table, CORPUS_FIX / "sample_zstd.parquet", compression="zstd", row_group_size=16)
 
     # HF tokenizers: our export of small trained tokenizers, loaded by the real library.
     from tokenizers import Tokenizer as HfTokenizer

@@ -1,6 +1,6 @@
 //! The generation engine: prefill the prompt once, then decode one token at a time through the
-//! KV cache. N samples of one prompt fork the prefilled cache (what GRPO's groups need), each
-//! with its own seeded sampler (seed, seed + 1, ...). A sample ends at a stop token, after
+//! KV cache (`Sequence`: draw, then feed). N samples of one prompt fork the prefilled cache
+//! (what GRPO's groups need), each with its own seeded sampler (seed, seed + 1, ...). A sample ends at a stop token, after
 //! `max_new_tokens`, or when the context is full (or, with `slide`, keeps going on the newest
 //! half of the context, re-prefilled).
 //!
@@ -56,16 +56,25 @@ pub struct Completion {
     pub finish: Finish,
 }
 
-/// Generates `cfg.samples` continuations of `prompt`. `on_token(sample, token, draw)` sees
-/// every token as it is added (`draw` is None for forced tokens), for streaming.
-pub fn generate(
-    net: &Net,
-    prompt: &[u32],
-    sampler: &SamplerConfig,
-    cfg: &GenerateConfig,
-    mut tool: Option<ToolHook>,
-    on_token: &mut dyn FnMut(usize, u32, Option<&Draw>),
-) -> Result<Vec<Completion>, Error> {
+/// One sample being generated: its KV cache, its sampler and the tokens so far. `generate`
+/// runs N of them to their end; the assistant turn (`assistant`) steps one at a time, and so
+/// several conversations can be stepped together.
+pub struct Sequence {
+    cache: KvCache,
+    sampler: Sampler,
+    /// Everything fed so far, prompt included (what the repetition penalty sees).
+    context: Vec<u32>,
+    /// The sample's tokens (the prompt excluded), drawn and forced.
+    pub tokens: Vec<u32>,
+    /// Which of `tokens` were forced in (by a tool) rather than drawn.
+    pub forced: Vec<bool>,
+    /// Tokens drawn so far (forced ones do not count against `max_new_tokens`).
+    pub drawn: usize,
+}
+
+/// Checks a prompt and feeds it through a new KV cache of the model's context (the prefill
+/// that N samples of it share).
+pub fn prefill(net: &Net, prompt: &[u32]) -> Result<KvCache, Error> {
     let (context, vocab) = (net.config().block_size, net.config().vocab_size);
     if prompt.is_empty() {
         return Err(Error::Prompt("the prompt is empty (it needs at least a bos token)".into()));
@@ -79,62 +88,118 @@ pub fn generate(
     if let Some(bad) = prompt.iter().find(|&&t| t as usize >= vocab) {
         return Err(Error::Prompt(format!("token id {bad} is outside the vocabulary of {vocab}")));
     }
+    let mut cache = KvCache::new(net.config(), context)?;
+    net.extend(&mut cache, prompt)?;
+    Ok(cache)
+}
+
+impl Sequence {
+    /// A sample of `prompt`, from its prefilled cache (`prefill`).
+    pub fn new(prefilled: KvCache, prompt: &[u32], sampler: Sampler) -> Sequence {
+        Sequence {
+            cache: prefilled,
+            sampler,
+            context: prompt.to_vec(),
+            tokens: Vec::new(),
+            forced: Vec::new(),
+            drawn: 0,
+        }
+    }
+
+    /// Draws the next token from the logits after everything fed (it is not fed yet); `show`
+    /// candidates are reported with it.
+    pub fn draw(&mut self, show: usize) -> Draw {
+        self.sampler.draw(&self.cache.logits, &self.context, &self.tokens, show)
+    }
+
+    /// The tokens since the last `start` token of the sample (a tool call being written), if
+    /// there is one.
+    pub fn open_call(&self, start: u32) -> Option<&[u32]> {
+        self.tokens.iter().rposition(|&t| t == start).map(|open| &self.tokens[open + 1..])
+    }
+
+    /// Appends a drawn token and the tokens forced in after it (a tool's result), and feeds
+    /// them through the cache. When they fill the context the sample ends
+    /// (`Finish::Context`), or with `slide`, the newest half of the context is kept,
+    /// prefilled again (positions restart at 0), and the sample goes on.
+    pub fn feed(&mut self, net: &Net, drawn: u32, forced: &[u32], slide: bool) -> Result<Option<Finish>, Error> {
+        let (context, vocab) = (net.config().block_size, net.config().vocab_size);
+        if let Some(t) = forced.iter().find(|&&t| t as usize >= vocab) {
+            return Err(Error::Config(format!("a forced token {t} is outside the vocabulary of {vocab}")));
+        }
+        let mut feed = vec![drawn];
+        feed.extend_from_slice(forced);
+        self.tokens.extend_from_slice(&feed);
+        self.forced.push(false);
+        self.forced.extend(std::iter::repeat_n(true, forced.len()));
+        self.drawn += 1;
+        self.context.extend_from_slice(&feed);
+        if self.cache.len() + feed.len() >= context {
+            if !slide {
+                return Ok(Some(Finish::Context));
+            }
+            // Keep the newest half of the context and re-prefill it.
+            let keep = &self.context[self.context.len() - (context / 2).max(1)..];
+            self.cache.clear();
+            net.extend(&mut self.cache, keep)?;
+            return Ok(None);
+        }
+        net.extend(&mut self.cache, &feed)?;
+        Ok(None)
+    }
+
+    /// The sample's tokens and which of them were forced.
+    pub fn into_tokens(self) -> (Vec<u32>, Vec<bool>) {
+        (self.tokens, self.forced)
+    }
+
+    pub fn into_completion(self, finish: Finish) -> Completion {
+        let (tokens, forced) = self.into_tokens();
+        Completion { tokens, forced, finish }
+    }
+}
+
+/// Generates `cfg.samples` continuations of `prompt`. `on_token(sample, token, draw)` sees
+/// every token as it is added (`draw` is None for forced tokens), for streaming.
+pub fn generate(
+    net: &Net,
+    prompt: &[u32],
+    sampler: &SamplerConfig,
+    cfg: &GenerateConfig,
+    mut tool: Option<ToolHook>,
+    on_token: &mut dyn FnMut(usize, u32, Option<&Draw>),
+) -> Result<Vec<Completion>, Error> {
+    let vocab = net.config().vocab_size;
+    let prefilled = prefill(net, prompt)?;
     sampler.validate(vocab)?;
-    let mut prefilled = KvCache::new(net.config(), context)?;
-    net.extend(&mut prefilled, prompt)?;
     let mut out = Vec::with_capacity(cfg.samples);
     for s in 0..cfg.samples {
-        let mut cache = prefilled.clone();
         let seed = sampler.seed.wrapping_add(s as u64);
-        let mut sampler = Sampler::new(SamplerConfig { seed, ..sampler.clone() }, vocab)?;
-        let mut seq = prompt.to_vec();
-        let (mut tokens, mut forced, mut drawn) = (Vec::new(), Vec::new(), 0);
+        let mut seq =
+            Sequence::new(prefilled.clone(), prompt, Sampler::new(SamplerConfig { seed, ..sampler.clone() }, vocab)?);
         let finish = loop {
-            if drawn >= cfg.max_new_tokens {
+            if seq.drawn >= cfg.max_new_tokens {
                 break Finish::Length;
             }
-            let draw = sampler.draw(&cache.logits, &seq, &tokens, cfg.show);
+            let draw = seq.draw(cfg.show);
             let token = draw.token;
+            on_token(s, token, Some(&draw));
             if cfg.stop_tokens.contains(&token) {
-                on_token(s, token, Some(&draw));
                 break Finish::Stop(token);
             }
-            let mut feed = vec![token];
-            on_token(s, token, Some(&draw));
-            tokens.push(token);
-            forced.push(false);
-            drawn += 1;
-            if let Some(hook) = tool.as_mut().filter(|h| h.end == token) {
-                // The call is everything since the last start token (none: not a call).
-                if let Some(open) = tokens[..tokens.len() - 1].iter().rposition(|&t| t == hook.start) {
-                    let result = (hook.call)(&tokens[open + 1..tokens.len() - 1]);
-                    for &t in &result {
-                        if t as usize >= vocab {
-                            return Err(Error::Config(format!(
-                                "the tool hook returned token {t}, outside the vocabulary"
-                            )));
-                        }
-                        on_token(s, t, None);
-                        tokens.push(t);
-                        forced.push(true);
-                    }
-                    feed.extend(result);
-                }
+            // A call is everything since the last start token (none: not a call).
+            let forced = match tool.as_mut().filter(|h| h.end == token) {
+                Some(hook) => seq.open_call(hook.start).map(|call| (hook.call)(call)).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            for &t in &forced {
+                on_token(s, t, None);
             }
-            seq.extend_from_slice(&feed);
-            if cache.len() + feed.len() >= context {
-                if !cfg.slide {
-                    break Finish::Context;
-                }
-                // Keep the newest half of the context and re-prefill it.
-                let keep = &seq[seq.len() - (context / 2).max(1)..];
-                cache.clear();
-                net.extend(&mut cache, keep)?;
-                continue;
+            if let Some(finish) = seq.feed(net, token, &forced, cfg.slide)? {
+                break finish;
             }
-            net.extend(&mut cache, &feed)?;
         };
-        out.push(Completion { tokens, forced, finish });
+        out.push(seq.into_completion(finish));
     }
     Ok(out)
 }

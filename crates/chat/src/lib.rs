@@ -1,12 +1,15 @@
-//! minichat's inference stage: turning next-token scores into text. Owns the sampler chain
-//! (`sampler`: penalties, logit bias, temperature, top-k, top-p, min-p, seeded draws) and the
-//! generation engine (`generate`: one prefill shared by N samples, KV-cache decoding, stop
-//! conditions, a tool-call hook that forces tokens into the sequence), conversations in the
-//! chat format with tool calls (`conversation`) and conversation files in the public formats
-//! (`dataset`), the tools the assistant calls (`tools`), and generated tasks with exact answers
-//! for fine-tuning and the exam (`tasks`), and the exam itself: generative tasks scored by exact
-//! answer, multiple choice by log-likelihood (`exam`).
+//! minichat's inference and chat stage: turning next-token scores into text and text into an
+//! assistant. Owns the sampler chain (`sampler`: penalties, logit bias, temperature, top-k,
+//! top-p, min-p, seeded draws), the generation engine (`generate`: one prefill shared by N
+//! samples, step-wise KV-cache decoding, stop conditions, a tool-call hook that forces tokens
+//! into the sequence), the one assistant turn that `chat`, the exam and the server share
+//! (`assistant`: render, prefill, sample, run tools, events, cancellation), conversations in
+//! the chat format with tool calls (`conversation`) and conversation files in the public
+//! formats (`dataset`), the tools the assistant calls (`tools`), generated tasks with exact
+//! answers and their files (`tasks`), and the exam with its report card (`exam`): generative
+//! tasks scored by exact answer, multiple choice by log-likelihood.
 
+pub mod assistant;
 pub mod conversation;
 pub mod dataset;
 pub mod exam;
@@ -24,6 +27,13 @@ pub enum Error {
     /// A prompt that cannot be run (empty, longer than the context).
     #[error("{0}")]
     Prompt(String),
+    /// A file that cannot be used as it is (the message names it, and its line).
+    #[error("{0}")]
+    File(String),
     #[error(transparent)]
     Model(#[from] minichat_model::Error),
+    #[error(transparent)]
+    Tokenizer(#[from] minichat_tokenizer::Error),
+    #[error(transparent)]
+    Corpus(#[from] minichat_corpus::Error),
 }

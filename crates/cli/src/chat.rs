@@ -1,21 +1,19 @@
-//! `minichat chat RUN`: a terminal chat with a chat model. Each turn renders the conversation in
-//! the chat format (`minichat_chat::conversation`), generates the reply until
-//! `<|assistant_end|>` and streams it. When the model writes a tool call, the tool runs
-//! (`minichat_chat::tools`: the calculator, and search over `--search-index`) and its result
-//! is forced into the reply, shown as
-//! `[calculator 12*7 -> 84]`. Commands: /temperature X, /topk K, /system TEXT, /clear, /help,
-//! /quit.
+//! `minichat chat RUN`: a terminal chat with a chat model, through the library's assistant turn
+//! (`minichat_chat::assistant`): the reply streams as it comes, tool calls run (the calculator,
+//! and search over `--search-index`) and show as `[calculator 12*7 -> 84]`. Commands:
+//! /temperature X, /topk K, /system TEXT, /clear, /help, /quit.
 
-use crate::generate::SamplerArgs;
+use crate::args::SamplerArgs;
 use anyhow::Result;
 use clap::Args;
-use minichat_chat::conversation::{
-    parse_reply, prompt_for_reply, tool_result_tokens, ChatTokens, Message, Role, ToolCall,
-};
-use minichat_chat::generate::{generate, Finish, GenerateConfig, ToolHook};
-use minichat_tokenizer::stream::StreamDecoder;
+use minichat_chat::assistant::{Assistant, Event, FinishReason, Settings};
+use minichat_chat::conversation::{validate, Message, Role};
+use minichat_chat::sampler::SamplerConfig;
+use minichat_chat::tools::Tools;
+use minichat_train::run::Run;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -42,25 +40,16 @@ pub struct ChatArgs {
 
 const HELP: &str = "/temperature X   set the temperature (0 = greedy)\n/topk K          keep the K most likely tokens (0 = off)\n/system TEXT     set the system prompt and start over\n/clear           start over\n/help            this list\n/quit            leave (Ctrl-D too)";
 
-/// The `search` tool over an index: the snippets of the best passages, as `tasks make` put
-/// them into the training conversations.
-pub(crate) fn search_tool(index: &minichat_data::index::Index) -> minichat_chat::tools::Search<'_> {
-    use minichat_chat::tools::{SEARCH_HITS, SNIPPET_CHARS};
-    Box::new(move |q: &str| index.snippets(q, SEARCH_HITS, SNIPPET_CHARS))
-}
-
 pub fn run(a: ChatArgs) -> Result<()> {
-    let (net, tok) = crate::generate::load(&a.run, a.checkpoint, a.bf16)?;
-    let ct = ChatTokens::of(&tok)?;
-    let mut sampler = a.sampler.config();
-    sampler.validate(tok.n_vocab())?;
+    let model = Run::open(&a.run)?.load_model(a.checkpoint.as_deref(), a.bf16)?;
     let index = a.search_index.as_ref().map(|p| minichat_data::index::Index::load(p)).transpose()?;
-    let tools = minichat_chat::tools::Tools { search: index.as_ref().map(search_tool) };
-    let mut system = a.system;
-    let mut messages: Vec<Message> = Vec::new();
-    eprintln!("chatting with {} ({:?}); /help for commands", a.run.display(), net.config().family);
+    let tools = Tools { search: index.as_ref().map(|i| Box::new(|q: &str| i.tool_result(q)) as _) };
+    let assistant = Assistant::new(&model.net, &model.tok, Some(&tools))?;
+    let mut sampler = a.sampler.config();
+    sampler.validate(model.tok.n_vocab())?;
+    let (mut system, mut messages) = (a.system, Vec::<Message>::new());
+    eprintln!("chatting with {} ({:?}); /help for commands", a.run.display(), model.net.config().family);
     let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout().lock();
     let mut turn = 0u64;
     loop {
         eprint!("> ");
@@ -70,35 +59,9 @@ pub fn run(a: ChatArgs) -> Result<()> {
         }
         let line = line.trim_end_matches(['\n', '\r']);
         if let Some(cmd) = line.strip_prefix('/') {
-            let (name, arg) = cmd.split_once(' ').map_or((cmd, ""), |(n, a)| (n, a.trim()));
-            match name {
-                "quit" | "exit" => break,
-                "help" => eprintln!("{HELP}"),
-                "clear" => {
-                    messages.clear();
-                    eprintln!("(conversation cleared)");
-                }
-                "system" => {
-                    system = (!arg.is_empty()).then(|| arg.to_string());
-                    messages.clear();
-                    eprintln!("(system prompt set; conversation cleared)");
-                }
-                "temperature" | "topk" => {
-                    let mut next = sampler.clone();
-                    let parsed = match name {
-                        "temperature" => arg.parse().map(|t| next.temperature = t).is_ok(),
-                        _ => arg.parse().map(|k| next.top_k = k).is_ok(),
-                    };
-                    match (parsed, next.validate(tok.n_vocab())) {
-                        (true, Ok(())) => {
-                            sampler = next;
-                            eprintln!("({name} = {arg})");
-                        }
-                        (false, _) => eprintln!("/{name} needs a number"),
-                        (_, Err(e)) => eprintln!("{e}"),
-                    }
-                }
-                _ => eprintln!("unknown command /{name}; /help lists them"),
+            match command(cmd, &mut sampler, &mut system, &mut messages, model.tok.n_vocab()) {
+                Some(reply) => eprintln!("{reply}"),
+                None => break,
             }
             continue;
         }
@@ -108,55 +71,34 @@ pub fn run(a: ChatArgs) -> Result<()> {
         let mut convo: Vec<Message> = system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
         messages.push(Message::new(Role::User, line));
         convo.extend(messages.iter().cloned());
-        let prompt = prompt_for_reply(&convo, &tok, &ct)?;
-        let cfg = GenerateConfig {
-            max_new_tokens: a.max_tokens,
-            stop_tokens: vec![ct.assistant_end, ct.bos],
-            samples: 1,
-            show: 0,
-            slide: false,
-        };
+        // Each turn draws from its own seed (the same seeds in the same order: the same chat).
         sampler.seed = sampler.seed.wrapping_add(turn);
         turn += 1;
-        let mut stream = StreamDecoder::new();
-        let mut reply = Vec::new();
-        let mut run_tool = |call: &[u32]| {
-            let text = String::from_utf8_lossy(&tok.decode_bytes(call).unwrap_or_default()).into_owned();
-            tool_result_tokens(&tools.run(&ToolCall::parse(&text)), &tok, &ct)
+        let settings = Settings { sampler: sampler.clone(), max_tokens: a.max_tokens };
+        let mut stdout = std::io::stdout().lock();
+        let mut show = |e: Event| {
+            let text = match e {
+                Event::Text(t) => t,
+                Event::ToolCall(call) => format!("[{}", call.text()),
+                Event::ToolResult(result) => format!(" -> {result}] "),
+                Event::Done { .. } => return,
+            };
+            let _ = write!(stdout, "{text}");
+            let _ = stdout.flush();
         };
-        let hook = ToolHook { start: ct.tool_call_start, end: ct.tool_call_end, call: &mut run_tool };
-        let result = generate(&net, &prompt, &sampler, &cfg, Some(hook), &mut |_, token, _| {
-            if cfg.stop_tokens.contains(&token) {
-                return;
-            }
-            reply.push(token);
-            // Tool calls and results shown as [NAME ARGS -> RESULT].
-            let marker = match token {
-                t if t == ct.tool_call_start => Some("["),
-                t if t == ct.tool_call_end => Some(" -> "),
-                t if t == ct.tool_result_start => Some(""),
-                t if t == ct.tool_result_end => Some("] "),
-                _ => None,
-            };
-            let text = match marker {
-                Some(m) => Ok(m.to_string()),
-                None => stream.push(&tok, token),
-            };
-            if let Ok(text) = text {
-                let _ = write!(stdout, "{text}");
-                let _ = stdout.flush();
-            }
-        });
-        writeln!(stdout, "{}", stream.finish())?;
-        match result {
-            Ok(out) => {
-                if out[0].finish == Finish::Context {
-                    eprintln!("(the context of {} tokens is full: /clear to start over)", net.config().block_size);
+        let replied = assistant.reply(&convo, &settings, &AtomicBool::new(false), &mut show);
+        writeln!(std::io::stdout())?;
+        match replied {
+            Ok(reply) => {
+                if reply.finish == FinishReason::Context {
+                    eprintln!(
+                        "(the context of {} tokens is full: /clear to start over)",
+                        model.net.config().block_size
+                    );
                 }
-                let turn = parse_reply(&reply, &tok, &ct);
                 let mut next = messages.clone();
-                next.extend(turn);
-                if minichat_chat::conversation::validate(&next).is_ok() {
+                next.extend(reply.messages);
+                if validate(&next).is_ok() {
                     messages = next;
                 } else {
                     // Nothing usable came back (an empty reply): forget the question too.
@@ -171,4 +113,44 @@ pub fn run(a: ChatArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A /command: changes the settings or the conversation and says what it did; None is /quit.
+fn command(
+    cmd: &str,
+    sampler: &mut SamplerConfig,
+    system: &mut Option<String>,
+    messages: &mut Vec<Message>,
+    vocab: usize,
+) -> Option<String> {
+    let (name, arg) = cmd.split_once(' ').map_or((cmd, ""), |(n, a)| (n, a.trim()));
+    Some(match name {
+        "quit" | "exit" => return None,
+        "help" => HELP.to_string(),
+        "clear" => {
+            messages.clear();
+            "(conversation cleared)".into()
+        }
+        "system" => {
+            *system = (!arg.is_empty()).then(|| arg.to_string());
+            messages.clear();
+            "(system prompt set; conversation cleared)".into()
+        }
+        "temperature" | "topk" => {
+            let mut next = sampler.clone();
+            let parsed = match name {
+                "temperature" => arg.parse().map(|t| next.temperature = t).is_ok(),
+                _ => arg.parse().map(|k| next.top_k = k).is_ok(),
+            };
+            match (parsed, next.validate(vocab)) {
+                (true, Ok(())) => {
+                    *sampler = next;
+                    format!("({name} = {arg})")
+                }
+                (false, _) => format!("/{name} needs a number"),
+                (_, Err(e)) => e.to_string(),
+            }
+        }
+        _ => format!("unknown command /{name}; /help lists them"),
+    })
 }

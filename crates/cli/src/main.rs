@@ -1,8 +1,11 @@
 //! `minichat`: one binary for every stage of building a ChatGPT-like assistant.
 //!
-//! Each pipeline stage is a subcommand backed by its library crate; this crate only parses
-//! arguments, shows progress and reports errors (with `anyhow`).
+//! Each pipeline stage is a subcommand backed by its library crate: a command file parses its
+//! arguments, calls its library, shows progress and prints; errors are reported with `anyhow`.
+//! Flags several commands share are in `args`, progress bars in `progress`, Ctrl-C in
+//! `ctrl_c`; no command imports another.
 
+mod args;
 mod chat;
 mod ctrl_c;
 mod data;
@@ -10,7 +13,9 @@ mod eval;
 mod export;
 mod generate;
 mod next;
+mod plot;
 mod pretrain;
+mod progress;
 mod sft;
 mod speedrun;
 mod tasks;
@@ -44,7 +49,7 @@ enum Command {
     /// log-likelihood, for one or more runs; a report card (markdown + SVG).
     Eval(eval::EvalArgs),
     /// Draw a run's loss curve (RUN/loss.svg) from its metrics.
-    Plot(pretrain::PlotArgs),
+    Plot(plot::PlotArgs),
     /// Export a run's checkpoint (hf: a Hugging Face model directory).
     #[command(subcommand)]
     Export(export::Command),
@@ -84,7 +89,7 @@ fn main() {
         Command::Pretrain(a) => pretrain::run(a),
         Command::Sft(a) => sft::run(a),
         Command::Eval(a) => eval::run(a),
-        Command::Plot(a) => pretrain::plot(a),
+        Command::Plot(a) => plot::run(a),
         Command::Export(cmd) => export::run(cmd),
         Command::Next(a) => next::run(a),
         Command::Generate(a) => generate::run(a),

@@ -5,12 +5,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use minichat_model::kv_cache::KvCache;
-use minichat_model::net::Net;
-use minichat_model::safetensors;
-use minichat_model::ModelConfig;
-use minichat_tokenizer::tokenizer_file;
 use minichat_train::run::Run;
-use minichat_train::tokenize::bos_id;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -32,13 +27,9 @@ pub struct NextArgs {
 }
 
 pub fn run(a: NextArgs) -> Result<()> {
-    let run = Run::new(&a.run);
-    let ckpt = crate::export::pick_checkpoint(&run, a.checkpoint)?;
-    let tok = tokenizer_file::load(&run.tokenizer().display().to_string(), "gpt4")?;
-    let config = ModelConfig::from_hf_json(&std::fs::read_to_string(ckpt.join("config.json"))?)?;
-    let mut net = Net::new(config)?;
-    net.load_hf(&safetensors::load(&ckpt.join("model.safetensors"))?, "model.safetensors")?;
-    let mut ids = vec![bos_id(&tok)?];
+    let model = Run::open(&a.run)?.load_model(a.checkpoint.as_deref(), false)?;
+    let (net, tok) = (&model.net, &model.tok);
+    let mut ids = vec![tok.bos_id()?];
     ids.extend(tok.encode_ordinary(&a.text));
     if ids.len() > net.config().block_size {
         bail!("{} tokens do not fit the context of {}", ids.len(), net.config().block_size);

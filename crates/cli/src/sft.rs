@@ -1,11 +1,11 @@
 //! `minichat sft`: supervised fine-tuning of a pretrained run on conversation files, into a
-//! run directory of its own (same checkpoints, resume, metrics and loss curve as pretraining).
+//! run directory of its own (`minichat_train::sft`: same checkpoints, resume, metrics and loss
+//! curve as pretraining).
 
-use anyhow::{bail, Context, Result};
+use crate::progress::TrainBar;
+use anyhow::Result;
 use clap::Args;
-use minichat_chat::conversation::{render, ChatTokens};
-use minichat_tokenizer::tokenizer_file;
-use minichat_train::run::Run;
+use minichat_train::sft::{self, NewSft, SftStart};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -48,91 +48,30 @@ pub struct SftArgs {
     strict: bool,
 }
 
-/// What the run needs beyond its config: where it started and from which conversations.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SftSource {
-    base_checkpoint: PathBuf,
-    conversations: Vec<PathBuf>,
-    val_fraction: f64,
-}
-
 pub fn run(a: SftArgs) -> Result<()> {
     let stop = crate::ctrl_c::stop_flag("finishing this step and saving a checkpoint")?;
-    let (run, cfg, source, base) = match &a.resume {
-        Some(dir) => {
-            let run = Run::new(dir);
-            let cfg = crate::pretrain::run_config(&run)?;
-            let source: SftSource = serde_json::from_slice(&std::fs::read(run.path().join("sft.json"))?)
-                .with_context(|| format!("reading {}/sft.json", run.path().display()))?;
-            (run, cfg, source, None)
-        }
-        None => {
-            let base = Run::new(a.base.clone().expect("clap requires --base"));
-            let run = Run::new(a.out.clone().expect("clap requires --out"));
-            if run.config().exists() {
-                bail!(
-                    "{} already holds a run: resume it with --resume {0}, or pick another --out",
-                    run.path().display()
-                );
-            }
-            let mut cfg = crate::pretrain::run_config(&base)?;
-            let checkpoint = match &a.checkpoint {
-                Some(c) => c.clone(),
-                None => minichat_train::checkpoint::latest(&base.checkpoints())?
-                    .with_context(|| format!("{}: no checkpoint to fine-tune", base.checkpoints().display()))?,
-            };
-            let t = &mut cfg.train;
-            (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, a.micro_batch, (a.steps / 20).max(1));
-            t.batch_tokens = a.micro_batch * cfg.model.context;
-            if let Some(s) = a.seed {
-                t.seed = s;
-            }
-            (cfg.eval.every, cfg.checkpoint.every, cfg.sample.every) = (a.eval_every, a.eval_every, 0);
-            cfg.sample.prompts.clear();
-            cfg.data.corpus = a.conversations.clone();
-            cfg.data.tokenizer = run.tokenizer().display().to_string();
-            cfg.validate()?;
-            let source = SftSource {
-                base_checkpoint: std::path::absolute(&checkpoint)?,
-                conversations: a.conversations.iter().map(std::path::absolute).collect::<Result<_, _>>()?,
-                val_fraction: a.val_fraction,
-            };
-            (run, cfg, source, Some(base))
-        }
+    let start = match a.resume {
+        Some(dir) => SftStart::Resume(dir),
+        None => SftStart::New(NewSft {
+            base: a.base.expect("clap requires --base"),
+            checkpoint: a.checkpoint,
+            conversations: a.conversations,
+            out: a.out.expect("clap requires --out"),
+            steps: a.steps,
+            lr: a.lr,
+            micro_batch: a.micro_batch,
+            val_fraction: a.val_fraction,
+            eval_every: a.eval_every,
+            seed: a.seed,
+        }),
     };
-    // The conversations are read before a new run is made, so that bad data (--strict) leaves
-    // nothing behind.
-    let tokenizer = base.as_ref().map_or(run.tokenizer(), |b| b.tokenizer());
-    let tok = tokenizer_file::load(&tokenizer.display().to_string(), "gpt4")?;
-    let ct = ChatTokens::of(&tok)?;
-    let mut rendered = Vec::new();
-    for path in &source.conversations {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let read = minichat_chat::dataset::read(&text, &path.display().to_string(), a.strict)?;
-        for p in &read.problems {
-            eprintln!("skipped: {p}");
-        }
-        if read.skipped > read.problems.len() {
-            eprintln!("... {} lines skipped in all in {}", read.skipped, path.display());
-        }
-        for c in &read.conversations {
-            rendered.push(render(c, &tok, &ct)?);
-        }
-    }
-    if let Some(base) = &base {
-        std::fs::create_dir_all(run.path()).with_context(|| format!("creating {}", run.path().display()))?;
-        std::fs::copy(base.tokenizer(), run.tokenizer())
-            .with_context(|| format!("copying {}", base.tokenizer().display()))?;
-        minichat_train::atomic_write(&run.path().join("sft.json"), &serde_json::to_vec_pretty(&source)?)?;
-        minichat_train::atomic_write(&run.config(), cfg.to_toml().as_bytes())?;
-    }
-    let resume = base.is_none();
-    let data = minichat_train::sft::split(rendered, source.val_fraction);
+    let prepared = sft::prepare(start, a.strict, |problem| eprintln!("skipped: {problem}"))?;
+    let run = prepared.run.clone();
     eprintln!("run {} (config in {})", run.path().display(), run.config().display());
-    let mut bar = crate::pretrain::Bar::new();
-    let outcome = minichat_train::sft::train(&run, &cfg, &tok, &source.base_checkpoint, data, resume, &stop, &mut bar);
+    let mut bar = TrainBar::new();
+    let outcome = sft::train(prepared, &stop, &mut bar);
     bar.bar.finish_and_clear();
-    let plotted = crate::pretrain::plot_run(&run);
+    let plotted = run.plot_loss();
     let outcome = outcome?;
     if let Err(e) = plotted {
         eprintln!("warning: no loss curve: {e:#}");

@@ -1,14 +1,16 @@
 //! `minichat speedrun`: every stage on the embedded data, on a CPU, one after the other: the
 //! web-data pipeline on the demo crawl (with deduplication and the search index), a tokenizer,
 //! pretraining on the embedded corpus and the cleaned crawl, generated conversations, SFT, and
-//! the exam of both models with a report card. Each stage is this binary's own command, and a
-//! stage whose output is already there is skipped (or resumed), so a rerun after a stop, a
-//! crash or Ctrl-C carries on.
+//! the exam of both models with a report card. Each stage is this binary's own command (as
+//! nanochat's speedrun.sh runs its scripts), sized by the preset table
+//! (`minichat_train::preset`), and a stage whose output is already there is skipped (or
+//! resumed), so a rerun after a stop, a crash or Ctrl-C carries on.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use minichat_chat::tasks::file::{test_path, train_path};
+use minichat_train::preset::{preset, Preset};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 #[derive(Args)]
@@ -49,75 +51,38 @@ pub struct SpeedrunArgs {
     exam_questions: Option<usize>,
 }
 
-/// The sizes of a speedrun.
-#[derive(Clone, Debug, PartialEq)]
-struct Sizes {
-    /// `pretrain`'s preset, sized by `depth`.
-    pretrain_preset: &'static str,
-    vocab_size: usize,
-    depth: usize,
-    context: usize,
-    pretrain_steps: u64,
-    sft_steps: u64,
-    sft_lr: f32,
-    conversations: usize,
-    exam_questions: usize,
-}
-
-/// The presets: `tiny` is measured in docs/posttraining.md; `small` is a GPT-style model of
-/// 8 layers (about 34M parameters with its 16,384 tokens) at a context of 512.
-fn preset(name: &str) -> Result<Sizes> {
-    Ok(match name {
-        "tiny" => Sizes {
-            pretrain_preset: "tiny",
-            vocab_size: 8192,
-            depth: 4,
-            context: 256,
-            pretrain_steps: 1500,
-            sft_steps: 2000,
-            sft_lr: 1e-3,
-            conversations: 2000,
-            exam_questions: 50,
-        },
-        "small" => Sizes {
-            pretrain_preset: "small",
-            vocab_size: 16384,
-            depth: 8,
-            context: 512,
-            pretrain_steps: 10_000,
-            sft_steps: 4000,
-            sft_lr: 3e-4,
-            conversations: 10_000,
-            exam_questions: 200,
-        },
-        other => bail!("unknown preset {other:?} (known: tiny, small)"),
-    })
-}
-
 impl SpeedrunArgs {
     /// The preset with the flags' overrides.
-    fn sizes(&self) -> Result<Sizes> {
-        let mut s = preset(&self.preset)?;
-        s.vocab_size = self.vocab_size.unwrap_or(s.vocab_size);
-        s.depth = self.depth.unwrap_or(s.depth);
-        s.context = self.context.unwrap_or(s.context);
-        s.pretrain_steps = self.pretrain_steps.unwrap_or(s.pretrain_steps);
-        s.sft_steps = self.sft_steps.unwrap_or(s.sft_steps);
-        s.conversations = self.conversations.unwrap_or(s.conversations);
-        s.exam_questions = self.exam_questions.unwrap_or(s.exam_questions);
-        Ok(s)
+    fn sizes(&self) -> Result<Preset> {
+        let mut p = preset(&self.preset)?.clone();
+        p.vocab_size = self.vocab_size.unwrap_or(p.vocab_size);
+        p.depth = self.depth.unwrap_or(p.depth);
+        p.context = self.context.unwrap_or(p.context);
+        p.pretrain_steps = self.pretrain_steps.unwrap_or(p.pretrain_steps);
+        p.sft_steps = self.sft_steps.unwrap_or(p.sft_steps);
+        p.conversations = self.conversations.unwrap_or(p.conversations);
+        p.exam_questions = self.exam_questions.unwrap_or(p.exam_questions);
+        Ok(p)
     }
 }
 
-/// The fine-tuning mixture: each task's training file and how many times it is given.
+/// The fine-tuning mixture: each task's training file and how many times it is given. A file
+/// given N times weighs N times (nanochat repeats tasks in its mixture too): arithmetic three
+/// times, as copying the numbers into the call and the answer is slow to learn; search four
+/// times, as its facts are few (a few hundred conversations).
 const MIXTURE: [(&str, usize); 4] = [("arithmetic", 3), ("spelling", 1), ("identity", 1), ("search", 4)];
+
+/// Command-line words from text, numbers and paths.
+fn word(w: impl std::fmt::Display) -> String {
+    w.to_string()
+}
 
 /// Runs `minichat ARGS`, streaming its output; fails naming the stage.
 fn stage(name: &str, args: &[String]) -> Result<()> {
     let started = Instant::now();
     eprintln!("\n== {name}: minichat {}", args.join(" "));
     let exe = std::env::current_exe().context("locating the minichat binary")?;
-    let status = Command::new(exe).args(args).status().with_context(|| format!("starting {name}"))?;
+    let status = std::process::Command::new(exe).args(args).status().with_context(|| format!("starting {name}"))?;
     if !status.success() {
         bail!("{name} failed ({status}); fix the cause and run the speedrun again: finished stages are kept");
     }
@@ -125,123 +90,67 @@ fn stage(name: &str, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
-
 pub fn run(a: SpeedrunArgs) -> Result<()> {
     let started = Instant::now();
-    let z = a.sizes()?;
-    for f in &a.corpus {
-        if !f.exists() {
-            bail!("{}: no such corpus file", f.display());
-        }
-    }
+    let size = a.sizes()?;
     let (warc, corpus) = (a.data.join("web/demo.warc.gz"), a.data.join("corpus.jsonl"));
     for f in [&warc, &corpus] {
         if !f.exists() {
             bail!("{}: missing (run from the repository root, or pass --data)", f.display());
         }
     }
-    let o = &a.output;
-    let (web, dedup, index, tok) = (o.join("web"), o.join("web-dedup"), o.join("web.idx"), o.join("tokenizer.mctok"));
-    let (base, chat, tasks, report) = (o.join("base"), o.join("chat"), o.join("tasks"), o.join("report"));
-    let cleaned = dedup.join("output/00000.jsonl.gz");
-    stage("web data", &["data".into(), "run".into(), s(&warc), "-o".into(), s(&web)])?;
-    stage("deduplication", &["data".into(), "dedup".into(), s(&web.join("output")), "-o".into(), s(&dedup)])?;
+    if let Some(f) = a.corpus.iter().find(|f| !f.exists()) {
+        bail!("{}: no such corpus file", f.display());
+    }
+    let at = |name: &str| a.output.join(name);
+    let (web, dedup, index, tok) = (at("web"), at("web-dedup"), at("web.idx"), at("tokenizer.mctok"));
+    let (base, chat, tasks, report) = (at("base"), at("chat"), at("tasks"), at("report"));
+    let p = |path: &Path| path.display().to_string();
+    let cleaned = dedup.join("output");
+    stage("web data", &[word("data"), word("run"), p(&warc), word("-o"), p(&web)])?;
+    stage("deduplication", &[word("data"), word("dedup"), p(&web.join("output")), word("-o"), p(&dedup)])?;
     if !index.exists() {
-        stage("search index", &["data".into(), "index".into(), s(&dedup.join("output")), "-o".into(), s(&index)])?;
+        stage("search index", &[word("data"), word("index"), p(&cleaned), word("-o"), p(&index)])?;
     }
     if !tok.exists() {
-        let v = z.vocab_size.to_string();
+        let v = word(size.vocab_size);
         stage(
             "tokenizer",
-            &["tokenizer".into(), "train".into(), s(&corpus), s(&cleaned), "-v".into(), v, "-o".into(), s(&tok)],
+            &[word("tokenizer"), word("train"), p(&corpus), p(&cleaned), word("-v"), v, word("-o"), p(&tok)],
         )?;
     }
-    let pretrain: Vec<String> = match base.join("config.toml").exists() {
-        true => vec!["pretrain".into(), "--resume".into(), s(&base)],
-        false => {
-            let mut args: Vec<String> = vec!["pretrain".into(), "--preset".into(), z.pretrain_preset.into()];
-            args.extend(["--corpus".into(), s(&corpus), s(&cleaned)]);
-            args.extend(a.corpus.iter().map(|p| s(p)));
-            args.extend([
-                "-t".into(),
-                s(&tok),
-                "-o".into(),
-                s(&base),
-                "--depth".into(),
-                z.depth.to_string(),
-                "--context".into(),
-                z.context.to_string(),
-                "--steps".into(),
-                z.pretrain_steps.to_string(),
-            ]);
-            args
-        }
+    let pretrain = match base.join("config.toml").exists() {
+        true => vec![word("pretrain"), word("--resume"), p(&base)],
+        false => [
+            vec![word("pretrain"), word("--preset"), word(size.name), word("--corpus"), p(&corpus), p(&cleaned)],
+            a.corpus.iter().map(|c| p(c)).collect(),
+            vec![word("-t"), p(&tok), word("-o"), p(&base), word("--depth"), word(size.depth)],
+            vec![word("--context"), word(size.context), word("--steps"), word(size.pretrain_steps)],
+        ]
+        .concat(),
     };
     stage("pretraining", &pretrain)?;
-    if !tasks.join("search-test.jsonl").exists() {
-        let n = z.conversations.to_string();
-        stage(
-            "conversations",
-            &[
-                "tasks".into(),
-                "make".into(),
-                "-o".into(),
-                s(&tasks),
-                "--train".into(),
-                n,
-                "--words-from".into(),
-                s(&corpus),
-                "--search-index".into(),
-                s(&index),
-            ],
-        )?;
+    if !test_path(&tasks, "search").exists() {
+        let (n, words) = (word(size.conversations), p(&corpus));
+        let args =
+            [word("tasks"), word("make"), word("-o"), p(&tasks), word("--train"), n, word("--words-from"), words];
+        stage("conversations", &[&args[..], &[word("--search-index"), p(&index)]].concat())?;
     }
-    let sft: Vec<String> = match chat.join("config.toml").exists() {
-        true => vec!["sft".into(), "--resume".into(), s(&chat)],
+    let sft = match chat.join("config.toml").exists() {
+        true => vec![word("sft"), word("--resume"), p(&chat)],
         false => {
-            let mut args =
-                vec!["sft".into(), "--base".into(), s(&base), "-o".into(), s(&chat), "--conversations".into()];
-            // A file given N times weighs N times (nanochat repeats tasks in its mixture too):
-            // arithmetic three times, as copying the numbers into the call and the answer is slow to
-            // learn; search four times, as its facts are few (a few hundred conversations).
-            for (task, times) in MIXTURE {
-                args.extend(std::iter::repeat_n(s(&tasks.join(format!("{task}-train.jsonl"))), times));
-            }
-            args.extend([
-                "--steps".into(),
-                z.sft_steps.to_string(),
-                "--lr".into(),
-                z.sft_lr.to_string(),
-                "--eval-every".into(),
-                (z.sft_steps / 4).max(1).to_string(),
-            ]);
-            args
+            let files =
+                MIXTURE.iter().flat_map(|&(task, times)| std::iter::repeat_n(p(&train_path(&tasks, task)), times));
+            let steps = [word("--steps"), word(size.sft_steps), word("--lr"), word(size.sft_lr)];
+            let every = [word("--eval-every"), word((size.sft_steps / 4).max(1))];
+            let head = [word("sft"), word("--base"), p(&base), word("-o"), p(&chat), word("--conversations")];
+            [&head[..], &files.collect::<Vec<_>>(), &steps, &every].concat()
         }
     };
     stage("fine-tuning", &sft)?;
-    stage(
-        "exam",
-        &[
-            "eval".into(),
-            s(&base),
-            s(&chat),
-            "--tasks".into(),
-            s(&tasks),
-            "--text".into(),
-            s(&corpus),
-            "--val-fraction".into(),
-            "0.02".into(),
-            "--limit".into(),
-            z.exam_questions.to_string(),
-            "--search-index".into(),
-            s(&index),
-            "-o".into(),
-            s(&report),
-        ],
-    )?;
+    let exam =
+        [word("eval"), p(&base), p(&chat), word("--tasks"), p(&tasks), word("--limit"), word(size.exam_questions)];
+    stage("exam", &[&exam[..], &[word("--search-index"), p(&index), word("-o"), p(&report)]].concat())?;
     eprintln!(
         "\nspeedrun done in {:.1} min. Report card: {}/report.md (and report.svg)\nchat with the model: minichat chat {} --search-index {}",
         started.elapsed().as_secs_f64() / 60.0,
@@ -266,9 +175,9 @@ mod tests {
     #[test]
     fn flags_override_the_preset() {
         let sizes = |args: &[&str]| Cli::parse_from([&["x"], args].concat()).a.sizes();
-        assert_eq!(sizes(&[]).unwrap(), preset("tiny").unwrap());
+        assert_eq!(&sizes(&[]).unwrap(), preset("tiny").unwrap());
         let small = sizes(&["--preset", "small", "--depth", "6"]).unwrap();
-        assert_eq!((small.depth, small.context, small.pretrain_preset), (6, 512, "small"));
+        assert_eq!((small.depth, small.context, small.name), (6, 512, "small"));
         assert!(sizes(&["--preset", "huge"]).unwrap_err().to_string().contains("known: tiny, small"));
     }
 }

@@ -1,10 +1,12 @@
-//! `minichat tasks make`: the generated conversations with exact answers (arithmetic with the
-//! calculator, spelling and letter counting, identity, and with a search index, questions
-//! answered through the search tool) as train and test JSONL files.
+//! `minichat tasks make`: the generated conversations with exact answers
+//! (`minichat_chat::tasks`: arithmetic with the calculator, spelling and letter counting,
+//! identity, and with a search index, questions answered through the search tool) as train and
+//! test JSONL files.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use minichat_chat::tasks::{self, identity::Identity, Item};
+use minichat_chat::tasks::{self, identity::Identity, SearchSource};
+use minichat_chat::tools::Search;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -29,7 +31,8 @@ pub struct MakeArgs {
     test: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where spelling words come from: a text or JSONL corpus (words of 3-14 lowercase letters).
+    /// Where spelling words come from: a text, JSONL or Parquet corpus (words of 3-14 lowercase
+    /// letters, from its English documents).
     #[arg(long, default_value = "data/corpus.jsonl")]
     words_from: PathBuf,
     /// A search index (`minichat data index`): questions about facts in its documents, answered
@@ -45,68 +48,33 @@ pub struct MakeArgs {
 }
 
 pub fn run(cmd: Command) -> Result<()> {
-    match cmd {
-        Command::Make(a) => make(a),
-    }
-}
-
-fn write(path: &std::path::Path, items: &[Item]) -> Result<()> {
-    let mut text = String::new();
-    for item in items {
-        let mut v = minichat_chat::dataset::to_json(&item.messages);
-        v["answer"] = item.answer.clone().into();
-        text.push_str(&v.to_string());
-        text.push('\n');
-    }
-    minichat_tokenizer::atomic_write(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
-}
-
-fn make(a: MakeArgs) -> Result<()> {
-    let corpus =
-        std::fs::read_to_string(&a.words_from).with_context(|| format!("reading {}", a.words_from.display()))?;
-    // From JSONL, the `text` of each line (English lines only when they say their `lang`);
-    // else the whole file.
-    let text: String = match corpus.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('{')) {
-        true => corpus
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["lang"].as_str().is_none_or(|l| l == "en"))
-            .filter_map(|v| v["text"].as_str().map(str::to_string))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        false => corpus,
+    let Command::Make(a) = cmd;
+    let words = tasks::spelling::words_from(std::slice::from_ref(&a.words_from))?;
+    let opts = tasks::Options {
+        train: a.train,
+        test: a.test,
+        seed: a.seed,
+        identity: Identity { name: a.name.clone(), maker: a.maker.clone() },
     };
-    let words = tasks::spelling::words_of(&text);
-    if words.len() < 50 {
-        bail!("{}: only {} usable words for spelling (need 50)", a.words_from.display(), words.len());
-    }
-    let id = Identity { name: a.name.clone(), maker: a.maker.clone() };
-    let mut made = vec![
-        ("arithmetic", tasks::split(a.train, a.test, a.seed, tasks::arithmetic::item)),
-        ("spelling", tasks::split(a.train, a.test, a.seed, |rng| tasks::spelling::item(rng, &words))),
-        ("identity", tasks::identity::split(a.train, a.seed, &id)),
-    ];
-    if let Some(path) = &a.search_index {
-        let index = minichat_data::index::Index::load(path)?;
-        let search = crate::chat::search_tool(&index);
-        let (facts, dropped) = tasks::search::facts(index.passages.iter().map(|p| p.text.as_str()), &search);
+    let index = a.search_index.as_ref().map(|p| minichat_data::index::Index::load(p)).transpose()?;
+    let search: Option<Search> = index.as_ref().map(|i| Box::new(|q: &str| i.tool_result(q)) as _);
+    let source = index
+        .as_ref()
+        .zip(search.as_ref())
+        .map(|(index, search)| SearchSource { documents: index.passages.iter().map(|p| p.text.as_str()), search });
+    let made = tasks::make(&opts, &words, source).with_context(|| match (&a.search_index, words.len() < 50) {
+        (_, true) => format!("{}: too few spelling words", a.words_from.display()),
+        (Some(p), false) => p.display().to_string(),
+        (None, false) => "making the tasks".into(),
+    })?;
+    if let (Some(path), Some((facts, dropped))) = (&a.search_index, made.search_facts) {
         println!(
-            "search: {} facts in {} ({dropped} left out: the search does not find their answer)",
-            facts.len(),
+            "search: {facts} facts in {} ({dropped} left out: the search does not find their answer)",
             path.display()
         );
-        if facts.len() < 2 {
-            bail!(
-                "{}: {} facts found; the search task needs at least 2 (it looks for the Python documentation's \"Source code: Lib/...\" lines)",
-                path.display(),
-                facts.len()
-            );
-        }
-        made.push(("search", tasks::search::split(&facts, a.train, a.test, a.seed, &search)));
     }
-    for (name, (train, test)) in &made {
-        write(&a.output.join(format!("{name}-train.jsonl")), train)?;
-        write(&a.output.join(format!("{name}-test.jsonl")), test)?;
+    made.write(&a.output)?;
+    for (name, train, test) in &made.tasks {
         println!("{name}: {} train, {} test conversations", train.len(), test.len());
     }
     println!("wrote {}", a.output.display());

@@ -1,14 +1,18 @@
-//! The web-data pipeline (FineWeb-style): WARC files -> HTML pages -> clean text shards.
+//! The web-data pipeline (FineWeb-style): WARC files -> HTML pages -> clean, deduplicated text
+//! shards, and a search index over them.
 //!
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
 //! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
-//! records into decoded HTML documents (`page`, `charset`), main-text extraction
-//! (`extract`), the URL blocklist filter
-//! (`url_filter`), FineWeb's quality filters (`filters`, on `words` and `text`), personal-information
-//! removal (`pii`), language identification (`lid`, `fasttext`), the chain of all of them (`pipeline`),
-//! output shards (`output`) and reading them back (`shards`), exact and near-duplicate removal
-//! as file-based multi-task stages (`minhash`, `dedup`), and the counters every stage reports
-//! (`stats`).
+//! records into decoded HTML documents (`page`, `charset`), main-text extraction (`extract`),
+//! the URL blocklist filter (`url_filter`), FineWeb's quality filters (`filters`, on `words`
+//! and `text`), personal-information removal (`pii`), language identification (`lid`,
+//! `fasttext`), the chain of all of them with its stages by name (`pipeline`), and the
+//! file-based, resumable, multi-task stages built on it: one rank of the chain over WARC files
+//! (`run`), its text stages alone over shards (`shard_filter`), exact and near-duplicate
+//! removal (`minhash`, `dedup`), and Slurm job arrays for all of them (`slurm`); a BM25 search
+//! index over shards with the search tool's snippets (`index`), and the counters every stage
+//! reports (`stats`). Shard formats (FineWeb's columns, JSON Lines, Parquet) are
+//! `minichat-corpus`'s.
 
 pub mod charset;
 pub mod dedup;
@@ -18,11 +22,12 @@ pub mod filters;
 pub mod index;
 pub mod lid;
 pub mod minhash;
-pub mod output;
 pub mod page;
 pub mod pii;
 pub mod pipeline;
-pub mod shards;
+pub mod run;
+pub mod shard_filter;
+pub mod slurm;
 pub mod stats;
 pub mod text;
 pub mod url_filter;
@@ -37,4 +42,9 @@ pub enum Error {
     Io { path: String, source: std::io::Error },
     #[error("{0}")]
     Input(String),
+    /// Reading or writing document shards.
+    #[error(transparent)]
+    Corpus(#[from] minichat_corpus::Error),
 }
+
+pub use minichat_corpus::Doc;

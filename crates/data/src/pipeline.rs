@@ -15,20 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// A document with FineWeb's columns.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Doc {
-    pub text: String,
-    pub id: String,
-    pub dump: String,
-    pub url: String,
-    pub date: String,
-    pub file_path: String,
-    pub language: String,
-    pub language_score: f64,
-    /// GPT-2 tokens in `text` (r50k_base, as FineWeb's `TokensCounter("gpt2")`).
-    pub token_count: u64,
-}
+pub use minichat_corpus::Doc;
 
 /// What one stage did over a run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -71,11 +58,24 @@ impl RunStats {
     }
 }
 
+/// A stage of the chain, in order. The quality filters are the pipeline's list
+/// (`Pipeline::filters`: Gopher repetition, Gopher quality, C4, FineWeb quality by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    UrlFilter,
+    Extract,
+    Language,
+    /// The quality filter at this place in `Pipeline::filters`.
+    Quality(usize),
+    /// PII removal, and the GPT-2 token count.
+    Pii,
+}
+
 /// One page's way through the chain.
 pub struct Processed {
-    /// The document, or the index of the stage that dropped it, the reason, and the document as
-    /// far as it got.
-    pub result: Result<Doc, (usize, &'static str, Doc)>,
+    /// The document, or the stage that dropped it, the reason, and the document as far as it
+    /// got.
+    pub result: Result<Doc, (Stage, &'static str, Doc)>,
     /// Seconds spent per stage.
     pub times: Vec<f64>,
     /// PII replaced, by kind.
@@ -118,12 +118,44 @@ impl Pipeline {
         }
     }
 
+    /// The stages in order.
+    pub fn stages(&self) -> Vec<Stage> {
+        let mut stages = vec![Stage::UrlFilter, Stage::Extract, Stage::Language];
+        stages.extend((0..self.filters.len()).map(Stage::Quality));
+        stages.push(Stage::Pii);
+        stages
+    }
+
+    /// A stage's name (as in stats, exclusions and `data filter --stages`).
+    pub fn name(&self, stage: Stage) -> &'static str {
+        match stage {
+            Stage::UrlFilter => "url_filter",
+            Stage::Extract => "extract",
+            Stage::Language => "language",
+            Stage::Quality(i) => self.filters[i].name(),
+            Stage::Pii => "pii",
+        }
+    }
+
     /// Stage names in order.
     pub fn stage_names(&self) -> Vec<&'static str> {
-        let mut names = vec!["url_filter", "extract", "language"];
-        names.extend(self.filters.iter().map(|f| f.name()));
-        names.push("pii");
-        names
+        self.stages().into_iter().map(|s| self.name(s)).collect()
+    }
+
+    /// A stage's place in `stages` (and in the stats' list of stages).
+    pub fn index(&self, stage: Stage) -> usize {
+        match stage {
+            Stage::UrlFilter => 0,
+            Stage::Extract => 1,
+            Stage::Language => 2,
+            Stage::Quality(i) => 3 + i,
+            Stage::Pii => 3 + self.filters.len(),
+        }
+    }
+
+    /// A stage by name, if there is one.
+    pub fn stage(&self, name: &str) -> Option<Stage> {
+        self.stages().into_iter().find(|&s| self.name(s) == name)
     }
 
     /// Runs one page through the chain.
@@ -139,7 +171,7 @@ impl Pipeline {
         page: Page,
         file_path: &str,
         pii: &mut Counts,
-    ) -> (Result<Doc, (usize, &'static str, Doc)>, Vec<f64>) {
+    ) -> (Result<Doc, (Stage, &'static str, Doc)>, Vec<f64>) {
         let mut times = vec![0.0; self.stage_names().len()];
         let mut doc = Doc {
             id: page.id,
@@ -157,20 +189,20 @@ impl Pipeline {
         if let Err(reason) = self.url_filter.check(&doc.url) {
             lap(&mut times, 0);
             doc.text = page.html;
-            return (Err((0, reason, doc)), times);
+            return (Err((Stage::UrlFilter, reason, doc)), times);
         }
         lap(&mut times, 0);
         match self.extractor.extract(&page.html) {
             Ok(text) => doc.text = text,
             Err(reason) => {
                 lap(&mut times, 1);
-                return (Err((1, reason, doc)), times);
+                return (Err((Stage::Extract, reason, doc)), times);
             }
         }
         lap(&mut times, 1);
-        for stage in 2..times.len() {
+        for stage in self.stages().into_iter().skip(2) {
             let r = self.text_stage(stage, &mut doc, pii);
-            lap(&mut times, stage);
+            lap(&mut times, self.index(stage));
             if let Err(reason) = r {
                 return (Err((stage, reason, doc)), times);
             }
@@ -178,16 +210,15 @@ impl Pipeline {
         (Ok(doc), times)
     }
 
-    /// Runs stage `stage` (an index into `stage_names`) on a document that has its text: the
-    /// URL filter, the language filter (which sets `language` and `language_score`), a
-    /// quality filter, or PII removal (which also sets `token_count`). Extraction is not one
-    /// of them. Err is the reason the document is dropped.
-    pub fn text_stage(&self, stage: usize, doc: &mut Doc, pii: &mut Counts) -> Result<(), &'static str> {
-        let filters = 3..3 + self.filters.len();
+    /// Runs `stage` on a document that has its text: the URL filter, the language filter
+    /// (which sets `language` and `language_score`), a quality filter, or PII removal (which
+    /// also sets `token_count`). Extraction is not one of them (it makes the text). Err is the
+    /// reason the document is dropped.
+    pub fn text_stage(&self, stage: Stage, doc: &mut Doc, pii: &mut Counts) -> Result<(), &'static str> {
         match stage {
-            0 => self.url_filter.check(&doc.url),
-            1 => Ok(()),
-            2 => match self.lid.decide(&doc.text, &self.languages, self.language_threshold) {
+            Stage::UrlFilter => self.url_filter.check(&doc.url),
+            Stage::Extract => Ok(()),
+            Stage::Language => match self.lid.decide(&doc.text, &self.languages, self.language_threshold) {
                 Some((lang, keep)) => {
                     doc.language = lang.code;
                     doc.language_score = (lang.score * 1e4).round() / 1e4;
@@ -199,8 +230,8 @@ impl Pipeline {
                 }
                 None => Err("unknown_language"),
             },
-            s if filters.contains(&s) => self.filters[s - 3].apply(&mut doc.text),
-            _ => {
+            Stage::Quality(i) => self.filters[i].apply(&mut doc.text),
+            Stage::Pii => {
                 doc.text = self.pii.redact(&doc.text, pii);
                 doc.token_count = self.token_counter.count(&doc.text) as u64;
                 Ok(())
@@ -244,7 +275,7 @@ impl Pipeline {
                 }
                 let reached = match &result {
                     Ok(_) => names.len(),
-                    Err((stage, _, _)) => *stage,
+                    Err((stage, _, _)) => self.index(*stage),
                 };
                 for s in &mut stats.stages[..reached.min(names.len())] {
                     s.docs_in += 1;
@@ -253,9 +284,10 @@ impl Pipeline {
                 match result {
                     Ok(doc) => keep(&doc),
                     Err((stage, reason, doc)) => {
-                        stats.stages[stage].docs_in += 1;
-                        stats.stages[stage].dropped.inc(reason);
-                        drop(names[stage], reason, &doc);
+                        let i = self.index(stage);
+                        stats.stages[i].docs_in += 1;
+                        stats.stages[i].dropped.inc(reason);
+                        drop(names[i], reason, &doc);
                     }
                 }
             }

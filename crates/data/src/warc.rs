@@ -22,6 +22,14 @@ const MAX_HEADER: usize = 64 << 10;
 /// Bytes decompressed per `fill`.
 const CHUNK: usize = 64 << 10;
 
+/// The name endings of WARC files.
+pub const ENDINGS: [&str; 3] = [".warc", ".warc.gz", ".warc.zst"];
+
+/// The WARC files named by `inputs` (a folder stands for its WARC files, sorted).
+pub fn files(inputs: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, crate::Error> {
+    Ok(minichat_corpus::files_in(inputs, &ENDINGS, "WARC files")?)
+}
+
 /// Header fields in file order: (name, value).
 pub type Fields = Vec<(String, String)>;
 

@@ -2,8 +2,10 @@
 //!
 //! Reads top to bottom like nanoGPT's `model.py`: token + position embedding, `n_layer` pre-norm
 //! blocks (LayerNorm -> causal self-attention -> residual; LayerNorm -> MLP with GELU ->
-//! residual), a final LayerNorm and the LM head tied to the token embedding. Parameters live in
-//! one flat buffer (and gradients in another of the same layout) so the optimizer is one loop;
+//! residual), a final LayerNorm and the LM head tied to the token embedding; the training
+//! forward (`forward`), the decoding forward through a KV cache (`extend`), then the backward
+//! pass. Parameters live in one flat buffer (and gradients in another of the same layout,
+//! `params::Parameters`) so the optimizer is one loop;
 //! activations are sized once per (batch, sequence) shape and reused across steps. Every op
 //! goes through a `Backend` (`Cpu` by default).
 //!
@@ -16,7 +18,8 @@ use crate::cpu::attention::Dims;
 use crate::cpu::backend::Cpu;
 use crate::cpu::cross_entropy::IGNORE;
 use crate::cpu::linear::Dst;
-use crate::params::{self, Param, Table};
+use crate::kv_cache::KvCache;
+use crate::params::{Parameters, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
 use std::collections::BTreeMap;
@@ -39,13 +42,8 @@ pub(crate) struct BlockParams {
 /// The model: config, parameter table and the flat parameter and gradient buffers.
 pub struct Gpt<B: Backend = Cpu> {
     pub config: ModelConfig,
-    pub params: Vec<Param>,
-    pub weights: B::Buf,
-    pub grads: B::Buf,
-    pub backend: B,
-    /// A packed copy of the weights for decoding (`pack_for_inference`); None until asked for,
-    /// and dropped when weights are loaded.
-    pub packed: Option<B::Packed>,
+    /// The weights, their gradients and their packed copy for decoding, on the backend.
+    pub params: Parameters<B>,
     pub(crate) wte: usize,
     pub(crate) wpe: usize,
     pub(crate) blocks: Vec<BlockParams>,
@@ -91,30 +89,16 @@ impl<B: Backend> Gpt<B> {
             add("transformer.ln_f.weight".into(), vec![c], false),
             add("transformer.ln_f.bias".into(), vec![c], false),
         );
-        let total = table.len();
-        Ok(Gpt {
-            config,
-            params: table.params,
-            weights: backend.zeros(total),
-            grads: backend.zeros(total),
-            packed: None,
-            backend,
-            wte,
-            wpe,
-            blocks,
-            ln_f,
-        })
+        Ok(Gpt { config, params: Parameters::zeroed(backend, table), wte, wpe, blocks, ln_f })
     }
 
     /// Loads Hugging Face weights (as read by `safetensors::load`); every parameter must be
     /// present with its exact shape. `lm_head.weight` (tied) and the causal-mask buffers of old
     /// checkpoints are ignored.
     pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
-        self.weights = params::load_hf_buf(&self.backend, &self.params, tensors, file, |k| {
-            k == "lm_head.weight" || k.ends_with(".attn.bias") || k.ends_with(".attn.masked_bias")
-        })?;
-        self.packed = None;
-        Ok(())
+        self.params.load_hf(tensors, file, |name| {
+            name == "lm_head.weight" || name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")
+        })
     }
 
     /// Packs the weights for decoding (bf16 on the CPU: half the memory traffic per token,
@@ -131,27 +115,7 @@ impl<B: Backend> Gpt<B> {
                 at(b.mlp_proj_w, f, c),
             ]);
         }
-        self.packed = Some(self.backend.pack(&self.weights, &matrices));
-    }
-
-    /// A linear layer of the inference path: packed weights when there are some.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn infer_linear(
-        &self,
-        out: &mut B::Buf,
-        inp: &B::Buf,
-        weight: usize,
-        bias: Option<usize>,
-        n: usize,
-        c: usize,
-        oc: usize,
-    ) {
-        self.backend.linear_maybe_packed(out, inp, self.packed.as_ref(), &self.weights, weight, bias, n, c, oc);
-    }
-
-    /// The gradient of one parameter in Hugging Face layout (for comparisons and export).
-    pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
-        params::grad_hf_buf(&self.backend, &self.params, &self.grads, name)
+        self.params.pack(&matrices);
     }
 
     fn dims(&self, b: usize, t: usize) -> Dims {
@@ -166,64 +130,124 @@ impl<B: Backend> Gpt<B> {
         let cfg = &self.config;
         let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
         check_tokens(ids, targets, b * t, v)?;
-        let (k, w, n, eps, dims) = (&self.backend, &self.weights, b * t, cfg.norm_eps, self.dims(b, t));
+        let (ops, w, n, eps, dims) = (&self.params.backend, &self.params.weights, b * t, cfg.norm_eps, self.dims(b, t));
         // Token embedding + learned position embedding.
-        k.embed(&mut acts.residual, ids, w, self.wte, Some(self.wpe), t, c);
+        ops.embed(&mut acts.residual, ids, w, self.wte, Some(self.wpe), t, c);
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
             let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
             // Attention sub-block: x + proj(attn(ln_1(x))).
-            k.layer_norm(&mut la.ln_1, &mut la.ln_1_mean, &mut la.ln_1_rstd, input, w, bp.ln_1, c, eps);
-            k.linear(&mut la.qkv, &la.ln_1, w, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
-            k.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
-            k.linear(&mut la.attn_proj, &la.att_out, w, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
-            k.add(&mut la.residual_2, input, &la.attn_proj);
+            ops.layer_norm(&mut la.ln_1, &mut la.ln_1_mean, &mut la.ln_1_rstd, input, w, bp.ln_1, c, eps);
+            ops.linear(&mut la.qkv, &la.ln_1, w, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
+            ops.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
+            ops.linear(&mut la.attn_proj, &la.att_out, w, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
+            ops.add(&mut la.residual_2, input, &la.attn_proj);
             // MLP sub-block: x + proj(gelu(fc(ln_2(x)))).
-            k.layer_norm(&mut la.ln_2, &mut la.ln_2_mean, &mut la.ln_2_rstd, &la.residual_2, w, bp.ln_2, c, eps);
-            k.linear(&mut la.fc, &la.ln_2, w, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
-            k.gelu(&mut la.fc_gelu, &la.fc);
-            k.linear(&mut la.mlp_proj, &la.fc_gelu, w, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
-            k.add(&mut acts.layers_out[l], &la.residual_2, &la.mlp_proj);
+            ops.layer_norm(&mut la.ln_2, &mut la.ln_2_mean, &mut la.ln_2_rstd, &la.residual_2, w, bp.ln_2, c, eps);
+            ops.linear(&mut la.fc, &la.ln_2, w, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
+            ops.gelu(&mut la.fc_gelu, &la.fc);
+            ops.linear(&mut la.mlp_proj, &la.fc_gelu, w, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
+            ops.add(&mut acts.layers_out[l], &la.residual_2, &la.mlp_proj);
         }
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
-        k.layer_norm(&mut acts.ln_f, &mut acts.ln_f_mean, &mut acts.ln_f_rstd, last, w, self.ln_f, c, eps);
+        ops.layer_norm(&mut acts.ln_f, &mut acts.ln_f_mean, &mut acts.ln_f_rstd, last, w, self.ln_f, c, eps);
         // LM head tied to the token embedding: logits = ln_f(x) . wte^T.
-        k.linear(&mut acts.logits, &acts.ln_f, w, self.wte, None, n, c, v);
-        k.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        ops.linear(&mut acts.logits, &acts.ln_f, w, self.wte, None, n, c, v);
+        ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
         Ok(())
     }
 
-    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`. The
+    /// The decoding forward: the blocks of `forward` over `tokens` fed at positions
+    /// `cache.len()..`, each row's attention reading the keys and values the cache keeps of
+    /// every position before it (`kv_cache`). Leaves the next-token logits of the last position
+    /// in `cache.logits`: the final norm and the LM head run for that row only.
+    pub fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        // One decoding step is many small ops: run them where the backend runs them cheaply
+        // (on the CPU, inside the thread pool, so small parallel ops do not wake threads).
+        self.params.backend.in_pool(|| self.extend_in_pool(cache, tokens))
+    }
+
+    fn extend_in_pool(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        let cfg = &self.config;
+        let (c, f, v, eps) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps);
+        let (ops, w) = (&self.params.backend, &self.params.weights);
+        let pos0 = cache.begin(ops, cfg, tokens)?;
+        let n = tokens.len();
+        let dims = self.dims(1, n);
+        {
+            let r = cache.rows.as_mut().expect("sized");
+            ops.embed(&mut r.x, tokens, w, self.wte, Some(self.wpe + pos0 * c), n, c);
+        }
+        cache.capture_hidden(ops, 0, pos0, c);
+        for (l, bp) in self.blocks.iter().enumerate() {
+            let r = cache.rows.as_mut().expect("sized");
+            ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x, w, bp.ln_1, c, eps);
+            self.params.infer_linear(&mut r.qkv, &r.ln, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
+            cache.append_kv(ops, l, pos0, c, cfg.n_head, c / cfg.n_head);
+            cache.attend(ops, l, dims, pos0);
+            let r = cache.rows.as_mut().expect("sized");
+            self.params.infer_linear(&mut r.proj, &r.att_out, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
+            ops.add(&mut r.x2, &r.x, &r.proj);
+            ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x2, w, bp.ln_2, c, eps);
+            let [fc, fc_gelu, _] = &mut r.mlp;
+            self.params.infer_linear(fc, &r.ln, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
+            ops.gelu(fc_gelu, fc);
+            self.params.infer_linear(&mut r.proj, fc_gelu, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
+            ops.add(&mut r.x, &r.x2, &r.proj);
+            cache.capture_hidden(ops, l + 1, pos0, c);
+        }
+        // Final LayerNorm and the (tied) LM head, for the last row only.
+        let r = cache.rows.as_mut().expect("sized");
+        ops.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
+        ops.layer_norm(&mut cache.last, &mut r.mean, &mut r.rstd, &r.x2, w, self.ln_f, c, eps);
+        self.params.infer_linear(&mut cache.logits, &cache.last, self.wte, None, 1, c, v);
+        cache.len += n;
+        Ok(())
+    }
+
+    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.params.grads`. The
     /// logits in `acts` become their gradient.
     pub fn backward(&mut self, acts: &mut Activations<B>, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
         let (b, t) = (acts.b, acts.t);
         let cfg = &self.config;
         let (c, f, v) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size);
         let (n, dims) = (b * t, self.dims(b, t));
-        let (k, w, g) = (&self.backend, &self.weights, &mut self.grads);
+        let (ops, w, g) = (&self.params.backend, &self.params.weights, &mut self.params.grads);
         let d = &mut acts.grads;
-        k.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-        k.linear_backward(&mut d.ln_f, Dst::Write, g, self.wte, None, &acts.logits, &acts.ln_f, w, n, c, v);
+        ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+        ops.linear_backward(&mut d.ln_f, Dst::Write, g, self.wte, None, &acts.logits, &acts.ln_f, w, n, c, v);
         // d.residual carries the gradient of the residual stream from the top down.
-        k.fill(&mut d.residual, 0.0);
+        ops.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
         let (mean, rstd) = (&acts.ln_f_mean, &acts.ln_f_rstd);
-        k.layer_norm_backward(&mut d.residual, g, self.ln_f, &d.ln_f, last, w, mean, rstd, c);
+        ops.layer_norm_backward(&mut d.residual, g, self.ln_f, &d.ln_f, last, w, mean, rstd, c);
         for (l, bp) in self.blocks.iter().enumerate().rev() {
             let la = &acts.layers[l];
             let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
             // MLP sub-block: the residual passes d.residual through unchanged; the branch adds.
             let mlp_proj = (bp.mlp_proj_w, Some(bp.mlp_proj_b));
-            k.linear_backward(&mut d.big, Dst::Write, g, mlp_proj.0, mlp_proj.1, &d.residual, &la.fc_gelu, w, n, f, c);
-            k.gelu_backward(&mut d.big, &la.fc);
-            k.linear_backward(&mut d.ln, Dst::Write, g, bp.c_fc_w, Some(bp.c_fc_b), &d.big, &la.ln_2, w, n, c, f);
+            ops.linear_backward(
+                &mut d.big,
+                Dst::Write,
+                g,
+                mlp_proj.0,
+                mlp_proj.1,
+                &d.residual,
+                &la.fc_gelu,
+                w,
+                n,
+                f,
+                c,
+            );
+            ops.gelu_backward(&mut d.big, &la.fc);
+            ops.linear_backward(&mut d.ln, Dst::Write, g, bp.c_fc_w, Some(bp.c_fc_b), &d.big, &la.ln_2, w, n, c, f);
             let (mean, rstd) = (&la.ln_2_mean, &la.ln_2_rstd);
-            k.layer_norm_backward(&mut d.residual, g, bp.ln_2, &d.ln, &la.residual_2, w, mean, rstd, c);
+            ops.layer_norm_backward(&mut d.residual, g, bp.ln_2, &d.ln, &la.residual_2, w, mean, rstd, c);
             // Attention sub-block.
             let proj = (bp.attn_proj_w, Some(bp.attn_proj_b));
-            k.linear_backward(&mut d.att_out, Dst::Write, g, proj.0, proj.1, &d.residual, &la.att_out, w, n, c, c);
-            k.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
-            k.linear_backward(
+            ops.linear_backward(&mut d.att_out, Dst::Write, g, proj.0, proj.1, &d.residual, &la.att_out, w, n, c, c);
+            ops.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
+            ops.linear_backward(
                 &mut d.ln,
                 Dst::Write,
                 g,
@@ -237,10 +261,10 @@ impl<B: Backend> Gpt<B> {
                 3 * c,
             );
             let (mean, rstd) = (&la.ln_1_mean, &la.ln_1_rstd);
-            k.layer_norm_backward(&mut d.residual, g, bp.ln_1, &d.ln, input, w, mean, rstd, c);
+            ops.layer_norm_backward(&mut d.residual, g, bp.ln_1, &d.ln, input, w, mean, rstd, c);
         }
         // Embeddings.
-        k.embed_backward(g, self.wte, Some(self.wpe), ids, &d.residual, t, c);
+        ops.embed_backward(g, self.wte, Some(self.wpe), ids, &d.residual, t, c);
     }
 }
 
@@ -313,10 +337,10 @@ impl Activations<Cpu> {
 }
 
 impl<B: Backend> Activations<B> {
-    pub fn with_backend(k: &B, config: &ModelConfig, b: usize, t: usize) -> Result<Activations<B>, Error> {
+    pub fn with_backend(ops: &B, config: &ModelConfig, b: usize, t: usize) -> Result<Activations<B>, Error> {
         check_shape(config, b, t)?;
         let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);
-        let z = |len: usize| k.zeros(len);
+        let z = |len: usize| ops.zeros(len);
         let layers = (0..config.n_layer)
             .map(|_| LayerActs {
                 ln_1: z(n * c),

@@ -48,10 +48,10 @@ mod tests {
         cfg.intermediate_size = 256;
         cfg.block_size = 32;
         let mut m = Gpt::new(cfg).unwrap();
-        gpt2_init(&m.params, &mut m.weights, 2, 7);
+        gpt2_init(&m.params.table, &mut m.params.weights, 2, 7);
         let stats = |name: &str| {
-            let p = m.params.iter().find(|p| p.name == name).unwrap();
-            let w = &m.weights[p.offset..p.offset + p.len()];
+            let p = m.params.table.iter().find(|p| p.name == name).unwrap();
+            let w = &m.params.weights[p.offset..p.offset + p.len()];
             let mean = w.iter().map(|&x| x as f64).sum::<f64>() / w.len() as f64;
             let var = w.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / w.len() as f64;
             (mean, var.sqrt())
@@ -62,10 +62,10 @@ mod tests {
         assert!((std - 0.01).abs() < 1e-3, "{std}");
         assert_eq!(stats("transformer.h.0.ln_1.weight"), (1.0, 0.0));
         assert_eq!(stats("transformer.h.0.attn.c_attn.bias"), (0.0, 0.0));
-        let again = m.weights.clone();
-        gpt2_init(&m.params, &mut m.weights, 2, 7);
-        assert_eq!(again, m.weights);
-        gpt2_init(&m.params, &mut m.weights, 2, 8);
-        assert_ne!(again, m.weights);
+        let again = m.params.weights.clone();
+        gpt2_init(&m.params.table, &mut m.params.weights, 2, 7);
+        assert_eq!(again, m.params.weights);
+        gpt2_init(&m.params.table, &mut m.params.weights, 2, 8);
+        assert_ne!(again, m.params.weights);
     }
 }

@@ -1,12 +1,13 @@
 //! minichat's model stage: the GPT Transformer, llm.c style.
 //!
 //! Owns the model family and its configuration (`config`: GPT-2 and Llama, Hugging Face
-//! `config.json` compatible, sized from one `depth` dial), the models written out op by op
-//! (`gpt`, `llama`) against a kernel boundary (`backend`), the CPU kernels with explicit forward
-//! and backward passes (`cpu`, each checked against finite differences), the loss every
-//! training stage shares (`loss`), the optimizer (`adamw`), initialisation (`init`), inference
-//! with a KV cache and activation capture (`kv_cache`), either family behind one type (`net`),
-//! a seedable generator (`rng`), and weights on disk (`safetensors`, `params`).
+//! `config.json` compatible, sized from one `depth` dial), the models written out op by op,
+//! training and decoding forward side by side (`gpt`, `llama`), against a kernel boundary
+//! (`backend`), the CPU kernels with explicit forward and backward passes (`cpu`, each checked
+//! against finite differences), the loss every training stage shares (`loss`), the optimizer
+//! (`adamw`), initialisation (`init`), the KV cache with activation capture (`kv_cache`),
+//! either family behind one type (`net`), a seedable generator (`rng`), and the parameters in
+//! flat buffers and on disk (`params`, `safetensors`).
 
 pub mod adamw;
 pub mod backend;

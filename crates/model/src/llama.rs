@@ -3,7 +3,8 @@
 //! Token embedding (no position embedding), `n_layer` pre-norm blocks (RMSNorm -> q/k/v
 //! projections -> rotary positions on q and k -> causal grouped-query attention -> output
 //! projection -> residual; RMSNorm -> SwiGLU MLP -> residual), a final RMSNorm and an untied LM
-//! head. No biases. Names and shapes are Hugging Face's `LlamaForCausalLM` (all `nn.Linear`,
+//! head. No biases. The training forward (`forward`), the decoding forward through a KV cache
+//! (`extend`), then the backward pass. Names and shapes are Hugging Face's `LlamaForCausalLM` (all `nn.Linear`,
 //! `[out][in]`, so nothing is transposed). Every op goes through a `Backend` (`Cpu` by default).
 
 use crate::backend::{Backend, MatrixAt};
@@ -13,7 +14,8 @@ use crate::cpu::backend::Cpu;
 use crate::cpu::linear::Dst;
 use crate::cpu::rope;
 use crate::gpt::{check_shape, check_tokens};
-use crate::params::{self, Param, Table};
+use crate::kv_cache::KvCache;
+use crate::params::{Parameters, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
 use std::collections::BTreeMap;
@@ -33,13 +35,8 @@ pub(crate) struct BlockParams {
 /// The model: config, parameter table, flat parameter and gradient buffers, RoPE tables.
 pub struct Llama<B: Backend = Cpu> {
     pub config: ModelConfig,
-    pub params: Vec<Param>,
-    pub weights: B::Buf,
-    pub grads: B::Buf,
-    pub backend: B,
-    /// A packed copy of the weights for decoding (`pack_for_inference`); None until asked for,
-    /// and dropped when weights are loaded.
-    pub packed: Option<B::Packed>,
+    /// The weights, their gradients and their packed copy for decoding, on the backend.
+    pub params: Parameters<B>,
     pub(crate) embed: usize,
     pub(crate) blocks: Vec<BlockParams>,
     pub(crate) norm: usize,
@@ -87,30 +84,23 @@ impl<B: Backend> Llama<B> {
         }
         let norm = table.add("model.norm.weight".into(), vec![c], false);
         let lm_head = table.add("lm_head.weight".into(), vec![v, c], false);
-        let total = table.len();
         let (cos, sin) = rope::tables(config.block_size, config.head_dim(), config.rope_theta as f64);
+        let (rope_cos, rope_sin) = (backend.upload(&cos), backend.upload(&sin));
         Ok(Llama {
             config,
-            params: table.params,
-            weights: backend.zeros(total),
-            grads: backend.zeros(total),
-            packed: None,
+            params: Parameters::zeroed(backend, table),
             embed,
             blocks,
             norm,
             lm_head,
-            rope_cos: backend.upload(&cos),
-            rope_sin: backend.upload(&sin),
-            backend,
+            rope_cos,
+            rope_sin,
         })
     }
 
     /// Loads Hugging Face weights; every parameter must be present with its exact shape.
     pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
-        self.weights =
-            params::load_hf_buf(&self.backend, &self.params, tensors, file, |k| k.ends_with(".rotary_emb.inv_freq"))?;
-        self.packed = None;
-        Ok(())
+        self.params.load_hf(tensors, file, |name| name.ends_with(".rotary_emb.inv_freq"))
     }
 
     /// Packs the weights for decoding (bf16 on the CPU: half the memory traffic per token,
@@ -129,27 +119,7 @@ impl<B: Backend> Llama<B> {
                 at(b.down, f, c),
             ]);
         }
-        self.packed = Some(self.backend.pack(&self.weights, &matrices));
-    }
-
-    /// A linear layer of the inference path: packed weights when there are some.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn infer_linear(
-        &self,
-        out: &mut B::Buf,
-        inp: &B::Buf,
-        weight: usize,
-        bias: Option<usize>,
-        n: usize,
-        c: usize,
-        oc: usize,
-    ) {
-        self.backend.linear_maybe_packed(out, inp, self.packed.as_ref(), &self.weights, weight, bias, n, c, oc);
-    }
-
-    /// The gradient of one parameter in Hugging Face layout.
-    pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
-        params::grad_hf_buf(&self.backend, &self.params, &self.grads, name)
+        self.params.pack(&matrices);
     }
 
     pub(crate) fn dims(&self, b: usize, t: usize) -> Dims {
@@ -164,36 +134,97 @@ impl<B: Backend> Llama<B> {
         let (c, f, v, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.head_dim());
         let (qkv, rot_heads) = (c + 2 * cfg.n_kv_head * hd, cfg.n_head + cfg.n_kv_head);
         check_tokens(ids, targets, b * t, v)?;
-        let (k, w, n, eps, dims) = (&self.backend, &self.weights, b * t, cfg.norm_eps, self.dims(b, t));
+        let (ops, w, n, eps, dims) = (&self.params.backend, &self.params.weights, b * t, cfg.norm_eps, self.dims(b, t));
         let (cos, sin) = (&self.rope_cos, &self.rope_sin);
-        k.embed(&mut acts.embedded, ids, w, self.embed, None, t, c);
+        ops.embed(&mut acts.embedded, ids, w, self.embed, None, t, c);
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
             // Attention sub-block: x + o(attn(rope(q), rope(k), v)) of rms(x).
-            k.rms_norm(&mut la.norm_1, &mut la.rstd_1, input, w, bp.input_norm, c, eps);
-            k.linear(&mut la.qkv, &la.norm_1, w, bp.q, None, n, c, qkv);
+            ops.rms_norm(&mut la.norm_1, &mut la.rstd_1, input, w, bp.input_norm, c, eps);
+            ops.linear(&mut la.qkv, &la.norm_1, w, bp.q, None, n, c, qkv);
             // The q heads and then the k heads lead each row: rotate them in one pass.
-            k.rope(&mut la.qkv, cos, sin, rot_heads, hd, qkv, t, 0, false);
-            k.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
-            k.linear(&mut la.o, &la.att_out, w, bp.o, None, n, c, c);
-            k.add(&mut la.residual_2, input, &la.o);
+            ops.rope(&mut la.qkv, cos, sin, rot_heads, hd, qkv, t, 0, false);
+            ops.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
+            ops.linear(&mut la.o, &la.att_out, w, bp.o, None, n, c, c);
+            ops.add(&mut la.residual_2, input, &la.o);
             // MLP sub-block: x + down(silu(gate(h)) * up(h)) with h = rms(x).
-            k.rms_norm(&mut la.norm_2, &mut la.rstd_2, &la.residual_2, w, bp.post_norm, c, eps);
-            k.linear(&mut la.gate, &la.norm_2, w, bp.gate, None, n, c, f);
-            k.linear(&mut la.up, &la.norm_2, w, bp.up, None, n, c, f);
-            k.swiglu(&mut la.act, &la.gate, &la.up);
-            k.linear(&mut la.down, &la.act, w, bp.down, None, n, f, c);
-            k.add(&mut acts.layers_out[l], &la.residual_2, &la.down);
+            ops.rms_norm(&mut la.norm_2, &mut la.rstd_2, &la.residual_2, w, bp.post_norm, c, eps);
+            ops.linear(&mut la.gate, &la.norm_2, w, bp.gate, None, n, c, f);
+            ops.linear(&mut la.up, &la.norm_2, w, bp.up, None, n, c, f);
+            ops.swiglu(&mut la.act, &la.gate, &la.up);
+            ops.linear(&mut la.down, &la.act, w, bp.down, None, n, f, c);
+            ops.add(&mut acts.layers_out[l], &la.residual_2, &la.down);
         }
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
-        k.rms_norm(&mut acts.norm_f, &mut acts.rstd_f, last, w, self.norm, c, eps);
-        k.linear(&mut acts.logits, &acts.norm_f, w, self.lm_head, None, n, c, v);
-        k.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        ops.rms_norm(&mut acts.norm_f, &mut acts.rstd_f, last, w, self.norm, c, eps);
+        ops.linear(&mut acts.logits, &acts.norm_f, w, self.lm_head, None, n, c, v);
+        ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
         Ok(())
     }
 
-    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.grads`. The
+    /// The decoding forward: the blocks of `forward` over `tokens` fed at positions
+    /// `cache.len()..`, each row's attention reading the keys and values the cache keeps of
+    /// every position before it (`kv_cache`). Leaves the next-token logits of the last position
+    /// in `cache.logits`: the final norm and the LM head run for that row only.
+    pub fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        // One decoding step is many small ops: run them where the backend runs them cheaply
+        // (on the CPU, inside the thread pool, so small parallel ops do not wake threads).
+        self.params.backend.in_pool(|| self.extend_in_pool(cache, tokens))
+    }
+
+    fn extend_in_pool(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        let cfg = &self.config;
+        let (c, f, v, eps, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.head_dim());
+        let kv = cfg.n_kv_head * hd;
+        let (ops, w) = (&self.params.backend, &self.params.weights);
+        let pos0 = cache.begin(ops, cfg, tokens)?;
+        let n = tokens.len();
+        let dims = self.dims(1, n);
+        {
+            let r = cache.rows.as_mut().expect("sized");
+            ops.embed(&mut r.x, tokens, w, self.embed, None, n, c);
+        }
+        cache.capture_hidden(ops, 0, pos0, c);
+        for (l, bp) in self.blocks.iter().enumerate() {
+            let r = cache.rows.as_mut().expect("sized");
+            ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x, w, bp.input_norm, c, eps);
+            self.params.infer_linear(&mut r.qkv, &r.ln, bp.q, None, n, c, c + 2 * kv);
+            // Row r is position pos0 + r.
+            ops.rope(
+                &mut r.qkv,
+                &self.rope_cos,
+                &self.rope_sin,
+                cfg.n_head + cfg.n_kv_head,
+                hd,
+                c + 2 * kv,
+                n,
+                pos0,
+                false,
+            );
+            cache.append_kv(ops, l, pos0, c, cfg.n_kv_head, hd);
+            cache.attend(ops, l, dims, pos0);
+            let r = cache.rows.as_mut().expect("sized");
+            self.params.infer_linear(&mut r.proj, &r.att_out, bp.o, None, n, c, c);
+            ops.add(&mut r.x2, &r.x, &r.proj);
+            ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x2, w, bp.post_norm, c, eps);
+            let [gate, up, act] = &mut r.mlp;
+            self.params.infer_linear(gate, &r.ln, bp.gate, None, n, c, f);
+            self.params.infer_linear(up, &r.ln, bp.up, None, n, c, f);
+            ops.swiglu(act, gate, up);
+            self.params.infer_linear(&mut r.proj, act, bp.down, None, n, f, c);
+            ops.add(&mut r.x, &r.x2, &r.proj);
+            cache.capture_hidden(ops, l + 1, pos0, c);
+        }
+        let r = cache.rows.as_mut().expect("sized");
+        ops.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
+        ops.rms_norm(&mut cache.last, &mut r.rstd, &r.x2, w, self.norm, c, eps);
+        self.params.infer_linear(&mut cache.logits, &cache.last, self.lm_head, None, 1, c, v);
+        cache.len += n;
+        Ok(())
+    }
+
+    /// Backward pass: `dlogp[i]` is d(loss)/d(logp[i]); accumulates into `self.params.grads`. The
     /// logits in `acts` become their gradient.
     pub fn backward(&mut self, acts: &mut LlamaActs<B>, ids: &[u32], targets: &[u32], dlogp: &[f32]) {
         let (b, t) = (acts.b, acts.t);
@@ -201,32 +232,32 @@ impl<B: Backend> Llama<B> {
         let (c, f, v, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.head_dim());
         let (qkv, rot_heads) = (c + 2 * cfg.n_kv_head * hd, cfg.n_head + cfg.n_kv_head);
         let (n, dims) = (b * t, self.dims(b, t));
-        let (k, w, g) = (&self.backend, &self.weights, &mut self.grads);
+        let (ops, w, g) = (&self.params.backend, &self.params.weights, &mut self.params.grads);
         let (cos, sin) = (&self.rope_cos, &self.rope_sin);
         let d = &mut acts.grads;
-        k.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-        k.linear_backward(&mut d.norm, Dst::Write, g, self.lm_head, None, &acts.logits, &acts.norm_f, w, n, c, v);
-        k.fill(&mut d.residual, 0.0);
+        ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+        ops.linear_backward(&mut d.norm, Dst::Write, g, self.lm_head, None, &acts.logits, &acts.norm_f, w, n, c, v);
+        ops.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
-        k.rms_norm_backward(&mut d.residual, g, self.norm, &d.norm, last, w, &acts.rstd_f, c);
+        ops.rms_norm_backward(&mut d.residual, g, self.norm, &d.norm, last, w, &acts.rstd_f, c);
         for (l, bp) in self.blocks.iter().enumerate().rev() {
             let la = &acts.layers[l];
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
             // MLP sub-block.
-            k.linear_backward(&mut d.act, Dst::Write, g, bp.down, None, &d.residual, &la.act, w, n, f, c);
-            k.swiglu_backward(&mut d.gate, &mut d.up, &d.act, &la.gate, &la.up);
-            k.linear_backward(&mut d.norm, Dst::Write, g, bp.gate, None, &d.gate, &la.norm_2, w, n, c, f);
-            k.linear_backward(&mut d.norm, Dst::Add, g, bp.up, None, &d.up, &la.norm_2, w, n, c, f);
-            k.rms_norm_backward(&mut d.residual, g, bp.post_norm, &d.norm, &la.residual_2, w, &la.rstd_2, c);
+            ops.linear_backward(&mut d.act, Dst::Write, g, bp.down, None, &d.residual, &la.act, w, n, f, c);
+            ops.swiglu_backward(&mut d.gate, &mut d.up, &d.act, &la.gate, &la.up);
+            ops.linear_backward(&mut d.norm, Dst::Write, g, bp.gate, None, &d.gate, &la.norm_2, w, n, c, f);
+            ops.linear_backward(&mut d.norm, Dst::Add, g, bp.up, None, &d.up, &la.norm_2, w, n, c, f);
+            ops.rms_norm_backward(&mut d.residual, g, bp.post_norm, &d.norm, &la.residual_2, w, &la.rstd_2, c);
             // Attention sub-block.
-            k.linear_backward(&mut d.att_out, Dst::Write, g, bp.o, None, &d.residual, &la.att_out, w, n, c, c);
-            k.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
+            ops.linear_backward(&mut d.att_out, Dst::Write, g, bp.o, None, &d.residual, &la.att_out, w, n, c, c);
+            ops.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
             // RoPE is a rotation: its backward rotates the gradient back.
-            k.rope(&mut d.qkv, cos, sin, rot_heads, hd, qkv, t, 0, true);
-            k.linear_backward(&mut d.norm, Dst::Write, g, bp.q, None, &d.qkv, &la.norm_1, w, n, c, qkv);
-            k.rms_norm_backward(&mut d.residual, g, bp.input_norm, &d.norm, input, w, &la.rstd_1, c);
+            ops.rope(&mut d.qkv, cos, sin, rot_heads, hd, qkv, t, 0, true);
+            ops.linear_backward(&mut d.norm, Dst::Write, g, bp.q, None, &d.qkv, &la.norm_1, w, n, c, qkv);
+            ops.rms_norm_backward(&mut d.residual, g, bp.input_norm, &d.norm, input, w, &la.rstd_1, c);
         }
-        k.embed_backward(g, self.embed, None, ids, &d.residual, t, c);
+        ops.embed_backward(g, self.embed, None, ids, &d.residual, t, c);
     }
 }
 
@@ -283,11 +314,11 @@ impl LlamaActs<Cpu> {
 }
 
 impl<B: Backend> LlamaActs<B> {
-    pub fn with_backend(k: &B, config: &ModelConfig, b: usize, t: usize) -> Result<LlamaActs<B>, Error> {
+    pub fn with_backend(ops: &B, config: &ModelConfig, b: usize, t: usize) -> Result<LlamaActs<B>, Error> {
         check_shape(config, b, t)?;
         let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);
         let kv = config.n_kv_head * config.head_dim();
-        let z = |len: usize| k.zeros(len);
+        let z = |len: usize| ops.zeros(len);
         let layers = (0..config.n_layer)
             .map(|_| LlamaLayerActs {
                 norm_1: z(n * c),

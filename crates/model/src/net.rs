@@ -1,10 +1,11 @@
 //! One type for either model family, so the training loop, evaluation and sampling are written
 //! once: `Net` wraps `Gpt` or `Llama` (CPU backend) and forwards each call.
 
+use crate::cpu::backend::Cpu;
 use crate::gpt::{Activations, Gpt};
-use crate::kv_cache::{Decode, KvCache};
+use crate::kv_cache::KvCache;
 use crate::llama::{Llama, LlamaActs};
-use crate::params::{self, Param};
+use crate::params::{self, Param, Parameters};
 use crate::safetensors::{self as st, Tensor};
 use crate::{Error, Family, ModelConfig};
 use std::collections::BTreeMap;
@@ -55,26 +56,39 @@ impl Net {
         }
     }
 
-    pub fn params(&self) -> &[Param] {
+    /// The weights, gradients and packed copy, whichever the family.
+    fn parameters(&self) -> &Parameters<Cpu> {
         match self {
             Net::Gpt(m) => &m.params,
             Net::Llama(m) => &m.params,
         }
     }
 
-    /// (weights, gradients), the flat buffers.
-    pub fn buffers(&mut self) -> (&mut Vec<f32>, &mut Vec<f32>) {
+    fn parameters_mut(&mut self) -> &mut Parameters<Cpu> {
         match self {
-            Net::Gpt(m) => (&mut m.weights, &mut m.grads),
-            Net::Llama(m) => (&mut m.weights, &mut m.grads),
+            Net::Gpt(m) => &mut m.params,
+            Net::Llama(m) => &mut m.params,
         }
     }
 
+    /// The parameter table (names, offsets, shapes).
+    pub fn params(&self) -> &[Param] {
+        &self.parameters().table
+    }
+
+    /// (weights, gradients), the flat buffers.
+    pub fn buffers(&mut self) -> (&mut Vec<f32>, &mut Vec<f32>) {
+        let p = self.parameters_mut();
+        (&mut p.weights, &mut p.grads)
+    }
+
     pub fn weights(&self) -> &[f32] {
-        match self {
-            Net::Gpt(m) => &m.weights,
-            Net::Llama(m) => &m.weights,
-        }
+        &self.parameters().weights
+    }
+
+    /// The gradient of one parameter in Hugging Face layout.
+    pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
+        self.parameters().grad_hf(name)
     }
 
     pub fn acts(&self, b: usize, t: usize) -> Result<NetActs, Error> {

@@ -1,6 +1,9 @@
-//! Flat parameter buffers: the table of named tensors inside one `Vec<f32>` (and the matching
-//! gradient buffer), with the helpers the model files share.
+//! Flat parameter buffers: the table of named tensors inside one buffer (and the matching
+//! gradient buffer), held with the backend and the packed decoding copy in `Parameters`, which
+//! both model families use for what they share (loading, packing, the inference-path linear
+//! layer, gradients by name).
 
+use crate::backend::{Backend, MatrixAt};
 use crate::safetensors::Tensor;
 use crate::Error;
 use std::collections::BTreeMap;
@@ -96,29 +99,66 @@ pub fn load_hf(
     Ok(())
 }
 
-/// `load_hf` into a new device buffer of `backend` (the whole flat weight buffer).
-pub(crate) fn load_hf_buf<B: crate::Backend>(
-    backend: &B,
-    params: &[Param],
-    tensors: &BTreeMap<String, Tensor>,
-    file: &str,
-    ignored: impl Fn(&str) -> bool,
-) -> Result<B::Buf, Error> {
-    let len = params.last().map_or(0, |p| p.offset + p.len());
-    let mut host = vec![0.0; len];
-    load_hf(params, &mut host, tensors, file, ignored)?;
-    Ok(backend.upload(&host))
+/// A model's parameters on its backend: the table, the flat weight and gradient buffers in
+/// its layout, and (after `pack`) a copy of the weights packed for decoding.
+pub struct Parameters<B: Backend> {
+    pub backend: B,
+    pub table: Vec<Param>,
+    pub weights: B::Buf,
+    pub grads: B::Buf,
+    /// The packed copy (bf16 on the CPU); None until `pack`, dropped when weights are loaded.
+    pub packed: Option<B::Packed>,
 }
 
-/// The gradient of the parameter `name` in Hugging Face layout, from a device buffer.
-pub(crate) fn grad_hf_buf<B: crate::Backend>(
-    backend: &B,
-    params: &[Param],
-    grads: &B::Buf,
-    name: &str,
-) -> Option<Vec<f32>> {
-    let p = params.iter().find(|p| p.name == name)?;
-    Some(to_hf(p, &backend.download(grads)))
+impl<B: Backend> Parameters<B> {
+    /// The parameters of `table`, all zero, on `backend`.
+    pub(crate) fn zeroed(backend: B, table: Table) -> Parameters<B> {
+        let total = table.len();
+        let (weights, grads) = (backend.zeros(total), backend.zeros(total));
+        Parameters { table: table.params, weights, grads, packed: None, backend }
+    }
+
+    /// Loads Hugging Face weights (`load_hf`) into a new weight buffer.
+    pub(crate) fn load_hf(
+        &mut self,
+        tensors: &BTreeMap<String, Tensor>,
+        file: &str,
+        ignored: impl Fn(&str) -> bool,
+    ) -> Result<(), Error> {
+        let len = self.table.last().map_or(0, |p| p.offset + p.len());
+        let mut host = vec![0.0; len];
+        load_hf(&self.table, &mut host, tensors, file, ignored)?;
+        self.weights = self.backend.upload(&host);
+        self.packed = None;
+        Ok(())
+    }
+
+    /// Packs `matrices` of the weights for memory-bound decoding. Call again after the weights
+    /// change.
+    pub(crate) fn pack(&mut self, matrices: &[MatrixAt]) {
+        self.packed = Some(self.backend.pack(&self.weights, matrices));
+    }
+
+    /// A linear layer of the inference path: the packed weights when there are some.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn infer_linear(
+        &self,
+        out: &mut B::Buf,
+        inp: &B::Buf,
+        weight: usize,
+        bias: Option<usize>,
+        n: usize,
+        c: usize,
+        oc: usize,
+    ) {
+        self.backend.linear_maybe_packed(out, inp, self.packed.as_ref(), &self.weights, weight, bias, n, c, oc);
+    }
+
+    /// The gradient of the parameter `name` in Hugging Face layout (for comparisons).
+    pub fn grad_hf(&self, name: &str) -> Option<Vec<f32>> {
+        let p = self.table.iter().find(|p| p.name == name)?;
+        Some(to_hf(p, &self.backend.download(&self.grads)))
+    }
 }
 
 /// Writes a Hugging Face model folder: `model.safetensors` (HF names and layouts) and

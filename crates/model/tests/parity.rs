@@ -66,9 +66,9 @@ fn gpt2_logits_loss_and_gradients_match_transformers() {
     let dlogp = vec![-1.0 / n; b * t];
     model.backward(&mut acts, &ids, &targets, &dlogp);
     let mut checked = 0;
-    for p in model.params.clone() {
+    for p in model.params.table.clone() {
         let want = &expected[&format!("grad.{}", p.name)];
-        assert_close(&format!("grad {}", p.name), &model.grad_hf(&p.name).unwrap(), &want.data);
+        assert_close(&format!("grad {}", p.name), &model.params.grad_hf(&p.name).unwrap(), &want.data);
         checked += 1;
     }
     assert_eq!(checked, 4 + 12 * config.n_layer);
@@ -76,23 +76,23 @@ fn gpt2_logits_loss_and_gradients_match_transformers() {
     // Then clip to norm 1 and take one AdamW step, as torch.optim.AdamW did, from torch's own
     // gradients: the key bias's true gradient is exactly 0 (softmax ignores a per-row shift), so
     // both sides hold rounding noise there, and Adam's first step g/|g| would amplify it.
-    for p in &model.params {
+    for p in &model.params.table {
         let g = &expected[&format!("grad.{}", p.name)].data;
-        let dst = &mut model.grads[p.offset..p.offset + p.len()];
+        let dst = &mut model.params.grads[p.offset..p.offset + p.len()];
         if p.conv1d {
             transpose(dst, g, p.shape[1], p.shape[0]); // HF layout [in][out]
         } else {
             dst.copy_from_slice(g);
         }
     }
-    let norm = clip_grad_norm(&mut model.grads, 1.0);
+    let norm = clip_grad_norm(&mut model.params.grads, 1.0);
     assert_close("grad_norm", &[norm], &expected["grad_norm"].data);
-    let decayed = decayed_ranges(&model.params);
+    let decayed = decayed_ranges(&model.params.table);
     assert_eq!(decayed.len(), 4 * model.config.n_layer, "the four linear weights of each block");
-    let mut opt = AdamW::new(model.weights.len(), 1e-2, (0.9, 0.95), 1e-8, 0.1);
-    opt.update(&mut model.weights, &model.grads, &decayed);
-    for p in &model.params {
-        let ours = to_hf(p, &model.weights);
+    let mut opt = AdamW::new(model.params.weights.len(), 1e-2, (0.9, 0.95), 1e-8, 0.1);
+    opt.update(&mut model.params.weights, &model.params.grads, &decayed);
+    for p in &model.params.table {
+        let ours = to_hf(p, &model.params.weights);
         assert_close(&format!("adamw {}", p.name), &ours, &expected[&format!("adamw.{}", p.name)].data);
     }
 }
@@ -123,11 +123,11 @@ fn llama_with_grouped_query_attention_matches_transformers() {
     let n = (b * t) as f32;
     assert_close("llama loss", &[-acts.logp.iter().sum::<f32>() / n], &expected["loss"].data);
     model.backward(&mut acts, &ids, &targets, &vec![-1.0 / n; b * t]);
-    for p in &model.params {
+    for p in &model.params.table {
         let want = &expected[&format!("grad.{}", p.name)];
-        assert_close(&format!("llama grad {}", p.name), &model.grad_hf(&p.name).unwrap(), &want.data);
+        assert_close(&format!("llama grad {}", p.name), &model.params.grad_hf(&p.name).unwrap(), &want.data);
     }
-    assert_eq!(model.params.len(), 3 + 9 * config.n_layer);
+    assert_eq!(model.params.table.len(), 3 + 9 * config.n_layer);
 }
 
 #[test]
@@ -138,11 +138,11 @@ fn saved_models_load_back_identically() {
         let (params, flat) = if dir == "gpt2_tiny" {
             let mut m = Gpt::new(config.clone()).unwrap();
             m.load_hf(&weights, dir).unwrap();
-            (m.params.clone(), m.weights.clone())
+            (m.params.table.clone(), m.params.weights.clone())
         } else {
             let mut m = Llama::new(config.clone()).unwrap();
             m.load_hf(&weights, dir).unwrap();
-            (m.params.clone(), m.weights.clone())
+            (m.params.table.clone(), m.params.weights.clone())
         };
         minichat_model::params::save_hf(&out, &config, &params, &flat).unwrap();
         let again = ModelConfig::from_hf_json(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();

@@ -1,4 +1,5 @@
-//! Streaming decoding: turn ids into text as they are generated, never emitting half a char.
+//! Streaming decoding: turn ids into text as they are generated, never emitting half a char;
+//! and a token sequence as spans of whole characters (`spans`, for showing tokens).
 //!
 //! A byte-level BPE token may end in the middle of a multi-byte UTF-8 character (an emoji is
 //! often two or three tokens). The decoder holds back an incomplete trailing sequence until the
@@ -67,6 +68,32 @@ impl StreamDecoder {
         self.pending = rest.to_vec();
         out
     }
+}
+
+/// One span of whole characters: the text of one or more tokens (several when a character is
+/// split across tokens) and their ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub text: String,
+    pub ids: Vec<u32>,
+}
+
+/// Groups tokens into spans of whole UTF-8 characters (tiktokenizer's coloured tokens).
+pub fn spans(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<Span>, Error> {
+    let mut out = Vec::new();
+    let (mut bytes, mut group) = (Vec::new(), Vec::new());
+    for &id in ids {
+        bytes.extend_from_slice(tok.token_bytes(id)?);
+        group.push(id);
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            out.push(Span { text: text.to_string(), ids: std::mem::take(&mut group) });
+            bytes.clear();
+        }
+    }
+    if !group.is_empty() {
+        out.push(Span { text: String::from_utf8_lossy(&bytes).into_owned(), ids: group });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

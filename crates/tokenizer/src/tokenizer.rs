@@ -132,6 +132,18 @@ impl Tokenizer {
         self.special.id(name)
     }
 
+    /// The token that starts (and so separates) documents and conversations: `<|bos|>` in
+    /// minichat's and nanochat's tokenizers, `<|endoftext|>` in OpenAI's (nanochat's
+    /// `get_bos_token_id`).
+    pub fn bos_id(&self) -> Result<u32, Error> {
+        self.special_id("<|bos|>").or_else(|| self.special_id("<|endoftext|>")).ok_or_else(|| {
+            Error::Invalid(format!(
+                "tokenizer {} has neither <|bos|> nor <|endoftext|> to separate documents",
+                self.name()
+            ))
+        })
+    }
+
     /// The bytes of one token (special tokens decode to their text).
     pub fn token_bytes(&self, id: u32) -> Result<&[u8], Error> {
         if let Some(b) = self.vocab.bytes(id) {

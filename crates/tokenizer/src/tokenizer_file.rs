@@ -36,11 +36,6 @@ pub fn render(tok: &Tokenizer) -> String {
     out
 }
 
-/// Writes a tokenizer file atomically (temp file + rename).
-pub fn save(tok: &Tokenizer, path: &Path) -> Result<(), Error> {
-    crate::atomic_write(path, render(tok).as_bytes())
-}
-
 /// Parses minichat's format from bytes; `source` names the file in errors.
 pub fn parse(data: &[u8], source: &str) -> Result<Tokenizer, Error> {
     let err = |line: usize, message: String| Error::RankFile { file: source.to_string(), line, message };

@@ -1,6 +1,6 @@
-//! Training: same vocabulary as nanochat's rustbpe, deterministic, all input formats.
+//! Training: same vocabulary as nanochat's rustbpe, deterministic, documents truncated.
 
-use minichat_tokenizer::input::{self, Format};
+use minichat_corpus::documents as input;
 use minichat_tokenizer::train::{TrainConfig, Trainer};
 use minichat_tokenizer::{rank_file, tokenizer_file, Tokenizer, CHAT_SPECIAL_TOKENS};
 use std::path::PathBuf;
@@ -49,31 +49,6 @@ fn training_is_deterministic_and_special_tokens_come_last() {
     let text = "def f(x):\n    return x ** 2  # Über naïve 😀";
     assert_eq!(back.encode_ordinary(text), a.encode_ordinary(text));
     assert_eq!(a.decode(&a.encode_ordinary(text)).unwrap(), text);
-}
-
-#[test]
-fn reads_parquet_snappy_and_zstd_like_jsonl() {
-    let fix = root().join("crates/tokenizer/tests/fixtures");
-    for name in ["sample_snappy.parquet", "sample_zstd.parquet"] {
-        assert_eq!(Format::detect(&fix.join(name)), Format::Parquet);
-        let mut docs = Vec::new();
-        let stats = input::for_each_batch(&[fix.join(name)], 1 << 20, |b, _| {
-            docs.extend(b);
-            true
-        })
-        .unwrap();
-        assert_eq!((stats.documents, stats.skipped), (40, 0), "{name}");
-        let corpus = std::fs::read_to_string(root().join("data/corpus.jsonl")).unwrap();
-        let first: serde_json::Value = serde_json::from_str(corpus.lines().next().unwrap()).unwrap();
-        let expected: String = first["text"].as_str().unwrap().chars().take(500).collect();
-        assert_eq!(docs[0], expected);
-    }
-    let err = input::for_each_batch(&[root().join("data/corpus.jsonl.parquet")], 1, |_, _| true).unwrap_err();
-    assert!(err.to_string().contains("corpus.jsonl.parquet"), "{err}");
-    let not_parquet = std::env::temp_dir().join(format!("np{}.parquet", std::process::id()));
-    std::fs::write(&not_parquet, b"PAR1 this is not parquet").unwrap();
-    let err = input::for_each_batch(&[not_parquet], 1, |_, _| true).unwrap_err();
-    assert!(err.to_string().contains("not a readable Parquet file"), "{err}");
 }
 
 #[test]

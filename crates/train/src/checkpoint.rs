@@ -13,7 +13,8 @@
 //! Loading verifies each file's CRC-32 against `trainer.json`.
 
 use crate::loader::Position;
-use crate::{atomic_write, Error};
+use crate::Error;
+use minichat_corpus::atomic_write;
 use minichat_model::adamw::AdamW;
 use minichat_model::net::Net;
 use minichat_model::safetensors::{self, Tensor};
@@ -22,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The training loop's state besides weights and optimizer moments.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainerState {
     /// Optimizer steps completed.
     pub step: u64,
@@ -78,7 +79,7 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
         state.checksums.insert(f.into(), crc32fast::hash(&std::fs::read(&path).map_err(io(&path))?));
     }
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
-    atomic_write(&tmp.join("trainer.json"), json.as_bytes())
+    Ok(atomic_write(&tmp.join("trainer.json"), json.as_bytes())?)
 }
 
 /// Removes all but the newest `keep` checkpoints, and temporary leftovers of saves that died.

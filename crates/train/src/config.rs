@@ -96,17 +96,31 @@ pub struct CheckpointSection {
     pub keep: usize,
 }
 
-/// Presets by name; `depth` then sizes the model.
-pub const PRESETS: [&str; 2] = ["tiny", "small"];
+/// Settings given on top of a preset or a config file (the command line's flags); `None`
+/// keeps the config's value.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub corpus: Vec<PathBuf>,
+    pub tokenizer: Option<String>,
+    pub family: Option<String>,
+    pub depth: Option<usize>,
+    pub context: Option<usize>,
+    pub steps: Option<u64>,
+    pub micro_batch: Option<usize>,
+    pub batch_tokens: Option<usize>,
+    pub lr: Option<f32>,
+    pub eval_every: Option<u64>,
+    pub sample_every: Option<u64>,
+    pub checkpoint_every: Option<u64>,
+    pub seed: Option<u64>,
+}
 
 impl TrainConfig {
-    /// A preset: `tiny` trains in minutes on 2 CPU cores; `small` is GPT-2-small-like.
+    /// The preset's pretraining config (`preset::PRESETS`); `depth` then sizes the model.
     pub fn preset(name: &str, corpus: Vec<PathBuf>, tokenizer: String) -> Result<TrainConfig, Error> {
-        let (depth, context, micro_batch, steps, lr) = match name {
-            "tiny" => (4, 256, 8, 1500, 2e-3),
-            "small" => (12, 1024, 4, 20_000, 6e-4),
-            _ => return Err(Error::Config(format!("unknown preset {name:?} (known: {})", PRESETS.join(", ")))),
-        };
+        let p = crate::preset::preset(name)?;
+        let (depth, context, micro_batch, steps, lr) =
+            (p.depth, p.context, p.micro_batch, p.pretrain_steps, p.pretrain_lr);
         Ok(TrainConfig {
             model: ModelSection { family: "gpt2".into(), depth, n_embd: None, n_head: None, n_kv_head: None, context },
             data: DataSection { corpus, tokenizer, val_fraction: 0.02 },
@@ -136,6 +150,41 @@ impl TrainConfig {
             },
             checkpoint: CheckpointSection { every: steps / 5, keep: 2 },
         })
+    }
+
+    /// Applies `o`, then checks the result. Without an explicit batch size, a config whose step
+    /// was one micro-batch stays at one micro-batch when the micro-batch or context changes.
+    pub fn with(mut self, o: &Overrides) -> Result<TrainConfig, Error> {
+        if !o.corpus.is_empty() {
+            self.data.corpus = o.corpus.clone();
+        }
+        if let Some(t) = &o.tokenizer {
+            self.data.tokenizer = t.clone();
+        }
+        if let Some(f) = &o.family {
+            self.model.family = f.clone();
+        }
+        self.model.depth = o.depth.unwrap_or(self.model.depth);
+        let t = &mut self.train;
+        let follows_micro = t.batch_tokens == t.micro_batch * self.model.context;
+        self.model.context = o.context.unwrap_or(self.model.context);
+        t.micro_batch = o.micro_batch.unwrap_or(t.micro_batch);
+        t.batch_tokens = match o.batch_tokens {
+            Some(n) => n,
+            None if follows_micro => t.micro_batch * self.model.context,
+            None => t.batch_tokens,
+        };
+        if let Some(s) = o.steps {
+            t.steps = s;
+            t.warmup_steps = t.warmup_steps.min(s);
+        }
+        t.lr = o.lr.unwrap_or(t.lr);
+        t.seed = o.seed.unwrap_or(t.seed);
+        self.eval.every = o.eval_every.unwrap_or(self.eval.every);
+        self.sample.every = o.sample_every.unwrap_or(self.sample.every);
+        self.checkpoint.every = o.checkpoint_every.unwrap_or(self.checkpoint.every);
+        self.validate()?;
+        Ok(self)
     }
 
     pub fn from_toml(text: &str, source: &str) -> Result<TrainConfig, Error> {
@@ -222,12 +271,28 @@ mod tests {
 
     #[test]
     fn presets_round_trip_through_toml_and_validate() {
-        for name in PRESETS {
-            let cfg = TrainConfig::preset(name, vec!["c.jsonl".into()], "cl100k_base".into()).unwrap();
+        for p in &crate::preset::PRESETS {
+            let cfg = TrainConfig::preset(p.name, vec!["c.jsonl".into()], "cl100k_base".into()).unwrap();
             cfg.validate().unwrap();
             assert_eq!(TrainConfig::from_toml(&cfg.to_toml(), "x").unwrap(), cfg);
         }
-        assert!(TrainConfig::preset("huge", vec![], String::new()).is_err());
+        assert!(TrainConfig::preset("huge", vec![], String::new())
+            .unwrap_err()
+            .to_string()
+            .contains("known: tiny, small"));
+    }
+
+    #[test]
+    fn overrides_apply_and_one_micro_batch_stays_one() {
+        let base = TrainConfig::preset("tiny", vec![], "x".into()).unwrap();
+        let o = Overrides { context: Some(64), micro_batch: Some(2), steps: Some(10), ..Default::default() };
+        let cfg = base.clone().with(&o).unwrap();
+        assert_eq!((cfg.model.context, cfg.train.batch_tokens, cfg.train.steps), (64, 128, 10));
+        assert!(cfg.train.warmup_steps <= 10);
+        let o = Overrides { batch_tokens: Some(4 * 8 * 256), ..Default::default() };
+        assert_eq!(base.clone().with(&o).unwrap().accumulation().unwrap(), 4);
+        let bad = Overrides { batch_tokens: Some(100), ..Default::default() };
+        assert!(base.with(&bad).unwrap_err().to_string().contains("batch_tokens"));
     }
 
     #[test]

@@ -8,14 +8,15 @@
 //! OUT/tokenizer_config.json  PreTrainedTokenizerFast with its special tokens
 //! ```
 
-use crate::{atomic_write, tokenize::bos_id, Error};
+use crate::Error;
+use minichat_corpus::atomic_write;
 use minichat_tokenizer::{hf, Tokenizer};
 use serde_json::{json, Value};
 use std::path::Path;
 
 /// Writes the checkpoint `ckpt` (a `checkpoints/step_*` directory) and `tok` into `out`.
 pub fn hf_dir(ckpt: &Path, tok: &Tokenizer, out: &Path) -> Result<(), Error> {
-    let context = hf_model(ckpt, Some((tok.n_vocab(), bos_id(tok)?)), out)?;
+    let context = hf_model(ckpt, Some((tok.n_vocab(), tok.bos_id()?)), out)?;
     hf_tokenizer(tok, context, out)
 }
 
@@ -53,7 +54,7 @@ pub fn hf_model(ckpt: &Path, tokenizer: Option<(usize, u32)>, out: &Path) -> Res
 
 /// `tokenizer.json` and `tokenizer_config.json` (PreTrainedTokenizerFast, bos = eos).
 pub fn hf_tokenizer(tok: &Tokenizer, context: u64, out: &Path) -> Result<(), Error> {
-    let bos = bos_id(tok)?;
+    let bos = tok.bos_id()?;
     let tokenizer_json = serde_json::to_string(&hf::export(tok)).expect("json");
     atomic_write(&out.join("tokenizer.json"), tokenizer_json.as_bytes())?;
     let bos_text = tok.special_tokens().name(bos).unwrap_or("<|endoftext|>").to_string();
@@ -64,8 +65,6 @@ pub fn hf_tokenizer(tok: &Tokenizer, context: u64, out: &Path) -> Result<(), Err
         "model_max_length": context,
         "clean_up_tokenization_spaces": false,
     });
-    atomic_write(
-        &out.join("tokenizer_config.json"),
-        serde_json::to_string_pretty(&tokenizer_config).expect("json").as_bytes(),
-    )
+    let text = serde_json::to_string_pretty(&tokenizer_config).expect("json");
+    Ok(atomic_write(&out.join("tokenizer_config.json"), text.as_bytes())?)
 }

@@ -1,17 +1,25 @@
-//! minichat's pretraining stage: turns a corpus into token shards (`tokenize`, `shard`),
-//! draws seeded, resumable batches (`loader`; for fine-tuning, one conversation per row with
-//! its assistant mask: `sft_loader`), schedules the learning rate (`schedule`), runs
-//! the training loop with evaluation, samples and metrics (`trainer`, `metrics`), and keeps
-//! run directories with checkpoints that resume bit for bit (`run`, `checkpoint`), and exports
-//! them as Hugging Face model directories (`export`). Supervised fine-tuning (`sft`) runs the
-//! same loop on conversations.
+//! minichat's training stages and their run directories.
+//!
+//! Owns the run directory and the one way to open a run and load its model (`run`), run
+//! configs and the one preset table every stage sizes itself by (`config`, `preset`), corpus
+//! to token shards (`tokenize`, `shard`), seeded, resumable batches (`loader`; one
+//! conversation per row with its assistant mask: `sft_loader`), the learning-rate schedule
+//! (`schedule`), the training loop every stage shares, whose data source sees the model
+//! (`trainer`), with its metrics log, loss curve and checkpoints that resume bit for bit
+//! (`metrics`, `plot`, `checkpoint`); on that loop, pretraining (`pretrain`: making a run
+//! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
+//! files); bits per byte on held-out text for the exam (`heldout`); and Hugging Face export
+//! (`export`).
 
 pub mod checkpoint;
 pub mod config;
 pub mod export;
+pub mod heldout;
 pub mod loader;
 pub mod metrics;
 pub mod plot;
+pub mod preset;
+pub mod pretrain;
 pub mod run;
 pub mod schedule;
 pub mod sft;
@@ -19,8 +27,6 @@ pub mod sft_loader;
 pub mod shard;
 pub mod tokenize;
 pub mod trainer;
-
-use std::path::Path;
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -42,17 +48,6 @@ pub enum Error {
     Tokenizer(#[from] minichat_tokenizer::Error),
     #[error(transparent)]
     Generate(#[from] minichat_chat::Error),
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader (or a crash) never sees half a file.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    #[error(transparent)]
+    Corpus(#[from] minichat_corpus::Error),
 }

@@ -79,6 +79,25 @@ impl Loader {
     }
 }
 
+/// Pretraining's batches: every target weighs 1.
+impl crate::trainer::Batches for Loader {
+    fn next(
+        &mut self,
+        _: &minichat_model::net::Net,
+        ids: &mut [u32],
+        targets: &mut [u32],
+        weights: &mut [f32],
+    ) -> Result<usize, Error> {
+        self.next_batch(ids, targets);
+        weights.fill(1.0);
+        Ok(self.t)
+    }
+
+    fn position(&self) -> Position {
+        self.position
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

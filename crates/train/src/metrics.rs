@@ -39,10 +39,10 @@ impl Log {
             Some(step) if path.exists() => {
                 let kept: Vec<Record> = read(path)?.into_iter().filter(|r| r.step() <= step).collect();
                 let text: String = kept.iter().map(|r| serde_json::to_string(r).expect("serialises") + "\n").collect();
-                crate::atomic_write(path, text.as_bytes())?;
+                minichat_corpus::atomic_write(path, text.as_bytes())?;
             }
             Some(_) => {}
-            None => crate::atomic_write(path, b"")?,
+            None => minichat_corpus::atomic_write(path, b"")?,
         }
         let file = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(io)?;
         Ok(Log { path: path.to_path_buf(), file })

@@ -56,5 +56,5 @@ pub fn loss_curve(records: &[Record], title: &str, out: &Path) -> Result<(), Err
         chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| draw(&e))?;
         root.present().map_err(|e| draw(&e))?;
     }
-    crate::atomic_write(out, svg.as_bytes())
+    Ok(minichat_corpus::atomic_write(out, svg.as_bytes())?)
 }

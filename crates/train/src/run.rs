@@ -1,14 +1,21 @@
-//! A run directory: everything one training run reads and writes, in one place.
+//! A run directory: everything one training run reads and writes, in one place, and the one way
+//! to open a run and load its model (nanochat's `checkpoint_manager.load_model`).
 //!
 //! ```text
-//! RUN/config.toml        the fully resolved config
+//! RUN/config.toml        the fully resolved config (`config::TrainConfig`)
 //! RUN/tokenizer.mctok    the tokenizer (so the run is self-contained)
-//! RUN/shards/            token shards (train_*.tok, val_*.tok)
+//! RUN/shards/            token shards (train_*.tok, val_*.tok; pretraining runs only)
+//! RUN/sft.json           where a fine-tuning run started: the base checkpoint, the
+//!                        conversation files and the validation share (`sft::SftSource`)
 //! RUN/metrics.jsonl      the metrics log
 //! RUN/loss.svg           the loss curve
 //! RUN/checkpoints/       checkpoints (see `checkpoint`)
 //! ```
 
+use crate::config::TrainConfig;
+use crate::Error;
+use minichat_model::net::Net;
+use minichat_tokenizer::{tokenizer_file, Tokenizer};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
@@ -16,9 +23,31 @@ pub struct Run {
     pub dir: PathBuf,
 }
 
+/// A run's model at one checkpoint, with the run's tokenizer.
+pub struct Model {
+    pub net: Net,
+    pub tok: Tokenizer,
+    /// The checkpoint directory the weights came from.
+    pub checkpoint: PathBuf,
+}
+
 impl Run {
+    /// The layout of a run directory at `dir`, whether or not it exists yet.
     pub fn new(dir: impl Into<PathBuf>) -> Run {
         Run { dir: dir.into() }
+    }
+
+    /// An existing run: `dir` must hold a run's config.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Run, Error> {
+        let run = Run::new(dir);
+        if !run.config().is_file() {
+            let why = if run.dir.is_dir() { "has no config.toml" } else { "does not exist" };
+            return Err(Error::Data(format!(
+                "{} is not a run directory: it {why} (make one with minichat pretrain or sft)",
+                run.dir.display()
+            )));
+        }
+        Ok(run)
     }
 
     pub fn config(&self) -> PathBuf {
@@ -31,6 +60,10 @@ impl Run {
 
     pub fn shards(&self) -> PathBuf {
         self.dir.join("shards")
+    }
+
+    pub fn sft_source(&self) -> PathBuf {
+        self.dir.join("sft.json")
     }
 
     pub fn metrics(&self) -> PathBuf {
@@ -47,5 +80,68 @@ impl Run {
 
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// The run's resolved config.
+    pub fn read_config(&self) -> Result<TrainConfig, Error> {
+        let path = self.config();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        TrainConfig::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The run's tokenizer.
+    pub fn load_tokenizer(&self) -> Result<Tokenizer, Error> {
+        let path = self.tokenizer();
+        if !path.exists() {
+            return Err(Error::Data(format!(
+                "{} has no tokenizer ({} is missing)",
+                self.dir.display(),
+                path.display()
+            )));
+        }
+        Ok(tokenizer_file::load(&path.display().to_string(), "gpt4")?)
+    }
+
+    /// The newest complete checkpoint, if there is one.
+    pub fn latest_checkpoint(&self) -> Result<Option<PathBuf>, Error> {
+        crate::checkpoint::latest(&self.checkpoints())
+    }
+
+    /// The checkpoint to use: `given`, or else the newest (an error when there is none).
+    pub fn checkpoint(&self, given: Option<&Path>) -> Result<PathBuf, Error> {
+        match given {
+            Some(c) => Ok(c.to_path_buf()),
+            None => self
+                .latest_checkpoint()?
+                .ok_or_else(|| Error::Data(format!("{} has no checkpoint yet", self.checkpoints().display()))),
+        }
+    }
+
+    /// The model of a checkpoint (`checkpoint`, or the newest) and the run's tokenizer, which
+    /// must have the model's vocabulary. With `bf16` the weights are also packed for decoding
+    /// (`Net::pack_for_inference`).
+    pub fn load_model(&self, checkpoint: Option<&Path>, bf16: bool) -> Result<Model, Error> {
+        let checkpoint = self.checkpoint(checkpoint)?;
+        let tok = self.load_tokenizer()?;
+        let mut net = Net::load_dir(&checkpoint)?;
+        if net.config().vocab_size != tok.n_vocab() {
+            return Err(Error::Data(format!(
+                "the checkpoint's vocabulary ({}) differs from the run's tokenizer ({})",
+                net.config().vocab_size,
+                tok.n_vocab()
+            )));
+        }
+        if bf16 {
+            net.pack_for_inference();
+        }
+        Ok(Model { net, tok, checkpoint })
+    }
+
+    /// Redraws the loss curve (`plot()`) from the metrics log.
+    pub fn plot_loss(&self) -> Result<(), Error> {
+        let records = crate::metrics::read(&self.metrics())?;
+        let title = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        crate::plot::loss_curve(&records, &title, &self.plot())
     }
 }

@@ -4,18 +4,24 @@
 //! elsewhere. Conversations go to training or validation by a hash of their tokens, so the
 //! split does not depend on file order. Validation is the mean loss (and bits per byte) over
 //! the assistant's tokens of the held-out conversations.
+//!
+//! A fine-tuning run is a run directory of its own (`run`), with the base run's config and
+//! tokenizer and `sft.json` saying where it started (`SftSource`), so it resumes from its own
+//! checkpoints with the same conversations. The conversation files are read before a new run
+//! is made, so bad data (with `strict`) leaves nothing behind.
 
-use crate::checkpoint::{self, TrainerState};
 use crate::config::TrainConfig;
 use crate::loader::Position;
 use crate::run::Run;
 use crate::sft_loader::SftLoader;
-use crate::trainer::{Loop, Observer, Outcome};
+use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
+use minichat_chat::conversation::{render, ChatTokens};
 use minichat_model::adamw::AdamW;
 use minichat_model::net::{Net, NetActs};
 use minichat_tokenizer::Tokenizer;
-use std::path::Path;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 /// Rendered conversations: token ids and the assistant mask.
@@ -62,51 +68,159 @@ fn evaluate(
     Ok(((nats / count.max(1) as f64) as f32, (nats / (std::f64::consts::LN_2 * bytes.max(1.0))) as f32))
 }
 
-/// Fine-tunes: from `base` (a checkpoint of the pretrained run) on a fresh optimizer, or, with
-/// `resume`, from the run's own latest checkpoint.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    run: &Run,
-    cfg: &TrainConfig,
-    tok: &Tokenizer,
-    base: &Path,
-    data: (Rendered, Rendered),
-    resume: bool,
-    stop: &AtomicBool,
-    obs: &mut dyn Observer,
-) -> Result<Outcome, Error> {
+/// What a fine-tuning run needs beyond its config (`RUN/sft.json`): where it started and from
+/// which conversations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SftSource {
+    /// The base run's checkpoint the weights came from.
+    pub base_checkpoint: PathBuf,
+    /// The conversation files, in order; a file named N times counts N times.
+    pub conversations: Vec<PathBuf>,
+    pub val_fraction: f64,
+}
+
+impl SftSource {
+    pub fn read(run: &Run) -> Result<SftSource, Error> {
+        let path = run.sft_source();
+        let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    }
+}
+
+/// A new fine-tuning run: of `base` (its `checkpoint`, or its newest) on `conversations`, into
+/// `out`, with the base run's config but these optimizer settings.
+#[derive(Clone, Debug)]
+pub struct NewSft {
+    pub base: PathBuf,
+    pub checkpoint: Option<PathBuf>,
+    pub conversations: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub steps: u64,
+    pub lr: f32,
+    /// Conversations per optimizer step.
+    pub micro_batch: usize,
+    pub val_fraction: f64,
+    /// Steps between validation passes and checkpoints (0 = at the end only).
+    pub eval_every: u64,
+    pub seed: Option<u64>,
+}
+
+/// Which fine-tuning run to train.
+pub enum SftStart {
+    New(NewSft),
+    /// An existing fine-tuning run, from its latest checkpoint.
+    Resume(PathBuf),
+}
+
+/// A fine-tuning run ready to train.
+pub struct Prepared {
+    pub run: Run,
+    pub config: TrainConfig,
+    pub tok: Tokenizer,
+    pub source: SftSource,
+    /// Rendered (training, validation) conversations.
+    pub data: (Rendered, Rendered),
+    pub resume: bool,
+}
+
+/// Reads and renders the conversations (bad lines go to `skipped` as `FILE:LINE: reason` and
+/// are left out; with `strict` the first one is an error) and, for a new run, makes its
+/// directory: the base's tokenizer, `sft.json` and the config.
+pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> Result<Prepared, Error> {
+    let (run, config, source, base) = match start {
+        SftStart::Resume(dir) => {
+            let run = Run::open(dir)?;
+            let source = SftSource::read(&run)?;
+            (run.clone(), run.read_config()?, source, None)
+        }
+        SftStart::New(a) => {
+            let base = Run::open(&a.base)?;
+            let run = Run::new(&a.out);
+            if run.config().exists() {
+                return Err(Error::Config(format!(
+                    "{} already holds a run: resume it, or pick another output folder",
+                    run.path().display()
+                )));
+            }
+            let checkpoint = base.checkpoint(a.checkpoint.as_deref())?;
+            let config = sft_config(base.read_config()?, &a, &run)?;
+            let abs =
+                |p: &Path| std::path::absolute(p).map_err(|e| Error::Io { path: p.display().to_string(), source: e });
+            let source = SftSource {
+                base_checkpoint: abs(&checkpoint)?,
+                conversations: a.conversations.iter().map(|p| abs(p)).collect::<Result<_, _>>()?,
+                val_fraction: a.val_fraction,
+            };
+            (run, config, source, Some(base))
+        }
+    };
+    let tok = base.as_ref().unwrap_or(&run).load_tokenizer()?;
+    let ct = ChatTokens::of(&tok)?;
+    let mut rendered = Vec::new();
+    for path in &source.conversations {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        let read = minichat_chat::dataset::read(&text, &path.display().to_string(), strict)?;
+        for p in &read.problems {
+            skipped(p);
+        }
+        if read.skipped > read.problems.len() {
+            skipped(&format!("... {} lines skipped in all in {}", read.skipped, path.display()));
+        }
+        for c in &read.conversations {
+            rendered.push(render(c, &tok, &ct)?);
+        }
+    }
+    if let Some(base) = &base {
+        std::fs::create_dir_all(run.path())
+            .map_err(|e| Error::Io { path: run.path().display().to_string(), source: e })?;
+        let tokenizer = std::fs::read(base.tokenizer())
+            .map_err(|e| Error::Io { path: base.tokenizer().display().to_string(), source: e })?;
+        minichat_corpus::atomic_write(&run.tokenizer(), &tokenizer)?;
+        let json = serde_json::to_vec_pretty(&source).expect("the source serialises");
+        minichat_corpus::atomic_write(&run.sft_source(), &json)?;
+        minichat_corpus::atomic_write(&run.config(), config.to_toml().as_bytes())?;
+    }
+    let data = split(rendered, source.val_fraction);
+    Ok(Prepared { run, config, tok, source, data, resume: base.is_none() })
+}
+
+/// The base run's config with fine-tuning's optimizer settings: no samples, checkpoints at
+/// each evaluation, warm-up over the first 5% of steps.
+fn sft_config(mut cfg: TrainConfig, a: &NewSft, run: &Run) -> Result<TrainConfig, Error> {
+    let t = &mut cfg.train;
+    (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, a.micro_batch, (a.steps / 20).max(1));
+    t.batch_tokens = a.micro_batch * cfg.model.context;
+    if let Some(s) = a.seed {
+        t.seed = s;
+    }
+    (cfg.eval.every, cfg.checkpoint.every, cfg.sample.every) = (a.eval_every, a.eval_every, 0);
+    cfg.sample.prompts.clear();
+    cfg.data.corpus = a.conversations.clone();
+    cfg.data.tokenizer = run.tokenizer().display().to_string();
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Fine-tunes a prepared run: from its base checkpoint on a fresh optimizer, or, when
+/// resuming, from the run's own latest checkpoint.
+pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<Outcome, Error> {
+    let Prepared { run, config: cfg, tok, source, data, resume } = p;
     cfg.validate()?;
     let (t, b) = (cfg.model.context, cfg.train.micro_batch);
     let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
     let tr = &cfg.train;
     let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
     let mut opt = fresh_opt(net.weights().len());
-    let (state, last_ckpt) = match (resume, checkpoint::latest(&run.checkpoints())?) {
-        (true, Some(path)) => {
-            let state = checkpoint::load(&path, &mut net, &mut opt)?;
-            obs.message(&format!("resuming from {} (step {})", path.display(), state.step));
-            (state, Some(path))
-        }
-        (true, None) => {
-            return Err(Error::Data(format!("{}: no checkpoint to resume from", run.checkpoints().display())))
-        }
-        (false, _) => {
-            // The base run's weights; its optimizer moments and step are not carried over.
-            checkpoint::load(base, &mut net, &mut opt)?;
-            opt = fresh_opt(net.weights().len());
-            obs.message(&format!("fine-tuning from {}", base.display()));
-            let fresh = TrainerState {
-                step: 0,
-                loader: Position::default(),
-                tokens_seen: 0,
-                train_seconds: 0.0,
-                last_val_loss: None,
-                checksums: Default::default(),
-            };
-            (fresh, None)
-        }
-    };
-    let pad = crate::tokenize::bos_id(tok)?;
+    let base = &source.base_checkpoint;
+    let (state, last_ckpt) = trainer::start(&run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
+        // The base run's weights; its optimizer moments and step are not carried over.
+        crate::checkpoint::load(base, net, opt)?;
+        *opt = fresh_opt(net.weights().len());
+        obs.message(&format!("fine-tuning from {}", base.display()));
+        Ok(())
+    })?;
+    let pad = tok.bos_id()?;
     let (train, val) = data;
     let mut loader = SftLoader::new(train, t, b, tr.seed, pad, state.loader)?;
     let val = SftLoader::new(val, t, b, tr.seed, pad, Position::default())?;
@@ -116,11 +230,7 @@ pub fn train(
         loader.truncated,
         val.len()
     ));
-    let mut batches = |ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]| {
-        let row = loader.next_batch(ids, targets, weights);
-        (loader.position, row)
-    };
-    let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val, tok, b, t);
-    let parts = Loop { run, cfg, tok, resume, stop, bos: None };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, &mut validate, obs)
+    let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val, &tok, b, t);
+    let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
+    parts.run(&mut net, &mut opt, state, last_ckpt, &mut loader, &mut validate, obs)
 }

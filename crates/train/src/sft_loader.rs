@@ -138,6 +138,23 @@ impl SftLoader {
     }
 }
 
+/// Fine-tuning's batches: weight 1 on the assistant's tokens.
+impl crate::trainer::Batches for SftLoader {
+    fn next(
+        &mut self,
+        _: &minichat_model::net::Net,
+        ids: &mut [u32],
+        targets: &mut [u32],
+        weights: &mut [f32],
+    ) -> Result<usize, Error> {
+        Ok(self.next_batch(ids, targets, weights))
+    }
+
+    fn position(&self) -> Position {
+        self.position
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

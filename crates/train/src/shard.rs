@@ -57,7 +57,7 @@ pub fn write(path: &Path, tokens: &[u32], vocab_size: u32, bos: u32) -> Result<(
     file.extend_from_slice(&bos.to_le_bytes());
     file.resize(HEADER_BYTES, 0);
     file.extend_from_slice(&body);
-    crate::atomic_write(path, &file)
+    Ok(minichat_corpus::atomic_write(path, &file)?)
 }
 
 /// Reads a shard, checking magic, version, length and checksum.

@@ -1,11 +1,11 @@
-//! Corpus -> token shards: reads text, JSONL or Parquet documents (the tokenizer crate's
+//! Corpus -> token shards: reads text, JSONL or Parquet documents (`minichat-corpus`'s
 //! streaming reader), encodes batches in parallel, puts each document whole into the train or
 //! the validation split by a hash of its text (deterministic: the same document lands in the
 //! same split whatever the file order or batch size), prefixes it with the bos token, and
 //! writes shards of at most `shard_tokens` tokens: `train_00000.tok`, ..., `val_00000.tok`, ...
 
 use crate::{shard, Error};
-use minichat_tokenizer::input::{self, InputStats};
+use minichat_corpus::documents::{self, InputStats};
 use minichat_tokenizer::Tokenizer;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -34,14 +34,6 @@ pub struct TokenizeStats {
     pub train_tokens: u64,
     pub val_tokens: u64,
     pub shards: Vec<PathBuf>,
-}
-
-/// The token that separates documents: `<|bos|>` (minichat/nanochat tokenizers) or
-/// `<|endoftext|>` (OpenAI's).
-pub fn bos_id(tok: &Tokenizer) -> Result<u32, Error> {
-    tok.special_id("<|bos|>").or_else(|| tok.special_id("<|endoftext|>")).ok_or_else(|| {
-        Error::Data(format!("tokenizer {} has neither <|bos|> nor <|endoftext|> to separate documents", tok.name()))
-    })
 }
 
 /// FNV-1a: a stable 64-bit hash (std's hasher may change between Rust releases).
@@ -89,13 +81,13 @@ pub fn tokenize_corpus(
             cfg.val_fraction, cfg.shard_tokens
         )));
     }
-    let bos = bos_id(tok)?;
+    let bos = tok.bos_id()?;
     std::fs::create_dir_all(out).map_err(|e| Error::Io { path: out.display().to_string(), source: e })?;
     let mut stats = TokenizeStats::default();
     let mut splits =
         [Split { name: "train", buf: Vec::new(), written: 0 }, Split { name: "val", buf: Vec::new(), written: 0 }];
     let mut failure = None;
-    let input = input::for_each_batch(paths, 8 << 20, |docs, consumed| {
+    let input = documents::for_each_batch(paths, 8 << 20, |docs, consumed| {
         let encoded: Vec<(bool, Vec<u32>)> =
             docs.par_iter().map(|d| (is_val(d, cfg.val_fraction), tok.encode_ordinary(d))).collect();
         for (val, ids) in encoded {
@@ -120,8 +112,7 @@ pub fn tokenize_corpus(
         }
         progress(consumed);
         true
-    })
-    .map_err(|e| Error::Data(e.to_string()))?;
+    })?;
     if let Some(e) = failure {
         return Err(e);
     }

@@ -1,12 +1,14 @@
-//! The training loop every stage shares (`Loop`), and pretraining on it (`train`). One
-//! optimizer step: zero the gradients; for each micro-batch draw `micro_batch` rows of up to
-//! `context` tokens (the data source picks the row length) with their per-token weights (1
-//! everywhere for pretraining; the assistant mask for fine-tuning, `sft`), forward, take the
-//! weighted mean next-token loss (`loss::weighted_nll`) and backward with its gradient scaled by
-//! 1/accumulation; clip the global gradient norm; AdamW at the scheduled learning rate. Around it: validation loss and
-//! bits per byte, samples from fixed prompts (through `minichat-chat`'s generation engine), the
-//! metrics log and checkpoints at intervals, and a clean stop (checkpoint first) when `stop` is
-//! raised (Ctrl-C).
+//! The training loop every stage shares (`Loop`): pretraining (`pretrain`), fine-tuning
+//! (`sft`) and, to come, reinforcement learning differ only in their data source (`Batches`).
+//! One optimizer step: zero the gradients; for each micro-batch the source fills
+//! `micro_batch` rows of up to `context` tokens (it picks the row length) with their per-token
+//! weights (1 everywhere for pretraining; the assistant mask for fine-tuning; advantages for
+//! GRPO), seeing the model as it is now (so it can sample rollouts from it); forward, take the
+//! weighted mean next-token loss (`loss::weighted_nll`) and backward with its gradient scaled
+//! by 1/accumulation; clip the global gradient norm; AdamW at the scheduled learning rate.
+//! Around it: validation loss and bits per byte, samples from fixed prompts (through
+//! `minichat-chat`'s generation engine), the metrics log and checkpoints at intervals, and a
+//! clean stop (checkpoint first) when `stop` is raised (Ctrl-C).
 //!
 //! Everything that decides the numbers (weights, optimizer moments, step, loader position) is
 //! in the checkpoint and the kernels are deterministic for a given thread count, so a resumed
@@ -14,10 +16,9 @@
 
 use crate::checkpoint::{self, TrainerState};
 use crate::config::TrainConfig;
-use crate::loader::Loader;
+use crate::loader::Position;
 use crate::metrics::{Log, Record};
 use crate::run::Run;
-use crate::tokenize::{bos_id, load_split};
 use crate::Error;
 use minichat_chat::generate::{generate, GenerateConfig};
 use minichat_chat::sampler::SamplerConfig;
@@ -25,8 +26,9 @@ use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::cpu::cross_entropy::IGNORE;
 use minichat_model::cpu::peak::fma_peak_gflops;
 use minichat_model::net::{Net, NetActs};
-use minichat_model::{init, loss, params};
+use minichat_model::{loss, params};
 use minichat_tokenizer::Tokenizer;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -44,79 +46,48 @@ pub struct Outcome {
     pub step: u64,
     /// Stopped early by `stop`, after saving.
     pub interrupted: bool,
-    pub checkpoint: std::path::PathBuf,
+    pub checkpoint: PathBuf,
     /// (loss, bits per byte) of the last evaluation.
     pub val: Option<(f32, f32)>,
 }
 
-/// Trains the run in `run` (config, tokenizer and shards already there), from its latest
-/// checkpoint if `resume`.
-pub fn train(
+/// Where training starts: with `resume`, the run's latest checkpoint (weights, optimizer
+/// moments, step and data position; an error when there is none); else step 0, after `fresh`
+/// has set the weights (an initialisation, or a base model's). Returns the state and the
+/// checkpoint resumed from.
+pub fn start(
     run: &Run,
-    cfg: &TrainConfig,
-    tok: &Tokenizer,
     resume: bool,
-    stop: &AtomicBool,
+    net: &mut Net,
+    opt: &mut AdamW,
     obs: &mut dyn Observer,
-) -> Result<Outcome, Error> {
-    cfg.validate()?;
-    cfg.accumulation()?;
-    let t = cfg.model.context;
-    let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
-    let n_params = net.weights().len();
-    let tr = &cfg.train;
-    let mut opt = AdamW::new(n_params, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
-    let bos = bos_id(tok)?;
-    let train_tokens = load_split(&run.shards(), "train", tok.n_vocab(), bos)?;
-    let val_tokens = load_split(&run.shards(), "val", tok.n_vocab(), bos)?;
-    if val_tokens.len() <= t {
-        return Err(Error::Data(format!(
-            "the validation split has {} tokens, fewer than one sequence of {} (raise data.val_fraction or add data)",
-            val_tokens.len(),
-            t + 1
-        )));
-    }
-    let mut state = TrainerState {
-        step: 0,
-        loader: Default::default(),
-        tokens_seen: 0,
-        train_seconds: 0.0,
-        last_val_loss: None,
-        checksums: Default::default(),
-    };
-    let mut last_ckpt = None;
-    match (resume, checkpoint::latest(&run.checkpoints())?) {
+    fresh: impl FnOnce(&mut Net, &mut AdamW, &mut dyn Observer) -> Result<(), Error>,
+) -> Result<(TrainerState, Option<PathBuf>), Error> {
+    match (resume, run.latest_checkpoint()?) {
         (true, Some(path)) => {
-            state = checkpoint::load(&path, &mut net, &mut opt)?;
+            let state = checkpoint::load(&path, net, opt)?;
             obs.message(&format!("resuming from {} (step {})", path.display(), state.step));
-            last_ckpt = Some(path);
+            Ok((state, Some(path)))
         }
-        (true, None) => {
-            return Err(Error::Data(format!("{}: no checkpoint to resume from", run.checkpoints().display())))
-        }
+        (true, None) => Err(Error::Data(format!("{}: no checkpoint to resume from", run.checkpoints().display()))),
         (false, _) => {
-            let (n_layer, table) = (net.config().n_layer, net.params().to_vec());
-            init::gpt2_init(&table, net.buffers().0, n_layer, tr.seed);
+            fresh(net, opt, obs)?;
+            Ok((TrainerState::default(), None))
         }
     }
-    obs.message(&format!(
-        "unigram entropy of the training tokens: {:.3} nats/token (the loss of a model that ignores context)",
-        crate::tokenize::unigram_entropy(&train_tokens)
-    ));
-    let mut loader = Loader::new(train_tokens, t, tr.seed, state.loader)?;
-    let mut batches = |ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]| {
-        loader.next_batch(ids, targets);
-        weights.fill(1.0);
-        (loader.position, t)
-    };
-    let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val_tokens, tok, cfg.eval.tokens);
-    let parts = Loop { run, cfg, tok, resume, stop, bos: Some(bos) };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, &mut validate, obs)
 }
 
-/// The optimizer loop every stage shares, around its data: `batches` fills a micro-batch of
-/// inputs, targets and per-token weights and returns the loader position after it;
-/// `validate` gives (loss, bits per byte).
+/// A source of micro-batches: fills `micro_batch × t` ids, targets and weights (buffers of
+/// `micro_batch × context`, rows `t` apart) for a row length `t` of its choosing, at most the
+/// context, and returns `t`. It sees the model being trained, as it is at this step.
+pub trait Batches {
+    fn next(&mut self, net: &Net, ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]) -> Result<usize, Error>;
+    /// Where the source is, saved with each checkpoint (and handed back on resume).
+    fn position(&self) -> Position;
+}
+
+/// The optimizer loop every stage shares, around its data: `batches` fills each micro-batch of
+/// inputs, targets and per-token weights; `validate` gives (loss, bits per byte).
 pub struct Loop<'a> {
     pub run: &'a Run,
     pub cfg: &'a TrainConfig,
@@ -127,10 +98,6 @@ pub struct Loop<'a> {
     pub bos: Option<u32>,
 }
 
-/// A source of micro-batches: fills `micro_batch × t` ids, targets and weights (buffers of
-/// `micro_batch × context`, rows `t` apart) for a row length `t` of its choosing, at most the
-/// context; returns the loader position after it and `t`.
-pub type Batches<'a> = dyn FnMut(&mut [u32], &mut [u32], &mut [f32]) -> (crate::loader::Position, usize) + 'a;
 /// The validation pass: (loss, bits per byte).
 pub type Validate<'a> = dyn FnMut(&Net, &mut NetActs) -> Result<(f32, f32), Error> + 'a;
 
@@ -141,8 +108,8 @@ impl Loop<'_> {
         net: &mut Net,
         opt: &mut AdamW,
         mut state: TrainerState,
-        mut last_ckpt: Option<std::path::PathBuf>,
-        batches: &mut Batches,
+        mut last_ckpt: Option<PathBuf>,
+        batches: &mut dyn Batches,
         validate: &mut Validate,
         obs: &mut dyn Observer,
     ) -> Result<Outcome, Error> {
@@ -172,13 +139,12 @@ impl Loop<'_> {
             }
             let started = Instant::now();
             let step = state.step + 1;
-            let last_good =
-                || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &std::path::PathBuf| p.display().to_string());
+            let last_good = || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &PathBuf| p.display().to_string());
             net.buffers().1.fill(0.0);
             let (mut loss_sum, mut tokens, mut flops) = (0.0f32, 0usize, 0.0f64);
             for _ in 0..accum {
-                let (position, row) = batches(&mut ids, &mut targets, &mut weights);
-                state.loader = position;
+                let row = batches.next(net, &mut ids, &mut targets, &mut weights)?;
+                state.loader = batches.position();
                 if row == 0 || row > t {
                     return Err(Error::Data(format!("a batch of rows of {row} tokens (the context is {t})")));
                 }

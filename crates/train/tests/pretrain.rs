@@ -5,9 +5,10 @@
 use minichat_tokenizer::{pretrained, Tokenizer};
 use minichat_train::config::TrainConfig;
 use minichat_train::metrics::{self, Record};
+use minichat_train::pretrain;
 use minichat_train::run::Run;
 use minichat_train::tokenize::{tokenize_corpus, TokenizeConfig};
-use minichat_train::trainer::{self, Observer};
+use minichat_train::trainer::Observer;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -91,15 +92,16 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
     let tok = pretrained::load("r50k_base").unwrap();
     let never = AtomicBool::new(false);
     let straight = prepare(&dir.join("straight"), &cfg, &tok);
-    let out = trainer::train(&straight, &cfg, &tok, false, &never, &mut StopAt { at: u64::MAX, stop: &never }).unwrap();
+    let out =
+        pretrain::train(&straight, &cfg, &tok, false, &never, &mut StopAt { at: u64::MAX, stop: &never }).unwrap();
     assert_eq!((out.step, out.interrupted), (8, false));
 
     let split = prepare(&dir.join("split"), &cfg, &tok);
     let stop = AtomicBool::new(false);
-    let out = trainer::train(&split, &cfg, &tok, false, &stop, &mut StopAt { at: 4, stop: &stop }).unwrap();
+    let out = pretrain::train(&split, &cfg, &tok, false, &stop, &mut StopAt { at: 4, stop: &stop }).unwrap();
     assert_eq!((out.step, out.interrupted), (4, true));
     let stop = AtomicBool::new(false);
-    let out = trainer::train(&split, &cfg, &tok, true, &stop, &mut StopAt { at: u64::MAX, stop: &stop }).unwrap();
+    let out = pretrain::train(&split, &cfg, &tok, true, &stop, &mut StopAt { at: u64::MAX, stop: &stop }).unwrap();
     assert_eq!((out.step, out.interrupted), (8, false));
 
     let (a, b) = (losses(&straight), losses(&split));
@@ -127,30 +129,30 @@ fn bad_input_is_a_clear_error() {
     // Too little data for one sequence of the validation split.
     let cfg = tiny_config(corpus(&dir, 3));
     let run = prepare(&dir.join("small"), &cfg, &tok);
-    let err = trainer::train(&run, &cfg, &tok, false, &never, &mut quiet).unwrap_err().to_string();
+    let err = pretrain::train(&run, &cfg, &tok, false, &never, &mut quiet).unwrap_err().to_string();
     assert!(err.contains("validation split") || err.contains("too few"), "{err}");
 
     // A corrupt checkpoint is refused on resume, naming the file.
     let mut cfg = tiny_config(corpus(&dir, 200));
     cfg.train.steps = 4;
     let run = prepare(&dir.join("corrupt"), &cfg, &tok);
-    trainer::train(&run, &cfg, &tok, false, &never, &mut quiet).unwrap();
+    pretrain::train(&run, &cfg, &tok, false, &never, &mut quiet).unwrap();
     let model = run.checkpoints().join("step_000004/model.safetensors");
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
-    let err = trainer::train(&run, &cfg, &tok, true, &never, &mut quiet).unwrap_err().to_string();
+    let err = pretrain::train(&run, &cfg, &tok, true, &never, &mut quiet).unwrap_err().to_string();
     assert!(err.contains("model.safetensors") && err.contains("corrupt or truncated"), "{err}");
 
     // Shards from another tokenizer.
     let other = pretrained::load("cl100k_base").unwrap();
-    let err = trainer::train(&run, &cfg, &other, false, &never, &mut quiet).unwrap_err().to_string();
+    let err = pretrain::train(&run, &cfg, &other, false, &never, &mut quiet).unwrap_err().to_string();
     assert!(err.contains("written by a tokenizer"), "{err}");
 
     // Divergence stops at the step, naming the last good checkpoint.
     let mut cfg = tiny_config(corpus(&dir, 200));
     (cfg.train.lr, cfg.train.grad_clip, cfg.train.steps) = (1e30, 0.0, 8);
     let run = prepare(&dir.join("nan"), &cfg, &tok);
-    let err = trainer::train(&run, &cfg, &tok, false, &never, &mut quiet).unwrap_err().to_string();
+    let err = pretrain::train(&run, &cfg, &tok, false, &never, &mut quiet).unwrap_err().to_string();
     assert!(err.contains("step") && err.contains("last good checkpoint"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

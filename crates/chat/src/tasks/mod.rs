@@ -1,17 +1,89 @@
 //! Generated tasks with exact answers, for supervised fine-tuning and for the exam: arithmetic
 //! the model should hand to the calculator (`arithmetic`), spelling and letter counting, which
-//! a model that sees tokens rather than letters finds hard (`spelling`), and the assistant's
-//! self-knowledge (`identity`). Every item is made from a seed by code, so the data is the
-//! same on every machine; train and test draw from separate seeds and no test question is
-//! also a training question (`split`).
+//! a model that sees tokens rather than letters finds hard (`spelling`), the assistant's
+//! self-knowledge (`identity`), and facts looked up with the search tool (`search`). Every
+//! item is made from a seed by code, so the data is the same on every machine; train and test
+//! draw from separate seeds and no test question is also a training question (`split`).
+//! `make` makes them all; `file` is their file format.
 
 pub mod arithmetic;
+pub mod file;
 pub mod identity;
 pub mod search;
 pub mod spelling;
 
 use crate::conversation::Message;
+use crate::tools::Search;
+use crate::Error;
 use minichat_model::rng::SplitMix64;
+use std::path::Path;
+
+/// How many items to make, from which seed, for which assistant.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Training items per task.
+    pub train: usize,
+    /// Test items per task (identity has one per held-out phrasing).
+    pub test: usize,
+    pub seed: u64,
+    pub identity: identity::Identity,
+}
+
+/// Every task's (train, test) items, in order.
+pub struct Made {
+    pub tasks: Vec<(&'static str, Vec<Item>, Vec<Item>)>,
+    /// With a search index: the facts found, and those left out (the search does not find
+    /// their answer).
+    pub search_facts: Option<(usize, usize)>,
+}
+
+/// The documents of a search index and the search over it, for the search task.
+pub struct SearchSource<'a, I: IntoIterator<Item = &'a str>> {
+    pub documents: I,
+    pub search: &'a Search<'a>,
+}
+
+/// Makes every task: arithmetic, spelling on `words` (at least 50), identity, and with a
+/// search index the search task (which needs at least 2 facts in it).
+pub fn make<'a, I: IntoIterator<Item = &'a str>>(
+    opts: &Options,
+    words: &[String],
+    search: Option<SearchSource<'a, I>>,
+) -> Result<Made, Error> {
+    if words.len() < 50 {
+        return Err(Error::Config(format!("only {} usable words for spelling (need 50)", words.len())));
+    }
+    let (train, test, seed) = (opts.train, opts.test, opts.seed);
+    let mut tasks = vec![
+        ("arithmetic", split(train, test, seed, arithmetic::item)),
+        ("spelling", split(train, test, seed, |rng| spelling::item(rng, words))),
+        ("identity", identity::split(train, seed, &opts.identity)),
+    ];
+    let mut search_facts = None;
+    if let Some(SearchSource { documents, search }) = search {
+        let (facts, dropped) = search::facts(documents, search);
+        if facts.len() < 2 {
+            return Err(Error::Config(format!(
+                "{} facts found; the search task needs at least 2 (it looks for the Python documentation's \"Source code: Lib/...\" lines)",
+                facts.len()
+            )));
+        }
+        search_facts = Some((facts.len(), dropped));
+        tasks.push(("search", search::split(&facts, train, test, seed, search)));
+    }
+    Ok(Made { tasks: tasks.into_iter().map(|(name, (train, test))| (name, train, test)).collect(), search_facts })
+}
+
+impl Made {
+    /// Writes `DIR/TASK-train.jsonl` and `DIR/TASK-test.jsonl` for every task (`file`).
+    pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        for (name, train, test) in &self.tasks {
+            file::write(&file::train_path(dir, name), train)?;
+            file::write(&file::test_path(dir, name), test)?;
+        }
+        Ok(())
+    }
+}
 
 /// One generated conversation and the answer its last assistant message must contain.
 #[derive(Clone, Debug, PartialEq)]

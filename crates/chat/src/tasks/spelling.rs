@@ -17,6 +17,14 @@ pub fn words_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The spelling words of corpus files (`minichat-corpus`'s reader): of their English
+/// documents and those that do not say their language.
+pub fn words_from(paths: &[std::path::PathBuf]) -> Result<Vec<String>, crate::Error> {
+    let english = minichat_corpus::documents::Options { language: Some("en".into()), ..Default::default() };
+    let (docs, _) = minichat_corpus::documents::read_all(paths, &english)?;
+    Ok(words_of(&docs.join("\n")))
+}
+
 /// The word spelled out: `s-t-r-a-w`.
 pub fn spelled(word: &str) -> String {
     word.chars().map(String::from).collect::<Vec<_>>().join("-")

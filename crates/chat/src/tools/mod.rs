@@ -10,10 +10,6 @@ use crate::conversation::ToolCall;
 
 /// Longest search result, in characters (the context is small).
 pub const MAX_SEARCH_CHARS: usize = 600;
-/// What a search engine behind the `search` tool returns: snippets of this many best passages,
-/// of at most `SNIPPET_CHARS` characters each.
-pub const SEARCH_HITS: usize = 2;
-pub const SNIPPET_CHARS: usize = 200;
 
 /// A search engine: a query to its best passages' text.
 pub type Search<'a> = Box<dyn Fn(&str) -> String + 'a>;

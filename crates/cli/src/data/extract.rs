@@ -19,8 +19,8 @@ pub struct ExtractArgs {
 
 /// Prints the main text of every file (decoded as a browser would: BOM, `<meta>` charset,
 /// UTF-8, else a guess); a page without main text is reported with the reason, not fatal.
-pub fn extract(a: ExtractArgs) -> Result<()> {
-    let files = super::files_in(&a.inputs, &[".html", ".htm"], "HTML files")?;
+pub fn run(a: ExtractArgs) -> Result<()> {
+    let files = minichat_corpus::files_in(&a.inputs, &[".html", ".htm"], "HTML files")?;
     let extractor = minichat_data::extract::Extractor::default().with_fallback(a.fallback);
     let (mut ok, mut none) = (0, 0);
     for file in &files {

@@ -33,11 +33,11 @@ pub struct SearchArgs {
 
 pub fn index(a: IndexArgs) -> Result<()> {
     use minichat_data::index::Index;
-    let shards = super::files_in(&a.inputs, &minichat_data::shards::ENDINGS, "document shards")?;
-    let progress = crate::tokenizer::input_progress(&shards, "reading");
+    let shards = minichat_corpus::files_in(&a.inputs, &minichat_corpus::format::SHARD_ENDINGS, "document shards")?;
+    let progress = crate::progress::input_bar(&shards, "reading");
     let mut docs = Vec::new();
     for path in &shards {
-        let rows = minichat_data::shards::read(path)?;
+        let rows = minichat_corpus::shards::read(path)?;
         docs.extend(rows.into_iter().enumerate().map(|(i, r)| (format!("{}:{}", path.display(), i + 1), r)));
         progress.inc(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     }

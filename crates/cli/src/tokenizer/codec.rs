@@ -73,7 +73,7 @@ pub fn encode(a: EncodeArgs) -> Result<()> {
 
 fn write_output(path: &Option<PathBuf>, data: &[u8]) -> Result<()> {
     match path {
-        Some(p) => Ok(minichat_tokenizer::atomic_write(p, data)?),
+        Some(p) => Ok(minichat_corpus::atomic_write(p, data)?),
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(data)?;

@@ -4,6 +4,7 @@
 use super::{as_text, read_input, TokenizerArg};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use minichat_tokenizer::stream::spans;
 use minichat_tokenizer::Tokenizer;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -45,31 +46,6 @@ enum Color {
 
 /// Pastel 256-colour backgrounds, cycled per span (the web app cycles Tailwind's -200 shades).
 const PALETTE: [u8; 8] = [153, 187, 224, 194, 223, 189, 230, 217];
-
-/// One coloured span: the text of one or more tokens (several when a char is split across
-/// tokens, so every span is whole characters) and their ids.
-pub struct Span {
-    pub text: String,
-    pub ids: Vec<u32>,
-}
-
-/// Groups tokens into spans of whole UTF-8 characters.
-pub fn spans(tok: &Tokenizer, ids: &[u32]) -> Result<Vec<Span>> {
-    let mut out = Vec::new();
-    let (mut bytes, mut group) = (Vec::new(), Vec::new());
-    for &id in ids {
-        bytes.extend_from_slice(tok.token_bytes(id)?);
-        group.push(id);
-        if let Ok(text) = std::str::from_utf8(&bytes) {
-            out.push(Span { text: text.to_string(), ids: std::mem::take(&mut group) });
-            bytes.clear();
-        }
-    }
-    if !group.is_empty() {
-        out.push(Span { text: String::from_utf8_lossy(&bytes).into_owned(), ids: group });
-    }
-    Ok(out)
-}
 
 fn visible(text: &str, show_whitespace: bool) -> String {
     if !show_whitespace {

@@ -112,26 +112,9 @@ fn export(a: ExportArgs) -> Result<()> {
         ExportFormat::Tiktoken => rank_file::render(&tok.vocab().ranks()),
         ExportFormat::Hf => serde_json::to_string_pretty(&hf::export(&tok))?,
     };
-    minichat_tokenizer::atomic_write(&a.output, data.as_bytes())?;
+    minichat_corpus::atomic_write(&a.output, data.as_bytes())?;
     eprintln!("wrote {} ({} tokens, {} bytes)", a.output.display(), tok.n_vocab(), data.len());
     Ok(())
-}
-
-/// A progress bar over the input files' bytes (rate and ETA), or a spinner for standard input.
-pub fn input_progress(inputs: &[PathBuf], what: &str) -> indicatif::ProgressBar {
-    use indicatif::{ProgressBar, ProgressStyle};
-    match minichat_tokenizer::input::total_file_bytes(inputs) {
-        Some(total) => ProgressBar::new(total).with_style(
-            ProgressStyle::with_template(&format!(
-                "{what} {{bar:30}} {{binary_bytes}}/{{binary_total_bytes}} ({{binary_bytes_per_sec}}, eta {{eta}}) {{msg}}"
-            ))
-            .expect("valid template"),
-        ),
-        None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template(&format!("{{spinner}} {what}: {{binary_bytes}} ({{binary_bytes_per_sec}}) {{msg}}"))
-                .expect("valid template"),
-        ),
-    }
 }
 
 /// Reads the text to work on: `--text`, else the file, else standard input.

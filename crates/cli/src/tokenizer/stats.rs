@@ -3,8 +3,9 @@
 use super::TokenizerArg;
 use anyhow::{bail, Result};
 use clap::Args;
+use minichat_corpus::documents;
 use minichat_tokenizer::stats::Compression;
-use minichat_tokenizer::{input, Tokenizer};
+use minichat_tokenizer::Tokenizer;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -27,8 +28,8 @@ pub fn run(a: StatsArgs) -> Result<()> {
         .map(|t| TokenizerArg { tokenizer: t.clone(), pattern: a.pattern.clone() }.load())
         .collect::<Result<_>>()?;
     let mut totals = vec![Compression::default(); toks.len()];
-    let bar = super::input_progress(&a.inputs, "encoding");
-    let stats = input::for_each_batch(&a.inputs, 4 << 20, |batch, consumed| {
+    let bar = crate::progress::input_bar(&a.inputs, "encoding");
+    let stats = documents::for_each_batch(&a.inputs, 4 << 20, |batch, consumed| {
         for (tok, total) in toks.iter().zip(totals.iter_mut()) {
             total.add(tok, &batch);
         }

@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use minichat_tokenizer::input;
+use minichat_corpus::documents;
 use minichat_tokenizer::train::{TrainConfig, Trainer};
 use minichat_tokenizer::{tokenizer_file, CHAT_SPECIAL_TOKENS};
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct TrainArgs {
     /// Training text: .txt (any other name), .jsonl (`text` field) or .parquet (`text` column)
-    /// files, optionally .gz; `-` reads standard input.
+    /// files, optionally .gz, or folders of them; `-` reads standard input.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Vocabulary size, special tokens included.
@@ -59,10 +59,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut trainer = Trainer::new(config)?;
     let started = Instant::now();
 
-    let reading = super::input_progress(&a.inputs, "counting pieces");
+    let reading = crate::progress::input_bar(&a.inputs, "counting pieces");
     let max_bytes = a.max_bytes.unwrap_or(u64::MAX);
     let mut read = 0u64;
-    let stats = input::for_each_batch(&a.inputs, 8 << 20, |batch, consumed| {
+    let stats = documents::for_each_batch(&a.inputs, 8 << 20, |batch, consumed| {
         read += batch.iter().map(|d| d.len() as u64).sum::<u64>();
         trainer.add_documents(&batch);
         reading.set_position(consumed);
@@ -87,7 +87,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
     })?;
     merging.finish_and_clear();
-    tokenizer_file::save(&tok, &a.output)?;
+    minichat_corpus::atomic_write(&a.output, tokenizer_file::render(&tok).as_bytes())?;
 
     eprintln!(
         "read {} documents, {:.1} MB ({} records skipped, {} invalid UTF-8 sequences replaced)",

@@ -2,8 +2,8 @@
 //! optionally write the removed ones, each naming the document it duplicates.
 
 use super::{records, share, Work};
-use crate::output::{JsonlGzWriter, ParquetWriter};
-use crate::shards::Row;
+use minichat_corpus::shards::Row;
+use minichat_corpus::writers::{JsonlGzWriter, ParquetWriter};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub fn filter(
     }
     let mut stems = std::collections::HashSet::new();
     for path in shards {
-        if !stems.insert(crate::shards::stem(path)) {
+        if !stems.insert(minichat_corpus::format::stem(path)) {
             return Err(crate::Error::Input(format!("{}: two input shards share this name", path.display())));
         }
     }
@@ -76,7 +76,7 @@ fn filter_shard(
         .into_iter()
         .map(|(line, kept)| ((line & !(1 << 63)) as usize, kept))
         .collect();
-    let rows = crate::shards::read(path)?;
+    let rows = minichat_corpus::shards::read(path)?;
     if rows.len() != manifest[s].documents {
         return Err(crate::Error::Input(format!(
             "{}: {} documents, but {} when its signatures were made; the shard changed",
@@ -86,15 +86,13 @@ fn filter_shard(
         )));
     }
     let io = |e| super::io_error(path, e);
-    let stem = crate::shards::stem(path);
+    let stem = minichat_corpus::format::stem(path);
     let out_dir = work.out.join("output");
-    let mut out = match crate::shards::Format::of(path) {
-        crate::shards::Format::Parquet => {
+    let mut out = match minichat_corpus::Format::of(path) {
+        minichat_corpus::Format::Parquet => {
             Writer::Parquet(ParquetWriter::create(&out_dir.join(format!("{stem}.parquet"))).map_err(io)?)
         }
-        crate::shards::Format::Jsonl => {
-            Writer::Jsonl(JsonlGzWriter::create(&out_dir.join(format!("{stem}.jsonl.gz"))).map_err(io)?)
-        }
+        _ => Writer::Jsonl(JsonlGzWriter::create(&out_dir.join(format!("{stem}.jsonl.gz"))).map_err(io)?),
     };
     let mut dropped = match exclusions {
         true => {

@@ -151,7 +151,7 @@ fn io_error(path: &Path, source: std::io::Error) -> crate::Error {
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), crate::Error> {
-    minichat_tokenizer::atomic_write(path, bytes).map_err(|e| crate::Error::Input(e.to_string()))
+    minichat_corpus::atomic_write(path, bytes).map_err(crate::Error::from)
 }
 
 /// Every stage in this process, as one task: what `minichat data dedup` does by default.

@@ -29,7 +29,7 @@ pub fn signatures(
 
 fn shard_signatures(s: usize, shards: &[PathBuf], minhash: &MinHash, work: &Work) -> Result<usize, crate::Error> {
     let path = &shards[s];
-    let rows = crate::shards::read(path)?;
+    let rows = minichat_corpus::shards::read(path)?;
     if rows.len() > u32::MAX as usize {
         return Err(crate::Error::Input(format!("{}: more than 2^32 documents in one shard", path.display())));
     }

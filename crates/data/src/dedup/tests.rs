@@ -21,7 +21,11 @@ fn setup(name: &str) -> (PathBuf, Vec<PathBuf>) {
 }
 
 fn ids(path: &Path) -> Vec<String> {
-    crate::shards::read(path).unwrap().iter().map(|r| r.to_json()["id"].as_str().unwrap().to_string()).collect()
+    minichat_corpus::shards::read(path)
+        .unwrap()
+        .iter()
+        .map(|r| r.to_json()["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -34,7 +38,7 @@ fn keeps_the_first_of_each_cluster() {
     assert_eq!((filtered.kept, filtered.removed), (3, 3));
     assert_eq!(ids(&dir.join("out/output/0.jsonl.gz")), ["0-0", "0-1"]);
     assert_eq!(ids(&dir.join("out/output/1.jsonl.gz")), ["1-3"]);
-    let removed = crate::shards::read(&dir.join("out/removed/dedup/1.jsonl.gz")).unwrap();
+    let removed = minichat_corpus::shards::read(&dir.join("out/removed/dedup/1.jsonl.gz")).unwrap();
     let dup_of: Vec<(String, u64)> = removed
         .iter()
         .map(|r| {
@@ -91,11 +95,10 @@ fn many_tasks_give_the_same_result_as_one() {
 fn parquet_shards_come_out_as_parquet() {
     let (dir, shards) = setup("parquet");
     let pq = dir.join("in/0.parquet");
-    let mut w = crate::output::ParquetWriter::create(&pq).unwrap();
-    for row in crate::shards::read(&shards[0]).unwrap() {
+    let mut w = minichat_corpus::writers::ParquetWriter::create(&pq).unwrap();
+    for row in minichat_corpus::shards::read(&shards[0]).unwrap() {
         let text = row.text().to_string();
-        w.write(&crate::pipeline::Doc { text, id: row.to_json()["id"].as_str().unwrap().into(), ..Default::default() })
-            .unwrap();
+        w.write(&crate::Doc { text, id: row.to_json()["id"].as_str().unwrap().into(), ..Default::default() }).unwrap();
     }
     w.finish().unwrap();
     let inputs = vec![pq, shards[1].clone()];

@@ -75,7 +75,7 @@ impl Index {
         }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
-        minichat_tokenizer::atomic_write(path, &out).map_err(|e| crate::Error::Input(e.to_string()))
+        minichat_corpus::atomic_write(path, &out).map_err(crate::Error::from)
     }
 
     /// Reads an index written by `save`.

@@ -11,7 +11,7 @@ mod terms;
 
 pub use terms::terms;
 
-use crate::shards::Row;
+use minichat_corpus::shards::Row;
 use rayon::prelude::*;
 use std::collections::HashMap;
 

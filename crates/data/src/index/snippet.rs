@@ -6,6 +6,11 @@
 use super::terms::spans;
 use super::{terms, Index};
 
+/// Passages a search tool result holds, and characters per snippet at most (a context of 256
+/// tokens holds two such snippets with the question and the answer).
+pub const TOOL_HITS: usize = 2;
+pub const TOOL_SNIPPET_CHARS: usize = 200;
+
 impl Index {
     /// The part of `text` of at most `max_chars` characters (about: cut at word starts and
     /// ends) that best matches `query`; the start of `text` when nothing matches.
@@ -56,8 +61,15 @@ impl Index {
         format!("{cut_before}{body}{cut_after}")
     }
 
-    /// The search tool's answer to `query`: the snippets of the `k` best passages, one per
-    /// line; empty when no passage has a query term.
+    /// What the assistant's `search` tool gets back for `query` (`minichat_chat::tools::Search`):
+    /// the snippets of the `TOOL_HITS` best passages. `chat`, the exam, `tasks make` and the
+    /// server all search through this, so the results a model trains on are those it gets.
+    pub fn tool_result(&self, query: &str) -> String {
+        self.snippets(query, TOOL_HITS, TOOL_SNIPPET_CHARS)
+    }
+
+    /// The snippets of the `k` best passages for `query`, one per line; empty when no passage
+    /// has a query term.
     pub fn snippets(&self, query: &str, k: usize, max_chars: usize) -> String {
         let hits = self.search(query, k);
         hits.iter().map(|h| self.snippet(&h.passage.text, query, max_chars)).collect::<Vec<_>>().join("\n")
@@ -67,7 +79,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shards::Row;
+    use minichat_corpus::shards::Row;
 
     fn index(texts: &[&str]) -> Index {
         let docs: Vec<(String, Row)> = texts

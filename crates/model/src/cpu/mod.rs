@@ -28,7 +28,12 @@ pub(crate) mod gradcheck;
 /// A pointer that may cross threads: each rayon task writes a disjoint part of the buffer.
 #[derive(Clone, Copy)]
 pub(crate) struct Shared(*mut f32);
+// SAFETY: a `Shared` is made from a `&mut [f32]` that outlives the parallel section using it
+// (rayon's scope joins before the borrow ends), and every task dereferences only its own
+// disjoint rows of it, so no two threads touch the same element and there is no data race.
 unsafe impl Send for Shared {}
+// SAFETY: as for `Send`: shared references to a `Shared` only hand out the pointer, and the
+// writes through it go to disjoint elements per task.
 unsafe impl Sync for Shared {}
 
 impl Shared {

@@ -58,8 +58,9 @@ macro_rules! multiversion {
                 #[allow(clippy::too_many_arguments)]
                 fn v3<T: Float>($($arg: $ty),*) $(-> $ret)? $body
                 match $crate::cpu::simd::level() {
-                    // SAFETY: level() found these instruction sets on this CPU.
+                    // SAFETY: level() found AVX-512 (F, BW, DQ, VL), AVX2 and FMA on this CPU.
                     $crate::cpu::simd::Level::V4 => return unsafe { v4::<T>($($arg),*) },
+                    // SAFETY: level() found AVX2 and FMA on this CPU.
                     $crate::cpu::simd::Level::V3 => return unsafe { v3::<T>($($arg),*) },
                     $crate::cpu::simd::Level::Base => {}
                 }
@@ -83,8 +84,9 @@ macro_rules! multiversion {
                 #[allow(clippy::too_many_arguments)]
                 fn v3($($arg: $ty),*) $(-> $ret)? $body
                 match $crate::cpu::simd::level() {
-                    // SAFETY: level() found these instruction sets on this CPU.
+                    // SAFETY: level() found AVX-512 (F, BW, DQ, VL), AVX2 and FMA on this CPU.
                     $crate::cpu::simd::Level::V4 => return unsafe { v4($($arg),*) },
+                    // SAFETY: level() found AVX2 and FMA on this CPU.
                     $crate::cpu::simd::Level::V3 => return unsafe { v3($($arg),*) },
                     $crate::cpu::simd::Level::Base => {}
                 }

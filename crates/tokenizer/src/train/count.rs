@@ -5,7 +5,6 @@
 //! split and counted in parallel, one hash map per rayon task, then folded into the global map,
 //! so memory is one batch plus the distinct pieces.
 
-use crate::input::truncate_chars;
 use crate::pretokenize::Pretokenizer;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -54,5 +53,13 @@ impl PieceCounts {
                 }
             }
         }
+    }
+}
+
+/// Truncates `text` to at most `max_chars` chars (nanochat's `doc_text[:doc_cap]`).
+fn truncate_chars(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => &text[..i],
+        None => text,
     }
 }

@@ -1,22 +1,28 @@
-//! The exam: what a checkpoint can do, measured the same way for every checkpoint.
+//! The exam: what a checkpoint can do, measured the same way for every checkpoint, and its
+//! report card (`report`).
 //!
-//! - Generative tasks (`tasks`' test files: arithmetic, spelling, identity): the question is
-//!   put to the model in the chat format, it answers greedily (tools on or off), and the reply
-//!   is right when it gives the exact answer (`tasks::is_correct`).
+//! - Generative tasks (`tasks`' test files: arithmetic, spelling, identity, search): the
+//!   question is put to the model through the one assistant turn (`assistant`), it answers
+//!   greedily (tools on or off), and the reply is right when it gives the exact answer
+//!   (`tasks::is_correct`). Arithmetic is asked twice, with and without tools.
 //! - Multiple choice (HellaSwag/ARC/MMLU-style files users bring): JSONL lines
 //!   `{"question": "...", "choices": ["...", ...], "answer": 2}` (the index of the right
 //!   choice). Each choice is scored by its log-likelihood after `Question: ...\nAnswer:`,
 //!   summed over its tokens and divided by its bytes (lm-evaluation-harness's `acc_norm`,
 //!   which does not favour short choices); the best-scored choice is the model's answer.
 
-use crate::conversation::{parse_reply, prompt_for_reply, tool_result_tokens, ChatTokens, Message, Role, ToolCall};
-use crate::generate::{generate, GenerateConfig, ToolHook};
+pub mod report;
+
+use crate::assistant::{Assistant, Settings};
+use crate::conversation::{Message, Role};
 use crate::sampler::SamplerConfig;
 use crate::tools::Tools;
 use crate::Error;
 use minichat_model::cpu::cross_entropy::IGNORE;
 use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 /// A question with its exact answer (a generated task's test item).
 #[derive(Clone, Debug)]
@@ -34,36 +40,19 @@ pub struct Answered {
     pub correct: bool,
 }
 
-/// The model's greedy reply to `prompt` (tools run through `tools` when given; without them a
-/// call gets no result and the model goes on as it will), as messages (`parse_reply`).
-pub fn reply(
-    net: &Net,
-    tok: &Tokenizer,
-    ct: &ChatTokens,
-    prompt: &[Message],
-    tools: Option<&Tools>,
-    max_tokens: usize,
-) -> Result<Vec<Message>, Error> {
-    let ids = prompt_for_reply(prompt, tok, ct)?;
-    let room = net.config().block_size.saturating_sub(ids.len() + 1);
+/// The assistant's greedy reply to `prompt`, as messages, in at most `max_tokens` tokens (and
+/// what the context leaves).
+pub fn reply(assistant: &Assistant, prompt: &[Message], max_tokens: usize) -> Result<Vec<Message>, Error> {
+    let ids = crate::conversation::prompt_for_reply(prompt, assistant.tok, &assistant.ct)?;
+    let room = assistant.net.config().block_size.saturating_sub(ids.len() + 1);
     if room == 0 {
         return Err(Error::Prompt("the question does not fit in the context".into()));
     }
-    let cfg = GenerateConfig {
-        max_new_tokens: max_tokens.min(room),
-        stop_tokens: vec![ct.assistant_end, ct.bos],
-        samples: 1,
-        show: 0,
-        slide: false,
+    let settings = Settings {
+        sampler: SamplerConfig { temperature: 0.0, ..Default::default() },
+        max_tokens: max_tokens.min(room),
     };
-    let sampler = SamplerConfig { temperature: 0.0, ..Default::default() };
-    let mut call = |call: &[u32]| {
-        let text = String::from_utf8_lossy(&tok.decode_bytes(call).unwrap_or_default()).into_owned();
-        tool_result_tokens(&tools.expect("hooked only with tools").run(&ToolCall::parse(&text)), tok, ct)
-    };
-    let hook = tools.map(|_| ToolHook { start: ct.tool_call_start, end: ct.tool_call_end, call: &mut call });
-    let out = generate(net, &ids, &sampler, &cfg, hook, &mut |_, _, _| {})?.remove(0);
-    Ok(parse_reply(&out.tokens, tok, ct))
+    Ok(assistant.reply(prompt, &settings, &AtomicBool::new(false), &mut |_| {})?.messages)
 }
 
 /// A reply as one line of text, calls and results shown: `[calculator 12*7] [-> 84] 84`.
@@ -82,18 +71,11 @@ pub fn shown(reply: &[Message]) -> String {
 }
 
 /// Asks every question; returns each answer with whether it was right.
-pub fn generative(
-    net: &Net,
-    tok: &Tokenizer,
-    ct: &ChatTokens,
-    questions: &[Question],
-    tools: Option<&Tools>,
-    max_tokens: usize,
-) -> Result<Vec<Answered>, Error> {
+pub fn generative(assistant: &Assistant, questions: &[Question], max_tokens: usize) -> Result<Vec<Answered>, Error> {
     questions
         .iter()
         .map(|q| {
-            let messages = reply(net, tok, ct, &q.prompt, tools, max_tokens)?;
+            let messages = reply(assistant, &q.prompt, max_tokens)?;
             // A tool's result does not count as the model's answer: only the text it wrote
             // after the last result (its last message) does.
             let own = messages.last().filter(|m| m.role == Role::Assistant).map_or("", |m| m.content.as_str());
@@ -173,6 +155,92 @@ pub fn multiple_choice(net: &Net, tok: &Tokenizer, bos: u32, questions: &[Choice
             Ok(best == q.answer)
         })
         .collect()
+}
+
+/// A set of questions to put to every model alike: the generated tasks' test questions and
+/// multiple-choice files.
+pub struct Exam {
+    /// Each task's name and questions (`tasks::file`).
+    pub tasks: Vec<(String, Vec<Question>)>,
+    /// Each multiple-choice file's name (its stem) and questions.
+    pub choices: Vec<(String, Vec<Choice>)>,
+    /// Reply tokens at most.
+    pub max_tokens: usize,
+}
+
+/// One result of a model in an exam: a row of the report card.
+#[derive(Clone, Debug)]
+pub struct Score {
+    pub name: String,
+    /// Accuracy in [0, 1]; None when it cannot be measured (a model without chat tokens).
+    pub accuracy: Option<f64>,
+    /// The first question and the reply it got, to show.
+    pub example: Option<(String, String)>,
+}
+
+impl Exam {
+    /// The first `limit` questions of each task in `tasks` (a folder of task files) and of each
+    /// multiple-choice file; a multiple-choice line that is not a question goes to `skipped`.
+    pub fn load(
+        tasks: Option<&Path>,
+        choices: &[PathBuf],
+        limit: usize,
+        max_tokens: usize,
+        mut skipped: impl FnMut(&str),
+    ) -> Result<Exam, Error> {
+        let mut exam = Exam { tasks: Vec::new(), choices: Vec::new(), max_tokens };
+        for (name, file) in tasks.map(crate::tasks::file::test_files).transpose()?.unwrap_or_default() {
+            exam.tasks.push((name, crate::tasks::file::questions(&file, limit)?));
+        }
+        for file in choices {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| Error::File(format!("reading {}: {e}", file.display())))?;
+            let (qs, problems) = read_choices(&text, &file.display().to_string());
+            for p in problems.iter().take(5) {
+                skipped(p);
+            }
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            exam.choices.push((stem, qs.into_iter().take(limit).collect()));
+        }
+        Ok(exam)
+    }
+
+    /// Whether a task's questions need the search tool.
+    pub fn needs_search(&self) -> bool {
+        self.tasks.iter().any(|(name, _)| name == "search")
+    }
+
+    /// Puts the exam to a model: each task through the assistant turn with `tools` (arithmetic
+    /// also without), then each multiple-choice file; one score each, in that order.
+    pub fn sit(&self, net: &Net, tok: &Tokenizer, tools: &Tools) -> Result<Vec<Score>, Error> {
+        let mut scores = Vec::new();
+        let with = Assistant::new(net, tok, Some(tools)).ok();
+        let without = Assistant::new(net, tok, None).ok();
+        for (task, qs) in &self.tasks {
+            let modes = match task.as_str() {
+                "arithmetic" => vec![(&with, " (with tools)"), (&without, " (no tools)")],
+                _ => vec![(&with, "")],
+            };
+            for (assistant, label) in modes {
+                let name = format!("{task}{label}");
+                let Some(assistant) = assistant else {
+                    scores.push(Score { name, accuracy: None, example: None });
+                    continue;
+                };
+                let answered = generative(assistant, qs, self.max_tokens)?;
+                let right = answered.iter().filter(|a| a.correct).count();
+                let example = answered.first().map(|a| (a.question.clone(), a.reply.clone()));
+                scores.push(Score { name, accuracy: Some(right as f64 / answered.len().max(1) as f64), example });
+            }
+        }
+        for (stem, qs) in &self.choices {
+            let right = multiple_choice(net, tok, tok.bos_id()?, qs)?;
+            let accuracy = right.iter().filter(|&&x| x).count() as f64 / right.len().max(1) as f64;
+            let name = format!("multiple choice: {stem} ({} questions)", qs.len());
+            scores.push(Score { name, accuracy: Some(accuracy), example: None });
+        }
+        Ok(scores)
+    }
 }
 
 #[cfg(test)]

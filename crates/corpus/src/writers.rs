@@ -1,6 +1,7 @@
-//! Output shards: gzipped JSON Lines of documents (datatrove's `JsonlWriter` format, FineWeb's
-//! columns flattened) or Parquet (FineWeb's published format), written to a temporary file and renamed into place when complete, so
-//! a crashed or interrupted run never leaves a truncated shard under the final name.
+//! Shard writers: gzipped JSON Lines of documents (datatrove's `JsonlWriter` format, FineWeb's
+//! columns flattened) or Parquet (FineWeb's published format), written to a temporary file and
+//! renamed into place when complete, so a crashed or interrupted run never leaves a truncated
+//! shard under the final name.
 
 use flate2::write::GzEncoder;
 use serde::Serialize;
@@ -59,7 +60,7 @@ impl ShardWriter {
         })
     }
 
-    pub fn write(&mut self, doc: &crate::pipeline::Doc) -> io::Result<()> {
+    pub fn write(&mut self, doc: &crate::Doc) -> io::Result<()> {
         match self {
             ShardWriter::Jsonl(w) => w.write(doc),
             ShardWriter::Parquet(w) => w.write(doc),
@@ -90,7 +91,7 @@ pub struct ParquetWriter {
     dst: PathBuf,
     tmp: PathBuf,
     writer: parquet::file::writer::SerializedFileWriter<File>,
-    rows: Vec<crate::pipeline::Doc>,
+    rows: Vec<crate::Doc>,
     pub written: u64,
 }
 
@@ -122,7 +123,7 @@ impl ParquetWriter {
         Ok(ParquetWriter { dst: dst.to_path_buf(), tmp, writer, rows: Vec::new(), written: 0 })
     }
 
-    pub fn write(&mut self, doc: &crate::pipeline::Doc) -> io::Result<()> {
+    pub fn write(&mut self, doc: &crate::Doc) -> io::Result<()> {
         self.rows.push(doc.clone());
         self.written += 1;
         if self.rows.len() == ROW_GROUP {
@@ -138,7 +139,7 @@ impl ParquetWriter {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.rows);
-        let strings: [fn(&crate::pipeline::Doc) -> &str; 7] =
+        let strings: [fn(&crate::Doc) -> &str; 7] =
             [|d| &d.text, |d| &d.id, |d| &d.dump, |d| &d.url, |d| &d.date, |d| &d.file_path, |d| &d.language];
         let mut group = self.writer.next_row_group().map_err(io::Error::other)?;
         for get in strings {
@@ -171,7 +172,7 @@ impl ParquetWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::Doc;
+    use crate::Doc;
 
     #[test]
     fn parquet_shards_read_back() {

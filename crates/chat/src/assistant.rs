@@ -1,0 +1,213 @@
+//! One assistant turn: the engine behind `minichat chat`, the exam and the server (nanochat's
+//! `Engine.generate` with its tool state machine inside).
+//!
+//! A turn renders the conversation in the chat format and prefills it (`start`), then draws
+//! one token per `step` until `<|assistant_end|>` (or a bos), the reply's token budget, the
+//! context's end, or a cancellation. When the model closes a tool call, the tool runs and its
+//! result is forced into the reply, so the model goes on from it. Each step reports what
+//! happened as events: a piece of text (whole characters only), a tool call, its result, and
+//! at the end why the turn ended with its token counts. The reply comes back as messages
+//! (`conversation::parse_reply`), so the conversation can go on from it.
+//!
+//! A `Turn` owns its KV cache and sampler, so a caller can hold several and step them in turn
+//! (the server serves many conversations this way); `Assistant::reply` runs one to its end.
+
+use crate::conversation::{parse_reply, prompt_for_reply, tool_result_tokens, ChatTokens, Message, ToolCall};
+use crate::generate::{prefill, Sequence};
+use crate::sampler::{Sampler, SamplerConfig};
+use crate::tools::Tools;
+use crate::Error;
+use minichat_model::net::Net;
+use minichat_tokenizer::{StreamDecoder, Tokenizer};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Why a turn ended (OpenAI's `finish_reason`: stop, length; the context's end is a length
+/// too, but callers may want to say so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinishReason {
+    /// The model ended its turn.
+    Stop,
+    /// The reply's token budget is spent.
+    Length,
+    /// The context is full.
+    Context,
+    /// The caller cancelled it.
+    Cancelled,
+}
+
+/// Token counts of a turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// The rendered conversation the reply continues.
+    pub prompt_tokens: usize,
+    /// Tokens the model drew.
+    pub completion_tokens: usize,
+    /// Tokens tools' results forced in.
+    pub tool_tokens: usize,
+}
+
+/// What a turn reports as it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Text the model wrote (never half a character; a tool call's text is not text).
+    Text(String),
+    /// The model called a tool (with tools on).
+    ToolCall(ToolCall),
+    /// The tool's result, now forced into the reply.
+    ToolResult(String),
+    /// The turn ended.
+    Done { finish: FinishReason, usage: Usage },
+}
+
+/// How to answer: the sampler and the reply's budget of drawn tokens.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub sampler: SamplerConfig,
+    pub max_tokens: usize,
+}
+
+/// A finished turn.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The reply as messages: the assistant's text and calls, the tools' results.
+    pub messages: Vec<Message>,
+    pub finish: FinishReason,
+    pub usage: Usage,
+    /// The reply's tokens (the end token left out), and which of them were forced.
+    pub tokens: Vec<u32>,
+    pub forced: Vec<bool>,
+}
+
+/// A turn in progress.
+pub struct Turn {
+    seq: Sequence,
+    max_tokens: usize,
+    prompt_tokens: usize,
+    /// Between a call's start and end token: its text is not shown as text.
+    in_call: bool,
+    stream: StreamDecoder,
+    finish: Option<FinishReason>,
+}
+
+impl Turn {
+    /// Why it ended, once it has.
+    pub fn finish(&self) -> Option<FinishReason> {
+        self.finish
+    }
+}
+
+/// A chat model ready to answer: the model, its tokenizer and chat tokens, and the tools its
+/// calls run with (None: a call gets no result and the model goes on as it will).
+pub struct Assistant<'a> {
+    pub net: &'a Net,
+    pub tok: &'a Tokenizer,
+    pub ct: ChatTokens,
+    pub tools: Option<&'a Tools<'a>>,
+}
+
+impl<'a> Assistant<'a> {
+    /// Fails, naming the token, when the tokenizer lacks the chat format's tokens.
+    pub fn new(net: &'a Net, tok: &'a Tokenizer, tools: Option<&'a Tools<'a>>) -> Result<Assistant<'a>, Error> {
+        Ok(Assistant { net, tok, ct: ChatTokens::of(tok)?, tools })
+    }
+
+    /// Starts the reply to `messages` (which end with a user message): renders and prefills.
+    pub fn start(&self, messages: &[Message], settings: &Settings) -> Result<Turn, Error> {
+        let prompt = prompt_for_reply(messages, self.tok, &self.ct)?;
+        let cache = prefill(self.net, &prompt)?;
+        let sampler = Sampler::new(settings.sampler.clone(), self.net.config().vocab_size)?;
+        Ok(Turn {
+            seq: Sequence::new(cache, &prompt, sampler),
+            max_tokens: settings.max_tokens,
+            prompt_tokens: prompt.len(),
+            in_call: false,
+            stream: StreamDecoder::new(),
+            finish: None,
+        })
+    }
+
+    /// Draws one token of `turn` and reports what it did; returns why the turn ended once it
+    /// has (then `Event::Done` was the last event).
+    pub fn step(&self, turn: &mut Turn, on_event: &mut dyn FnMut(Event)) -> Result<Option<FinishReason>, Error> {
+        if turn.finish.is_some() {
+            return Ok(turn.finish);
+        }
+        if turn.seq.drawn >= turn.max_tokens {
+            return Ok(Some(self.end(turn, FinishReason::Length, on_event)));
+        }
+        let ct = &self.ct;
+        let token = turn.seq.draw(0).token;
+        if token == ct.assistant_end || token == ct.bos {
+            return Ok(Some(self.end(turn, FinishReason::Stop, on_event)));
+        }
+        let mut forced = Vec::new();
+        if token == ct.tool_call_start {
+            turn.in_call = true;
+        } else if token == ct.tool_call_end {
+            turn.in_call = false;
+            // A call is everything since the last start token (none: not a call).
+            if let (Some(tools), Some(call)) = (self.tools, turn.seq.open_call(ct.tool_call_start)) {
+                let call = ToolCall::parse(&String::from_utf8_lossy(&self.tok.decode_bytes(call).unwrap_or_default()));
+                let result = tools.run(&call);
+                on_event(Event::ToolCall(call));
+                forced = tool_result_tokens(&result, self.tok, ct);
+                on_event(Event::ToolResult(result));
+            }
+        } else if !turn.in_call && token != ct.tool_result_start && token != ct.tool_result_end {
+            let text = turn.stream.push(self.tok, token)?;
+            if !text.is_empty() {
+                on_event(Event::Text(text));
+            }
+        }
+        match turn.seq.feed(self.net, token, &forced, false)? {
+            Some(_) => Ok(Some(self.end(turn, FinishReason::Context, on_event))),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends `turn`: the text held back, then `Event::Done`.
+    fn end(&self, turn: &mut Turn, finish: FinishReason, on_event: &mut dyn FnMut(Event)) -> FinishReason {
+        let rest = turn.stream.finish();
+        if !rest.is_empty() {
+            on_event(Event::Text(rest));
+        }
+        turn.finish = Some(finish);
+        on_event(Event::Done { finish, usage: self.usage(turn) });
+        finish
+    }
+
+    fn usage(&self, turn: &Turn) -> Usage {
+        let tool_tokens = turn.seq.forced.iter().filter(|&&f| f).count();
+        Usage { prompt_tokens: turn.prompt_tokens, completion_tokens: turn.seq.drawn, tool_tokens }
+    }
+
+    /// The finished (or cancelled) turn as a reply.
+    pub fn finish(&self, turn: Turn) -> Reply {
+        let usage = self.usage(&turn);
+        let finish = turn.finish.unwrap_or(FinishReason::Cancelled);
+        let (tokens, forced) = turn.seq.into_tokens();
+        Reply { messages: parse_reply(&tokens, self.tok, &self.ct), finish, usage, tokens, forced }
+    }
+
+    /// The whole reply to `messages`; `cancel` is checked before every token (a cancelled
+    /// reply keeps what was written).
+    pub fn reply(
+        &self,
+        messages: &[Message],
+        settings: &Settings,
+        cancel: &AtomicBool,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Reply, Error> {
+        let mut turn = self.start(messages, settings)?;
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                self.end(&mut turn, FinishReason::Cancelled, on_event);
+                break;
+            }
+            if self.step(&mut turn, on_event)?.is_some() {
+                break;
+            }
+        }
+        Ok(self.finish(turn))
+    }
+}

@@ -1,0 +1,79 @@
+//! What long commands show while they work: a bar over the input files' bytes (rate and ETA),
+//! and the training bar (steps, loss, learning rate, throughput, MFU) with evaluations and
+//! samples printed above it, drawn from the training loop's `Observer` reports.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use minichat_train::metrics::Record;
+use minichat_train::trainer::Observer;
+use std::path::PathBuf;
+
+/// A progress bar over the input files' bytes, or a spinner for standard input.
+pub fn input_bar(inputs: &[PathBuf], what: &str) -> ProgressBar {
+    match minichat_corpus::documents::total_file_bytes(inputs) {
+        Some(total) => ProgressBar::new(total).with_style(
+            ProgressStyle::with_template(&format!(
+                "{what} {{bar:30}} {{binary_bytes}}/{{binary_total_bytes}} ({{binary_bytes_per_sec}}, eta {{eta}}) {{msg}}"
+            ))
+            .expect("valid template"),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template(&format!("{{spinner}} {what}: {{binary_bytes}} ({{binary_bytes_per_sec}}) {{msg}}"))
+                .expect("valid template"),
+        ),
+    }
+}
+
+/// The training progress bar.
+pub struct TrainBar {
+    pub bar: ProgressBar,
+    val: String,
+}
+
+impl TrainBar {
+    pub fn new() -> TrainBar {
+        let style = ProgressStyle::with_template("{bar:24} {pos}/{len} steps ({per_sec}, eta {eta}) {msg}")
+            .expect("valid template");
+        TrainBar { bar: ProgressBar::new(0).with_style(style), val: String::new() }
+    }
+
+    /// A line above the bar; on stderr directly when there is no terminal to draw the bar on.
+    fn say(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
+impl Observer for TrainBar {
+    fn start(&mut self, step: u64, total: u64, parameters: usize) {
+        self.bar.set_length(total);
+        self.bar.set_position(step);
+        self.say(format!("{:.2}M parameters, steps {step}..{total}", parameters as f64 / 1e6));
+    }
+
+    fn record(&mut self, record: &Record) {
+        match record {
+            Record::Step { step, loss, lr, grad_norm, tokens_per_s, mfu, .. } => {
+                self.bar.set_position(*step);
+                self.bar.set_message(format!(
+                    "loss {loss:.3} lr {lr:.2e} |g| {grad_norm:.2} {tokens_per_s:.0} tok/s MFU {:.0}%{}",
+                    mfu * 100.0,
+                    self.val
+                ));
+            }
+            Record::Eval { step, val_loss, val_bpb } => {
+                self.val = format!(" val {val_loss:.3}");
+                self.say(format!("step {step}: validation loss {val_loss:.4}, {val_bpb:.4} bits/byte"));
+            }
+            Record::Sample { step, prompt, greedy, sampled } => {
+                self.say(format!("step {step}: {prompt:?} -> greedy {greedy:?} | sampled {sampled:?}"));
+            }
+        }
+    }
+
+    fn message(&mut self, text: &str) {
+        self.say(text.to_string());
+    }
+}

@@ -1,0 +1,69 @@
+//! The presets: one table of sizes for every stage, so `pretrain --preset`, `sft` and the
+//! speedrun agree on what `tiny` and `small` are.
+//!
+//! - `tiny` fits 2 CPU cores: the speedrun in about 20 minutes (measured in
+//!   docs/posttraining.md).
+//! - `small` is a GPT-style model of 8 layers (about 34M parameters with its 16,384 tokens)
+//!   at a context of 512, for many cores and hours, and wants more text than the embedded
+//!   corpus (the speedrun's `--corpus`).
+
+use crate::Error;
+
+/// The sizes of every stage at one scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    /// The tokenizer's vocabulary, special tokens included.
+    pub vocab_size: usize,
+    /// The model's one dial: layers, and width 64 × depth.
+    pub depth: usize,
+    pub context: usize,
+    /// Sequences per forward/backward pass in pretraining.
+    pub micro_batch: usize,
+    pub pretrain_steps: u64,
+    pub pretrain_lr: f32,
+    /// Fine-tuning steps (16 conversations each) and peak learning rate.
+    pub sft_steps: u64,
+    pub sft_lr: f32,
+    /// Generated conversations per task for fine-tuning.
+    pub conversations: usize,
+    /// Questions per task in the exam.
+    pub exam_questions: usize,
+}
+
+pub const PRESETS: [Preset; 2] = [
+    Preset {
+        name: "tiny",
+        vocab_size: 8192,
+        depth: 4,
+        context: 256,
+        micro_batch: 8,
+        pretrain_steps: 1500,
+        pretrain_lr: 2e-3,
+        sft_steps: 2000,
+        sft_lr: 1e-3,
+        conversations: 2000,
+        exam_questions: 50,
+    },
+    Preset {
+        name: "small",
+        vocab_size: 16384,
+        depth: 8,
+        context: 512,
+        micro_batch: 4,
+        pretrain_steps: 10_000,
+        pretrain_lr: 6e-4,
+        sft_steps: 4000,
+        sft_lr: 3e-4,
+        conversations: 10_000,
+        exam_questions: 200,
+    },
+];
+
+/// The preset called `name`.
+pub fn preset(name: &str) -> Result<&'static Preset, Error> {
+    PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
+        let known: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        Error::Config(format!("unknown preset {name:?} (known: {})", known.join(", ")))
+    })
+}
