@@ -79,3 +79,19 @@ fn documents_are_selected_by_language_and_bad_lines_counted() {
     let (all, _) = documents::read_all(&[path], &Options::default()).unwrap();
     assert_eq!(all.len(), 4);
 }
+
+#[test]
+fn a_folder_stands_for_its_corpus_files_in_name_order() {
+    let dir = tmp("folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("b.jsonl"), "{\"text\": \"second\"}\n").unwrap();
+    std::fs::write(dir.join("a.txt"), "first\n").unwrap();
+    std::fs::write(dir.join("notes.md"), "not a corpus file\n").unwrap();
+    let (docs, _) = documents::read_all(std::slice::from_ref(&dir), &Options::default()).unwrap();
+    assert_eq!(docs, ["first\n", "second"]);
+    assert_eq!(documents::total_file_bytes(std::slice::from_ref(&dir)), Some(6 + 19));
+    let empty = tmp("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = documents::read_all(&[empty], &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("no corpus files"), "{err}");
+}

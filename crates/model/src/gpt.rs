@@ -2,12 +2,12 @@
 //!
 //! Reads top to bottom like nanoGPT's `model.py`: token + position embedding, `n_layer` pre-norm
 //! blocks (LayerNorm -> causal self-attention -> residual; LayerNorm -> MLP with GELU ->
-//! residual), a final LayerNorm and the LM head tied to the token embedding; the training
-//! forward (`forward`), the decoding forward through a KV cache (`extend`), then the backward
-//! pass. Parameters live in one flat buffer (and gradients in another of the same layout,
-//! `params::Parameters`) so the optimizer is one loop;
-//! activations are sized once per (batch, sequence) shape and reused across steps. Every op
-//! goes through a `Backend` (`Cpu` by default).
+//! residual), a final LayerNorm and the LM head tied to the token embedding: the training
+//! forward (`forward`), the decoding forward through a KV cache (`forward_cached`), then the
+//! backward pass. Parameters live in one flat buffer (and gradients in another of the same
+//! layout, `params::Parameters`) so the optimizer is one loop; activations are sized once per
+//! (batch, sequence) shape and reused across steps. Every op goes through a `Backend` (`Cpu` by
+//! default).
 //!
 //! Parameter names and shapes are Hugging Face's `GPT2LMHeadModel`; its `Conv1D` weights are
 //! stored `[in][out]`, ours `[out][in]` like `torch.nn.Linear`, so they are transposed on load.
@@ -160,14 +160,9 @@ impl<B: Backend> Gpt<B> {
     /// The decoding forward: the blocks of `forward` over `tokens` fed at positions
     /// `cache.len()..`, each row's attention reading the keys and values the cache keeps of
     /// every position before it (`kv_cache`). Leaves the next-token logits of the last position
-    /// in `cache.logits`: the final norm and the LM head run for that row only.
-    pub fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
-        // One decoding step is many small ops: run them where the backend runs them cheaply
-        // (on the CPU, inside the thread pool, so small parallel ops do not wake threads).
-        self.params.backend.in_pool(|| self.extend_in_pool(cache, tokens))
-    }
-
-    fn extend_in_pool(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+    /// in `cache.logits`: the final norm and the LM head run for that row only. Called through
+    /// `Decode::extend`, which runs it inside the backend's pool.
+    pub(crate) fn forward_cached(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
         let cfg = &self.config;
         let (c, f, v, eps) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps);
         let (ops, w) = (&self.params.backend, &self.params.weights);

@@ -1,7 +1,7 @@
 //! The KV cache of one sequence (either family): the keys and values of every position fed so
 //! far are kept per layer, so each new token attends to them instead of re-running the prefix.
-//! The models' decoding forward (`Gpt::extend`, `Llama::extend`, beside their training
-//! forward) feeds any number of new tokens in one batched pass (a whole prompt runs at
+//! The models' decoding forward (`forward_cached` in gpt.rs and llama.rs, beside their
+//! training forward), run through `Decode::extend`, feeds any number of new tokens in one batched pass (a whole prompt runs at
 //! matrix-multiply speed: that is prefill) through the cache's scratch rows; `Decode::decode`
 //! feeds one. Both leave the next-token logits of the last position in `cache.logits`.
 //!
@@ -208,14 +208,16 @@ pub trait Decode<B: Backend> {
     }
 }
 
+// A decoding step is many small ops: run them where the backend runs them cheaply (on the CPU,
+// inside the thread pool, so small parallel ops do not wake threads).
 impl<B: Backend> Decode<B> for Gpt<B> {
     fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
-        Gpt::extend(self, cache, tokens)
+        self.params.backend.in_pool(|| self.forward_cached(cache, tokens))
     }
 }
 
 impl<B: Backend> Decode<B> for Llama<B> {
     fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
-        Llama::extend(self, cache, tokens)
+        self.params.backend.in_pool(|| self.forward_cached(cache, tokens))
     }
 }

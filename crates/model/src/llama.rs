@@ -4,8 +4,9 @@
 //! projections -> rotary positions on q and k -> causal grouped-query attention -> output
 //! projection -> residual; RMSNorm -> SwiGLU MLP -> residual), a final RMSNorm and an untied LM
 //! head. No biases. The training forward (`forward`), the decoding forward through a KV cache
-//! (`extend`), then the backward pass. Names and shapes are Hugging Face's `LlamaForCausalLM` (all `nn.Linear`,
-//! `[out][in]`, so nothing is transposed). Every op goes through a `Backend` (`Cpu` by default).
+//! (`forward_cached`), then the backward pass. Names and shapes are Hugging Face's
+//! `LlamaForCausalLM` (all `nn.Linear`, `[out][in]`, so nothing is transposed). Every op goes
+//! through a `Backend` (`Cpu` by default).
 
 use crate::backend::{Backend, MatrixAt};
 use crate::config::{Family, ModelConfig};
@@ -166,14 +167,9 @@ impl<B: Backend> Llama<B> {
     /// The decoding forward: the blocks of `forward` over `tokens` fed at positions
     /// `cache.len()..`, each row's attention reading the keys and values the cache keeps of
     /// every position before it (`kv_cache`). Leaves the next-token logits of the last position
-    /// in `cache.logits`: the final norm and the LM head run for that row only.
-    pub fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
-        // One decoding step is many small ops: run them where the backend runs them cheaply
-        // (on the CPU, inside the thread pool, so small parallel ops do not wake threads).
-        self.params.backend.in_pool(|| self.extend_in_pool(cache, tokens))
-    }
-
-    fn extend_in_pool(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+    /// in `cache.logits`: the final norm and the LM head run for that row only. Called through
+    /// `Decode::extend`, which runs it inside the backend's pool.
+    pub(crate) fn forward_cached(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
         let cfg = &self.config;
         let (c, f, v, eps, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.head_dim());
         let kv = cfg.n_kv_head * hd;

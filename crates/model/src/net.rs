@@ -3,7 +3,7 @@
 
 use crate::cpu::backend::Cpu;
 use crate::gpt::{Activations, Gpt};
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{Decode, KvCache};
 use crate::llama::{Llama, LlamaActs};
 use crate::params::{self, Param, Parameters};
 use crate::safetensors::{self as st, Tensor};

@@ -181,10 +181,7 @@ pub fn save_hf(
     let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
     crate::safetensors::save(&dir.join("model.safetensors"), &tensors, &metadata)?;
     let json = serde_json::to_string_pretty(&config.to_hf_json()).expect("config serializes");
-    let path = dir.join("config.json");
-    let tmp = dir.join(format!("config.json.tmp{}", std::process::id()));
-    std::fs::write(&tmp, json).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)
+    crate::safetensors::write_atomically(&dir.join("config.json"), json.as_bytes())
 }
 
 /// One parameter's values from a flat buffer, in Hugging Face layout.

@@ -1,0 +1,221 @@
+//! Runs as the library opens them: a pretraining run made by `pretrain::start`, opened and its
+//! model loaded by `Run` (with the errors a user meets: no run, no tokenizer, a tokenizer of
+//! another vocabulary), a fine-tuning run prepared from it (`sft.json`, resumable, and its held
+//! out text found in the base run), and the training loop's data source seeing the model.
+
+use minichat_chat::generate::{generate, GenerateConfig};
+use minichat_chat::sampler::SamplerConfig;
+use minichat_model::net::Net;
+use minichat_tokenizer::tokenizer_file;
+use minichat_train::config::TrainConfig;
+use minichat_train::loader::Position;
+use minichat_train::metrics::Record;
+use minichat_train::pretrain::{self, Start};
+use minichat_train::run::Run;
+use minichat_train::sft::{self, NewSft, SftStart};
+use minichat_train::trainer::{Batches, Loop, Observer};
+use minichat_train::{heldout, Error};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("minichat-run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Quiet;
+
+impl Observer for Quiet {
+    fn start(&mut self, _: u64, _: u64, _: usize) {}
+    fn record(&mut self, _: &Record) {}
+    fn message(&mut self, _: &str) {}
+}
+
+/// A chat tokenizer and a corpus of short sentences in `dir`.
+fn corpus_and_tokenizer(dir: &Path) -> (PathBuf, PathBuf) {
+    let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "house", "big", "red"];
+    let docs: Vec<String> = (0..300)
+        .map(|d| (0..12 + d % 7).map(|i| words[(d * 7 + i * i * 3 + i) % words.len()]).collect::<Vec<_>>().join(" "))
+        .collect();
+    let corpus = dir.join("corpus.jsonl");
+    std::fs::write(&corpus, docs.iter().map(|d| format!("{{\"text\": \"{d}.\"}}\n")).collect::<String>()).unwrap();
+    let config = minichat_tokenizer::train::TrainConfig {
+        vocab_size: 300,
+        pattern: "gpt4".into(),
+        special_tokens: minichat_tokenizer::CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
+        max_doc_chars: None,
+        name: "run-test".into(),
+    };
+    let mut trainer = minichat_tokenizer::train::Trainer::new(config).unwrap();
+    trainer.add_documents(&docs);
+    let tok = dir.join("tok.mctok");
+    std::fs::write(&tok, tokenizer_file::render(&trainer.finish(|_, _| {}).unwrap().0)).unwrap();
+    (corpus, tok)
+}
+
+fn tiny_config(corpus: &Path, tok: &Path) -> TrainConfig {
+    let mut cfg = TrainConfig::preset("tiny", vec![corpus.to_path_buf()], tok.display().to_string()).unwrap();
+    (cfg.model.depth, cfg.model.n_embd, cfg.model.n_head, cfg.model.context) = (1, Some(32), Some(2), 32);
+    cfg.data.val_fraction = 0.2;
+    let t = &mut cfg.train;
+    (t.micro_batch, t.batch_tokens, t.steps, t.warmup_steps, t.lr, t.peak_gflops) = (2, 64, 4, 1, 1e-2, 100.0);
+    (cfg.eval.every, cfg.eval.tokens, cfg.sample.every, cfg.checkpoint.every) = (2, 64, 0, 2);
+    cfg
+}
+
+/// A pretrained run in `dir/base`.
+fn pretrained(dir: &Path) -> Run {
+    let (corpus, tok) = corpus_and_tokenizer(dir);
+    let config = Box::new(tiny_config(&corpus, &tok));
+    let s = pretrain::start(Start::New { out: dir.join("base"), config }, |_| {}).unwrap();
+    assert!(s.tokenized.as_ref().unwrap().val_docs > 0);
+    pretrain::train(&s.run, &s.config, &s.tok, s.resume, &AtomicBool::new(false), &mut Quiet).unwrap();
+    s.run
+}
+
+#[test]
+fn a_run_opens_and_loads_its_model_or_says_what_is_wrong() {
+    let dir = temp_dir("open");
+    let made = pretrained(&dir);
+    let run = Run::open(made.path()).unwrap();
+    assert_eq!(run.read_config().unwrap().train.steps, 4);
+    let model = run.load_model(None, false).unwrap();
+    assert_eq!(model.checkpoint, run.checkpoints().join("step_000004"));
+    assert_eq!(model.net.config().vocab_size, model.tok.n_vocab());
+    assert_eq!(model.tok.bos_id().unwrap(), model.tok.special_id("<|bos|>").unwrap());
+    // An older checkpoint by name, packed for decoding.
+    let older = run.checkpoints().join("step_000002");
+    let packed = run.load_model(Some(&older), true).unwrap();
+    assert_eq!(packed.checkpoint, older);
+    assert!(packed.net.weights() != model.net.weights());
+    // Restarting a finished run is refused; so is opening what is not a run.
+    let again =
+        pretrain::start(Start::New { out: made.path().into(), config: Box::new(run.read_config().unwrap()) }, |_| {});
+    assert!(again.err().unwrap().to_string().contains("already holds a run"));
+    let err = |r: Result<Run, Error>| r.err().unwrap().to_string();
+    assert!(err(Run::open(dir.join("nowhere"))).contains("does not exist"));
+    assert!(err(Run::open(&dir)).contains("has no config.toml"));
+    // A tokenizer of another vocabulary, then none at all.
+    let gpt2 = minichat_tokenizer::pretrained::load("r50k_base").unwrap();
+    std::fs::write(run.tokenizer(), tokenizer_file::render(&gpt2)).unwrap();
+    let e = run.load_model(None, false).err().unwrap().to_string();
+    assert!(e.contains("vocabulary (300) differs from the run's tokenizer (50257)"), "{e}");
+    std::fs::remove_file(run.tokenizer()).unwrap();
+    assert!(run.load_model(None, false).err().unwrap().to_string().contains("has no tokenizer"));
+    std::fs::remove_dir_all(run.checkpoints()).unwrap();
+    assert!(run.checkpoint(None).unwrap_err().to_string().contains("has no checkpoint yet"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fine_tuning_run_is_prepared_resumed_and_measured_on_its_base_text() {
+    let dir = temp_dir("sft");
+    let base = pretrained(&dir);
+    let chats = dir.join("chats.jsonl");
+    let line = |q: &str, a: &str| {
+        format!("{{\"messages\": [{{\"role\": \"user\", \"content\": \"{q}\"}}, {{\"role\": \"assistant\", \"content\": \"{a}\"}}]}}\n")
+    };
+    let lines: String = (0..40).map(|i| line(&format!("the cat {i}"), "sat on a mat")).collect();
+    std::fs::write(&chats, lines + "{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}\n").unwrap();
+    let new = NewSft {
+        base: base.path().into(),
+        checkpoint: None,
+        conversations: vec![chats.clone(), chats.clone()],
+        out: dir.join("chat"),
+        steps: 2,
+        lr: 1e-3,
+        micro_batch: 2,
+        val_fraction: 0.2,
+        eval_every: 1,
+        seed: None,
+    };
+    // --strict: the bad line stops it before anything is made.
+    let strict = sft::prepare(SftStart::New(new.clone()), true, |_| {});
+    assert!(strict.err().unwrap().to_string().contains("chats.jsonl:41"));
+    assert!(!new.out.exists());
+    let mut skipped = Vec::new();
+    let p = sft::prepare(SftStart::New(new.clone()), false, |s| skipped.push(s.to_string())).unwrap();
+    assert_eq!(skipped.len(), 2, "the bad line, once per time the file is given: {skipped:?}");
+    let (train, val) = (p.data.0.len(), p.data.1.len());
+    assert_eq!(train + val, 80);
+    assert_eq!(p.source.base_checkpoint, std::path::absolute(base.checkpoints().join("step_000004")).unwrap());
+    let run = p.run.clone();
+    sft::train(p, &AtomicBool::new(false), &mut Quiet).unwrap();
+    // Resuming reads sft.json back: the same conversations, nothing more to do.
+    let resumed = sft::prepare(SftStart::Resume(run.path().into()), false, |_| {}).unwrap();
+    assert!(resumed.resume && resumed.data.0.len() == train);
+    let outcome = sft::train(resumed, &AtomicBool::new(false), &mut Quiet).unwrap();
+    assert_eq!((outcome.step, outcome.interrupted), (2, false));
+    // The exam's held-out text of the fine-tuned model is its base run's validation split.
+    assert_eq!(heldout::pretraining_run(&run).unwrap().path(), std::path::absolute(base.path()).unwrap());
+    let model = Run::open(run.path()).unwrap().load_model(None, false).unwrap();
+    let tokens = heldout::validation_tokens(&run, &model.tok).unwrap();
+    assert_eq!(tokens, heldout::validation_tokens(&base, &model.tok).unwrap());
+    let bpb = heldout::bits_per_byte(&model.net, &model.tok, &tokens).unwrap().unwrap();
+    assert!(bpb.is_finite() && bpb > 0.0);
+    // The same documents read from the corpus file again, split as pretraining split them.
+    let corpus = dir.join("corpus.jsonl");
+    assert_eq!(heldout::corpus_tokens(&[corpus], &model.tok, 0.2).unwrap(), tokens);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A data source that samples its rows from the model being trained (as GRPO's rollouts will)
+/// and keeps, per call, a fingerprint of the weights it was shown.
+struct SelfSampled {
+    seen: Vec<f64>,
+    t: usize,
+}
+
+impl Batches for SelfSampled {
+    fn next(&mut self, net: &Net, ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]) -> Result<usize, Error> {
+        self.seen.push(net.weights().iter().map(|&w| w as f64).sum());
+        let greedy = SamplerConfig { temperature: 0.0, ..Default::default() };
+        let cfg = GenerateConfig { max_new_tokens: self.t, stop_tokens: vec![], samples: 1, show: 0, slide: false };
+        let rows = ids.len() / self.t;
+        for r in 0..rows {
+            let prompt = [1 + r as u32];
+            let out = generate(net, &prompt, &greedy, &cfg, None, &mut |_, _, _| {})?.remove(0).tokens;
+            let seq: Vec<u32> = prompt.iter().chain(&out).copied().collect();
+            let n = (seq.len() - 1).min(self.t);
+            let row = r * self.t..(r + 1) * self.t;
+            ids[row.clone()].fill(0);
+            targets[row.clone()].fill(minichat_model::cpu::cross_entropy::IGNORE);
+            weights[row.clone()].fill(0.0);
+            ids[r * self.t..r * self.t + n].copy_from_slice(&seq[..n]);
+            targets[r * self.t..r * self.t + n].copy_from_slice(&seq[1..n + 1]);
+            weights[r * self.t..r * self.t + n].fill(1.0);
+        }
+        Ok(self.t)
+    }
+
+    fn position(&self) -> Position {
+        Position { epoch: 0, window: self.seen.len() as u64 }
+    }
+}
+
+#[test]
+fn the_loops_data_source_sees_the_model_as_it_trains() {
+    let dir = temp_dir("source");
+    let base = pretrained(&dir);
+    let (cfg, tok) = (base.read_config().unwrap(), base.load_tokenizer().unwrap());
+    let run = Run::new(dir.join("self"));
+    let mut net = Net::load_dir(&base.checkpoints().join("step_000004")).unwrap();
+    let tr = &cfg.train;
+    let mut opt = minichat_model::adamw::AdamW::new(net.weights().len(), tr.lr, (tr.beta1, tr.beta2), tr.eps, 0.0);
+    let mut source = SelfSampled { seen: Vec::new(), t: cfg.model.context };
+    let mut validate = |_: &Net, _: &mut minichat_model::net::NetActs| Ok((0.0, 0.0));
+    let stop = AtomicBool::new(false);
+    let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume: false, stop: &stop, bos: None };
+    let state = Default::default();
+    let out = parts.run(&mut net, &mut opt, state, None, &mut source, &mut validate, &mut Quiet).unwrap();
+    assert_eq!(out.step, 4);
+    // One micro-batch per step, each drawn from the weights as the previous step left them.
+    assert_eq!(source.seen.len(), 4);
+    assert!(source.seen.windows(2).all(|w| w[0] != w[1]), "{:?}", source.seen);
+    let saved: minichat_train::checkpoint::TrainerState =
+        serde_json::from_slice(&std::fs::read(out.checkpoint.join("trainer.json")).unwrap()).unwrap();
+    assert_eq!(saved.loader, Position { epoch: 0, window: 4 });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
