@@ -31,7 +31,11 @@ fn main() {
         let mut net = Net::new(cfg.clone()).unwrap();
         let table = net.params().to_vec();
         minichat_model::init::gpt2_init(&table, net.buffers().0, cfg.n_layer, 1);
-        net.save_hf(&std::path::Path::new("models").join(&name)).unwrap();
+        let dir = std::path::Path::new("models").join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, bytes) in net.hf_files() {
+            std::fs::write(dir.join(file), bytes).unwrap();
+        }
         let prompt: Vec<u32> = (0..p).map(|i| ((i * 7919 + 13) % cfg.vocab_size) as u32).collect();
         measure(&name, "minichat", &net, &cfg, &prompt, d);
         net.pack_for_inference();

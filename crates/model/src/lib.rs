@@ -7,7 +7,8 @@
 //! against finite differences), the loss every training stage shares (`loss`), the optimizer
 //! (`adamw`), initialisation (`init`), the KV cache with activation capture (`kv_cache`),
 //! either family behind one type (`net`), a seedable generator (`rng`), and the parameters in
-//! flat buffers and on disk (`params`, `safetensors`).
+//! flat buffers and their files (`params`, `safetensors`: read here, rendered for the caller to
+//! write atomically).
 
 pub mod adamw;
 pub mod backend;

@@ -150,9 +150,9 @@ impl Net {
         Ok(net)
     }
 
-    /// `model.safetensors` + `config.json` in Hugging Face layout.
-    pub fn save_hf(&self, dir: &Path) -> Result<(), Error> {
-        params::save_hf(dir, self.config(), self.params(), self.weights())
+    /// `model.safetensors` + `config.json` in Hugging Face layout, rendered (`params::hf_files`).
+    pub fn hf_files(&self) -> [(&'static str, Vec<u8>); 2] {
+        params::hf_files(self.config(), self.params(), self.weights())
     }
 
     /// Matrix-multiply FLOPs of one training step per token (6 × linear parameters, LM head

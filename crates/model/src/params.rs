@@ -161,16 +161,10 @@ impl<B: Backend> Parameters<B> {
     }
 }
 
-/// Writes a Hugging Face model folder: `model.safetensors` (HF names and layouts) and
-/// `config.json`, each atomically, so `from_pretrained(dir)` in transformers loads it.
-pub fn save_hf(
-    dir: &std::path::Path,
-    config: &crate::ModelConfig,
-    params: &[Param],
-    weights: &[f32],
-) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::Io { path: dir.display().to_string(), source: e };
-    std::fs::create_dir_all(dir).map_err(io)?;
+/// The files of a Hugging Face model folder, rendered: `model.safetensors` (HF names and
+/// layouts) and `config.json`, so that `from_pretrained(dir)` in transformers loads the folder
+/// they are written to.
+pub fn hf_files(config: &crate::ModelConfig, params: &[Param], weights: &[f32]) -> [(&'static str, Vec<u8>); 2] {
     let tensors: BTreeMap<String, Tensor> = params
         .iter()
         .map(|p| {
@@ -179,9 +173,8 @@ pub fn save_hf(
         })
         .collect();
     let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-    crate::safetensors::save(&dir.join("model.safetensors"), &tensors, &metadata)?;
     let json = serde_json::to_string_pretty(&config.to_hf_json()).expect("config serializes");
-    crate::safetensors::write_atomically(&dir.join("config.json"), json.as_bytes())
+    [("model.safetensors", crate::safetensors::serialize(&tensors, &metadata)), ("config.json", json.into_bytes())]
 }
 
 /// One parameter's values from a flat buffer, in Hugging Face layout.

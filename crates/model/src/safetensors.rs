@@ -4,6 +4,7 @@
 //!
 //! Loading converts F32, F16 and BF16 to f32 (the engine's dtype) and checks every entry against
 //! the file, so a damaged or foreign checkpoint gives an error naming the tensor, never a panic.
+//! Saving renders the bytes (`serialize`); the caller writes them (`minichat_corpus::atomic_write`).
 
 use crate::Error;
 use serde_json::{Map, Value};
@@ -144,27 +145,6 @@ pub fn serialize(tensors: &BTreeMap<String, Tensor>, metadata: &BTreeMap<String,
         }
     }
     out
-}
-
-/// Writes a safetensors file atomically.
-pub fn save(path: &Path, tensors: &BTreeMap<String, Tensor>, metadata: &BTreeMap<String, String>) -> Result<(), Error> {
-    write_atomically(path, &serialize(tensors, metadata))
-}
-
-/// A temporary file in the same folder, synced, then renamed into place, so a reader or a crash
-/// never sees half a file (as `minichat_corpus::atomic_write`, which this crate sits below).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(io)
 }
 
 #[cfg(test)]

@@ -144,7 +144,10 @@ fn saved_models_load_back_identically() {
             m.load_hf(&weights, dir).unwrap();
             (m.params.table.clone(), m.params.weights.clone())
         };
-        minichat_model::params::save_hf(&out, &config, &params, &flat).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        for (name, bytes) in minichat_model::params::hf_files(&config, &params, &flat) {
+            std::fs::write(out.join(name), bytes).unwrap();
+        }
         let again = ModelConfig::from_hf_json(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
         assert_eq!(again, config);
         let reread = safetensors::load(&out.join("model.safetensors")).unwrap();

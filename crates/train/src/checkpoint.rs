@@ -66,13 +66,15 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
         std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
     }
     std::fs::create_dir_all(tmp).map_err(io(tmp))?;
-    net.save_hf(tmp)?;
+    for (name, bytes) in net.hf_files() {
+        atomic_write(&tmp.join(name), &bytes)?;
+    }
     let (m, v) = opt.moments();
     let tensors = BTreeMap::from([
         ("m".to_string(), Tensor { shape: vec![m.len()], data: m.to_vec() }),
         ("v".to_string(), Tensor { shape: vec![v.len()], data: v.to_vec() }),
     ]);
-    safetensors::save(&tmp.join("optimizer.safetensors"), &tensors, &BTreeMap::new())?;
+    atomic_write(&tmp.join("optimizer.safetensors"), &safetensors::serialize(&tensors, &BTreeMap::new()))?;
     let mut state = state.clone();
     for f in FILES {
         let path = tmp.join(f);
