@@ -118,6 +118,24 @@ impl Pipeline {
         }
     }
 
+    /// FineWeb's chain with URL lists from a folder (datatrove/UT1 format) instead of the
+    /// built-in ones, and fastText language identification (FineWeb's lid.176) instead of
+    /// whatlang, when given.
+    pub fn with_models(
+        dump: &str,
+        url_lists: Option<&Path>,
+        lid_model: Option<&Path>,
+    ) -> Result<Pipeline, crate::Error> {
+        let mut pipeline = Pipeline::fineweb(dump);
+        if let Some(dir) = url_lists {
+            pipeline.url_filter = UrlFilter::from_dir(dir)?;
+        }
+        if let Some(path) = lid_model {
+            pipeline.lid = crate::lid::Lid::FastText(Box::new(crate::fasttext::Model::load(path)?));
+        }
+        Ok(pipeline)
+    }
+
     /// The stages in order.
     pub fn stages(&self) -> Vec<Stage> {
         let mut stages = vec![Stage::UrlFilter, Stage::Extract, Stage::Language];

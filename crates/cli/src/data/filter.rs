@@ -36,7 +36,7 @@ pub struct FilterArgs {
 pub fn run(a: FilterArgs) -> Result<()> {
     let (rank, world) = a.task.resolve()?;
     let shards = minichat_corpus::files_in(&a.inputs, &minichat_corpus::format::SHARD_ENDINGS, "document shards")?;
-    let pipeline = super::pipeline("", a.url_lists.as_deref(), a.lid_model.as_deref())?;
+    let pipeline = minichat_data::pipeline::Pipeline::with_models("", a.url_lists.as_deref(), a.lid_model.as_deref())?;
     let stages = shard_filter::stages_named(&pipeline, &a.stages).context("--stages")?;
     let opts = Options { out: a.output.clone(), stages, exclusions: a.exclusions, rank, world };
     match shard_filter::filter(&pipeline, &shards, &opts)? {

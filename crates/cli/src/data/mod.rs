@@ -66,19 +66,3 @@ fn print_stages(stats: &minichat_data::pipeline::RunStats) {
         println!("{:<18} {:>7} {:>7} {:>9.2}  {note}", s.name, s.docs_in, s.docs_out, s.seconds);
     }
 }
-
-/// The chain with the flags' lists and language model.
-fn pipeline(
-    dump: &str,
-    url_lists: Option<&std::path::Path>,
-    lid_model: Option<&std::path::Path>,
-) -> Result<minichat_data::pipeline::Pipeline> {
-    let mut pipeline = minichat_data::pipeline::Pipeline::fineweb(dump);
-    if let Some(dir) = url_lists {
-        pipeline.url_filter = minichat_data::url_filter::UrlFilter::from_dir(dir)?;
-    }
-    if let Some(path) = lid_model {
-        pipeline.lid = minichat_data::lid::Lid::FastText(Box::new(minichat_data::fasttext::Model::load(path)?));
-    }
-    Ok(pipeline)
-}

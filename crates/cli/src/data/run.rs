@@ -56,7 +56,8 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some((files, pages)) = rank_run.resumed() {
         eprintln!("resuming rank {rank}: {files} files done, then {pages} pages of the next");
     }
-    let mut pipeline = super::pipeline(&a.dump, a.url_lists.as_deref(), a.lid_model.as_deref())?;
+    let mut pipeline =
+        minichat_data::pipeline::Pipeline::with_models(&a.dump, a.url_lists.as_deref(), a.lid_model.as_deref())?;
     pipeline.extractor = minichat_data::extract::Extractor::default().with_fallback(a.extract_fallback);
     let stop = crate::ctrl_c::stop_flag("saving what is done")?;
     let bar = indicatif::ProgressBar::new_spinner().with_style(
