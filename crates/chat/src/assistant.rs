@@ -113,11 +113,15 @@ impl<'a> Assistant<'a> {
 
     /// Starts the reply to `messages` (which end with a user message): renders and prefills.
     pub fn start(&self, messages: &[Message], settings: &Settings) -> Result<Turn, Error> {
-        let prompt = prompt_for_reply(messages, self.tok, &self.ct)?;
-        let cache = prefill(self.net, &prompt)?;
+        self.start_rendered(&prompt_for_reply(messages, self.tok, &self.ct)?, settings)
+    }
+
+    /// Starts the reply to a conversation already rendered (`conversation::prompt_for_reply`).
+    pub fn start_rendered(&self, prompt: &[u32], settings: &Settings) -> Result<Turn, Error> {
+        let cache = prefill(self.net, prompt)?;
         let sampler = Sampler::new(settings.sampler.clone(), self.net.config().vocab_size)?;
         Ok(Turn {
-            seq: Sequence::new(cache, &prompt, sampler),
+            seq: Sequence::new(cache, prompt, sampler),
             max_tokens: settings.max_tokens,
             prompt_tokens: prompt.len(),
             in_call: false,
@@ -198,7 +202,11 @@ impl<'a> Assistant<'a> {
         cancel: &AtomicBool,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<Reply, Error> {
-        let mut turn = self.start(messages, settings)?;
+        self.run(self.start(messages, settings)?, cancel, on_event)
+    }
+
+    /// Runs a started turn to its end (see `reply`).
+    pub fn run(&self, mut turn: Turn, cancel: &AtomicBool, on_event: &mut dyn FnMut(Event)) -> Result<Reply, Error> {
         loop {
             if cancel.load(Ordering::Relaxed) {
                 self.end(&mut turn, FinishReason::Cancelled, on_event);

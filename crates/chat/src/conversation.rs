@@ -16,6 +16,7 @@
 //! everything given to it (system, user, tool results).
 
 use crate::Error;
+use minichat_tokenizer::stream::Span;
 use minichat_tokenizer::Tokenizer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,6 +212,21 @@ pub fn render(messages: &[Message], tok: &Tokenizer, ct: &ChatTokens) -> Result<
         }
     }
     Ok((ids, mask))
+}
+
+/// Rendered tokens (`render`) as spans of whole characters, each with whether training learns
+/// it (one of its tokens is the assistant's): what a view of the training data shows.
+pub fn learned_spans(tok: &Tokenizer, ids: &[u32], mask: &[u8]) -> Result<Vec<(Span, bool)>, Error> {
+    let mut at = 0;
+    let spans = minichat_tokenizer::stream::spans(tok, ids)?;
+    Ok(spans
+        .into_iter()
+        .map(|span| {
+            let learned = mask[at..at + span.ids.len()].contains(&1);
+            at += span.ids.len();
+            (span, learned)
+        })
+        .collect())
 }
 
 /// The tokens a tool's result is forced in as: the result tokens around its text.

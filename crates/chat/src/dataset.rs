@@ -28,6 +28,12 @@ pub struct Read {
     pub problems: Vec<String>,
 }
 
+/// Reads the conversations of a file (see `read`).
+pub fn read_file(path: &std::path::Path, strict: bool) -> Result<Read, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File(format!("reading {}: {e}", path.display())))?;
+    read(&text, &path.display().to_string(), strict)
+}
+
 /// Reads the conversations of `text` (the contents of `path`, which errors name).
 pub fn read(text: &str, path: &str, strict: bool) -> Result<Read, Error> {
     let mut out = Read::default();
@@ -54,7 +60,11 @@ pub fn read(text: &str, path: &str, strict: bool) -> Result<Read, Error> {
 
 /// One line's conversation, in whichever format it is.
 pub fn parse_line(line: &str) -> Result<Vec<Message>, String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    conversation_of(&serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?)
+}
+
+/// The conversation of one parsed line, in whichever format it is.
+pub fn conversation_of(v: &Value) -> Result<Vec<Message>, String> {
     if let Some(messages) = v.get("messages") {
         let list = messages.as_array().ok_or("\"messages\" is not a list")?;
         return list
@@ -72,7 +82,7 @@ pub fn parse_line(line: &str) -> Result<Vec<Message>, String> {
             .collect();
     }
     if v.get("instruction").is_some() {
-        return alpaca(&v);
+        return alpaca(v);
     }
     Err("not a conversation: no \"messages\" (OpenAI, SmolTalk), \"conversations\" (ShareGPT) or \"instruction\" (Alpaca)".into())
 }

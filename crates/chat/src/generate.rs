@@ -1,8 +1,8 @@
 //! The generation engine: prefill the prompt once, then decode one token at a time through the
 //! KV cache (`Sequence`: draw, then feed). N samples of one prompt fork the prefilled cache
-//! (what GRPO's groups need), each with its own seeded sampler (seed, seed + 1, ...). A sample ends at a stop token, after
-//! `max_new_tokens`, or when the context is full (or, with `slide`, keeps going on the newest
-//! half of the context, re-prefilled).
+//! (what GRPO's groups need), each with its own seeded sampler (seed, seed + 1, ...). A sample
+//! ends at a stop token, after `max_new_tokens`, or when the context is full (or, with `slide`,
+//! keeps going on the newest half of the context, re-prefilled).
 //!
 //! The tool hook: when a sample writes the tool-call end token, the tokens since the matching
 //! start token go to a callback, and the tokens it returns (a tool result) are forced into the

@@ -158,3 +158,24 @@ fn turns_stepped_in_alternation_give_the_replies_of_turns_run_alone() {
     assert_eq!((a.tokens, a.messages), (alone.tokens, alone.messages));
     assert_eq!((b.tokens, b.finish), (other_alone.tokens, FinishReason::Stop));
 }
+
+#[test]
+fn a_session_keeps_each_answered_turn_and_drops_what_failed() {
+    use minichat_chat::session::Session;
+    let tok = tokenizer();
+    let ct = ChatTokens::of(&tok).unwrap();
+    let net = bigram_model(&tok, &reply_chain(&tok, &ct));
+    let tools = Tools::default();
+    let assistant = Assistant::new(&net, &tok, Some(&tools)).unwrap();
+    let mut session = Session::new(Some("Be brief.".into()), greedy(40).sampler, 40);
+    let never = AtomicBool::new(false);
+    let first = session.ask(&assistant, QUESTION, &never, &mut |_| {}).unwrap();
+    assert!(first.kept && first.reply.finish == FinishReason::Stop);
+    // The question and the reply's three messages; the system prompt stays apart.
+    assert_eq!(session.messages.len(), 4);
+    assert_eq!(session.messages[3], Message::new(Role::Assistant, ANSWER));
+    // A question that no longer fits the context is an error and leaves the conversation as it was.
+    let long = "12*7 ".repeat(40);
+    assert!(session.ask(&assistant, &long, &never, &mut |_| {}).is_err());
+    assert_eq!(session.messages.len(), 4);
+}

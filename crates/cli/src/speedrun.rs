@@ -1,16 +1,14 @@
 //! `minichat speedrun`: every stage on the embedded data, on a CPU, one after the other: the
 //! web-data pipeline on the demo crawl (with deduplication and the search index), a tokenizer,
 //! pretraining on the embedded corpus and the cleaned crawl, generated conversations, SFT, and
-//! the exam of both models with a report card. Each stage is this binary's own command (as
-//! nanochat's speedrun.sh runs its scripts), sized by the preset table
-//! (`minichat_train::preset`), and a stage whose output is already there is skipped (or
-//! resumed), so a rerun after a stop, a crash or Ctrl-C carries on.
+//! the exam of both models with a report card. The stages and their folder are
+//! `minichat_train::speedrun`'s plan; each is this binary's own command, run here.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use minichat_chat::tasks::file::{test_path, train_path};
 use minichat_train::preset::{preset, Preset};
-use std::path::{Path, PathBuf};
+use minichat_train::speedrun::{plan, Layout};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Args)]
@@ -66,17 +64,6 @@ impl SpeedrunArgs {
     }
 }
 
-/// The fine-tuning mixture: each task's training file and how many times it is given. A file
-/// given N times weighs N times (nanochat repeats tasks in its mixture too): arithmetic three
-/// times, as copying the numbers into the call and the answer is slow to learn; search four
-/// times, as its facts are few (a few hundred conversations).
-const MIXTURE: [(&str, usize); 4] = [("arithmetic", 3), ("spelling", 1), ("identity", 1), ("search", 4)];
-
-/// Command-line words from text, numbers and paths.
-fn word(w: impl std::fmt::Display) -> String {
-    w.to_string()
-}
-
 /// Runs `minichat ARGS`, streaming its output; fails naming the stage.
 fn stage(name: &str, args: &[String]) -> Result<()> {
     let started = Instant::now();
@@ -92,71 +79,16 @@ fn stage(name: &str, args: &[String]) -> Result<()> {
 
 pub fn run(a: SpeedrunArgs) -> Result<()> {
     let started = Instant::now();
-    let size = a.sizes()?;
-    let (warc, corpus) = (a.data.join("web/demo.warc.gz"), a.data.join("corpus.jsonl"));
-    for f in [&warc, &corpus] {
-        if !f.exists() {
-            bail!("{}: missing (run from the repository root, or pass --data)", f.display());
-        }
+    let layout = Layout { out: a.output.clone() };
+    for s in plan(&a.sizes()?, &a.data, &a.corpus, &layout).context("--data and --corpus")? {
+        stage(s.name, &s.args)?;
     }
-    if let Some(f) = a.corpus.iter().find(|f| !f.exists()) {
-        bail!("{}: no such corpus file", f.display());
-    }
-    let at = |name: &str| a.output.join(name);
-    let (web, dedup, index, tok) = (at("web"), at("web-dedup"), at("web.idx"), at("tokenizer.mctok"));
-    let (base, chat, tasks, report) = (at("base"), at("chat"), at("tasks"), at("report"));
-    let p = |path: &Path| path.display().to_string();
-    let cleaned = dedup.join("output");
-    stage("web data", &[word("data"), word("run"), p(&warc), word("-o"), p(&web)])?;
-    stage("deduplication", &[word("data"), word("dedup"), p(&web.join("output")), word("-o"), p(&dedup)])?;
-    if !index.exists() {
-        stage("search index", &[word("data"), word("index"), p(&cleaned), word("-o"), p(&index)])?;
-    }
-    if !tok.exists() {
-        let v = word(size.vocab_size);
-        stage(
-            "tokenizer",
-            &[word("tokenizer"), word("train"), p(&corpus), p(&cleaned), word("-v"), v, word("-o"), p(&tok)],
-        )?;
-    }
-    let pretrain = match base.join("config.toml").exists() {
-        true => vec![word("pretrain"), word("--resume"), p(&base)],
-        false => [
-            vec![word("pretrain"), word("--preset"), word(size.name), word("--corpus"), p(&corpus), p(&cleaned)],
-            a.corpus.iter().map(|c| p(c)).collect(),
-            vec![word("-t"), p(&tok), word("-o"), p(&base), word("--depth"), word(size.depth)],
-            vec![word("--context"), word(size.context), word("--steps"), word(size.pretrain_steps)],
-        ]
-        .concat(),
-    };
-    stage("pretraining", &pretrain)?;
-    if !test_path(&tasks, "search").exists() {
-        let (n, words) = (word(size.conversations), p(&corpus));
-        let args =
-            [word("tasks"), word("make"), word("-o"), p(&tasks), word("--train"), n, word("--words-from"), words];
-        stage("conversations", &[&args[..], &[word("--search-index"), p(&index)]].concat())?;
-    }
-    let sft = match chat.join("config.toml").exists() {
-        true => vec![word("sft"), word("--resume"), p(&chat)],
-        false => {
-            let files =
-                MIXTURE.iter().flat_map(|&(task, times)| std::iter::repeat_n(p(&train_path(&tasks, task)), times));
-            let steps = [word("--steps"), word(size.sft_steps), word("--lr"), word(size.sft_lr)];
-            let every = [word("--eval-every"), word((size.sft_steps / 4).max(1))];
-            let head = [word("sft"), word("--base"), p(&base), word("-o"), p(&chat), word("--conversations")];
-            [&head[..], &files.collect::<Vec<_>>(), &steps, &every].concat()
-        }
-    };
-    stage("fine-tuning", &sft)?;
-    let exam =
-        [word("eval"), p(&base), p(&chat), word("--tasks"), p(&tasks), word("--limit"), word(size.exam_questions)];
-    stage("exam", &[&exam[..], &[word("--search-index"), p(&index), word("-o"), p(&report)]].concat())?;
     eprintln!(
         "\nspeedrun done in {:.1} min. Report card: {}/report.md (and report.svg)\nchat with the model: minichat chat {} --search-index {}",
         started.elapsed().as_secs_f64() / 60.0,
-        report.display(),
-        chat.display(),
-        index.display()
+        layout.report().display(),
+        layout.chat().display(),
+        layout.index().display()
     );
     Ok(())
 }

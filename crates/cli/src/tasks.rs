@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use minichat_chat::tasks::{self, identity::Identity, SearchSource};
+use minichat_chat::tasks::{self, identity::Identity};
 use minichat_chat::tools::Search;
 use std::path::PathBuf;
 
@@ -58,15 +58,13 @@ pub fn run(cmd: Command) -> Result<()> {
     };
     let index = a.search_index.as_ref().map(|p| minichat_data::index::Index::load(p)).transpose()?;
     let search: Option<Search> = index.as_ref().map(|i| Box::new(|q: &str| i.tool_result(q)) as _);
-    let source = index
-        .as_ref()
-        .zip(search.as_ref())
-        .map(|(index, search)| SearchSource { documents: index.passages.iter().map(|p| p.text.as_str()), search });
-    let made = tasks::make(&opts, &words, source).with_context(|| match (&a.search_index, words.len() < 50) {
-        (_, true) => format!("{}: too few spelling words", a.words_from.display()),
-        (Some(p), false) => p.display().to_string(),
-        (None, false) => "making the tasks".into(),
-    })?;
+    let passages: Vec<&str> = index.iter().flat_map(|i| i.passages.iter().map(|p| p.text.as_str())).collect();
+    let from = match &a.search_index {
+        Some(p) => format!("{} and {}", a.words_from.display(), p.display()),
+        None => a.words_from.display().to_string(),
+    };
+    let made = tasks::make(&opts, &words, search.as_ref().map(|s| (&passages[..], s)))
+        .with_context(|| format!("making the tasks from {from}"))?;
     if let (Some(path), Some((facts, dropped))) = (&a.search_index, made.search_facts) {
         println!(
             "search: {facts} facts in {} ({dropped} left out: the search does not find their answer)",

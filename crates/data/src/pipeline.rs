@@ -138,10 +138,13 @@ impl Pipeline {
 
     /// The stages in order.
     pub fn stages(&self) -> Vec<Stage> {
-        let mut stages = vec![Stage::UrlFilter, Stage::Extract, Stage::Language];
-        stages.extend((0..self.filters.len()).map(Stage::Quality));
-        stages.push(Stage::Pii);
-        stages
+        [Stage::UrlFilter, Stage::Extract].into_iter().chain(self.text_stages_after_extraction()).collect()
+    }
+
+    /// The stages after extraction, in order (no allocation: it runs once per page).
+    fn text_stages_after_extraction(&self) -> impl Iterator<Item = Stage> {
+        let quality = (0..self.filters.len()).map(Stage::Quality);
+        std::iter::once(Stage::Language).chain(quality).chain(std::iter::once(Stage::Pii))
     }
 
     /// A stage's name (as in stats, exclusions and `data filter --stages`).
@@ -190,7 +193,7 @@ impl Pipeline {
         file_path: &str,
         pii: &mut Counts,
     ) -> (Result<Doc, (Stage, &'static str, Doc)>, Vec<f64>) {
-        let mut times = vec![0.0; self.stage_names().len()];
+        let mut times = vec![0.0; self.index(Stage::Pii) + 1];
         let mut doc = Doc {
             id: page.id,
             dump: self.dump.clone(),
@@ -218,7 +221,7 @@ impl Pipeline {
             }
         }
         lap(&mut times, 1);
-        for stage in self.stages().into_iter().skip(2) {
+        for stage in self.text_stages_after_extraction() {
             let r = self.text_stage(stage, &mut doc, pii);
             lap(&mut times, self.index(stage));
             if let Err(reason) = r {

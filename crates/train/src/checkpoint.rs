@@ -38,13 +38,9 @@ pub struct TrainerState {
 
 const FILES: [&str; 3] = ["model.safetensors", "config.json", "optimizer.safetensors"];
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Io { path: path.display().to_string(), source: e }
-}
-
 /// Saves a checkpoint for `state.step` under `dir`; keeps the newest `keep`. Returns its path.
 pub fn save(dir: &Path, net: &Net, opt: &AdamW, state: &TrainerState, keep: usize) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let name = format!("step_{:06}", state.step);
     let (tmp, fin) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
     let result = write_into(&tmp, net, opt, state);
@@ -53,9 +49,9 @@ pub fn save(dir: &Path, net: &Net, opt: &AdamW, state: &TrainerState, keep: usiz
         return Err(e);
     }
     if fin.exists() {
-        std::fs::remove_dir_all(&fin).map_err(io(&fin))?;
+        std::fs::remove_dir_all(&fin).map_err(Error::io(&fin))?;
     }
-    std::fs::rename(&tmp, &fin).map_err(io(&fin))?;
+    std::fs::rename(&tmp, &fin).map_err(Error::io(&fin))?;
     atomic_write(&dir.join("LATEST"), name.as_bytes())?;
     prune(dir, keep)?;
     Ok(fin)
@@ -63,9 +59,9 @@ pub fn save(dir: &Path, net: &Net, opt: &AdamW, state: &TrainerState, keep: usiz
 
 fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Result<(), Error> {
     if tmp.exists() {
-        std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
+        std::fs::remove_dir_all(tmp).map_err(Error::io(tmp))?;
     }
-    std::fs::create_dir_all(tmp).map_err(io(tmp))?;
+    std::fs::create_dir_all(tmp).map_err(Error::io(tmp))?;
     for (name, bytes) in net.hf_files() {
         atomic_write(&tmp.join(name), &bytes)?;
     }
@@ -78,7 +74,7 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
     let mut state = state.clone();
     for f in FILES {
         let path = tmp.join(f);
-        state.checksums.insert(f.into(), crc32fast::hash(&std::fs::read(&path).map_err(io(&path))?));
+        state.checksums.insert(f.into(), crc32fast::hash(&std::fs::read(&path).map_err(Error::io(&path))?));
     }
     let json = serde_json::to_string_pretty(&state).expect("state serialises");
     Ok(atomic_write(&tmp.join("trainer.json"), json.as_bytes())?)
@@ -87,16 +83,16 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
 /// Removes all but the newest `keep` checkpoints, and temporary leftovers of saves that died.
 fn prune(dir: &Path, keep: usize) -> Result<(), Error> {
     let entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(io(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        std::fs::read_dir(dir).map_err(Error::io(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for tmp in entries.iter().filter(|p| p.is_dir() && name(p).starts_with(".step_") && name(p).ends_with(".tmp")) {
-        std::fs::remove_dir_all(tmp).map_err(io(tmp))?;
+        std::fs::remove_dir_all(tmp).map_err(Error::io(tmp))?;
     }
     let mut steps: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir() && name(p).starts_with("step_")).collect();
     steps.sort();
     let excess = steps.len().saturating_sub(keep);
     for old in &steps[..excess] {
-        std::fs::remove_dir_all(old).map_err(io(old))?;
+        std::fs::remove_dir_all(old).map_err(Error::io(old))?;
     }
     Ok(())
 }
@@ -125,12 +121,12 @@ pub fn latest(dir: &Path) -> Result<Option<PathBuf>, Error> {
 pub fn load(ckpt: &Path, net: &mut Net, opt: &mut AdamW) -> Result<TrainerState, Error> {
     let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
     let state_path = ckpt.join("trainer.json");
-    let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
+    let text = std::fs::read_to_string(&state_path).map_err(Error::io(&state_path))?;
     let state: TrainerState = serde_json::from_str(&text).map_err(|e| bad(format!("trainer.json: {e}")))?;
     let mut files = BTreeMap::new();
     for f in FILES {
         let path = ckpt.join(f);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
         let want = state.checksums.get(f).ok_or_else(|| bad(format!("trainer.json has no checksum for {f}")))?;
         if crc32fast::hash(&bytes) != *want {
             return Err(bad(format!("{f} is corrupt or truncated (checksum mismatch)")));

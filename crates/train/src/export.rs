@@ -20,17 +20,12 @@ pub fn hf_dir(ckpt: &Path, tok: &Tokenizer, out: &Path) -> Result<(), Error> {
     hf_tokenizer(tok, context, out)
 }
 
-fn io(p: &Path) -> impl Fn(std::io::Error) -> Error {
-    let p = p.display().to_string();
-    move |e| Error::Io { path: p.clone(), source: e }
-}
-
 /// The weights and `config.json` (with bos/eos ids when a tokenizer's (vocabulary, bos) is
 /// given, which must match the model's vocabulary); returns the context length.
 pub fn hf_model(ckpt: &Path, tokenizer: Option<(usize, u32)>, out: &Path) -> Result<u64, Error> {
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    std::fs::create_dir_all(out).map_err(Error::io(out))?;
     let config_path = ckpt.join("config.json");
-    let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
+    let text = std::fs::read_to_string(&config_path).map_err(Error::io(&config_path))?;
     let mut config: Value = serde_json::from_str(&text)
         .map_err(|e| Error::Checkpoint { path: config_path.display().to_string(), message: e.to_string() })?;
     if let Some((n_vocab, bos)) = tokenizer {
@@ -46,7 +41,7 @@ pub fn hf_model(ckpt: &Path, tokenizer: Option<(usize, u32)>, out: &Path) -> Res
     }
     let context = config["n_positions"].as_u64().or(config["max_position_embeddings"].as_u64()).unwrap_or(0);
     let model = ckpt.join("model.safetensors");
-    let weights = std::fs::read(&model).map_err(io(&model))?;
+    let weights = std::fs::read(&model).map_err(Error::io(&model))?;
     atomic_write(&out.join("model.safetensors"), &weights)?;
     atomic_write(&out.join("config.json"), serde_json::to_string_pretty(&config).expect("json").as_bytes())?;
     Ok(context)

@@ -8,8 +8,8 @@
 //! (`trainer`), with its metrics log, loss curve and checkpoints that resume bit for bit
 //! (`metrics`, `plot`, `checkpoint`); on that loop, pretraining (`pretrain`: making a run
 //! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
-//! files); bits per byte on held-out text for the exam (`heldout`); and Hugging Face export
-//! (`export`).
+//! files); bits per byte on held-out text for the exam (`heldout`); Hugging Face export
+//! (`export`); and the speedrun's stages and folder (`speedrun`).
 
 pub mod checkpoint;
 pub mod config;
@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod sft;
 pub mod sft_loader;
 pub mod shard;
+pub mod speedrun;
 pub mod tokenize;
 pub mod trainer;
 
@@ -50,4 +51,11 @@ pub enum Error {
     Generate(#[from] minichat_chat::Error),
     #[error(transparent)]
     Corpus(#[from] minichat_corpus::Error),
+}
+
+impl Error {
+    /// An I/O error on `path`, for `map_err`.
+    pub(crate) fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |source| Error::Io { path: path.display().to_string(), source }
+    }
 }

@@ -5,7 +5,6 @@
 //! `shards/`, and the config is written last, so a folder with a `config.toml` is a complete
 //! run (`Run::open` checks for it) and a crash before that leaves no half-made run to resume.
 
-use crate::checkpoint::TrainerState;
 use crate::config::TrainConfig;
 use crate::loader::Loader;
 use crate::run::Run;
@@ -47,13 +46,7 @@ pub fn start(start: Start, progress: impl FnMut(u64)) -> Result<Started, Error> 
         }
         Start::New { out, config } => {
             config.validate()?;
-            let run = Run::new(out);
-            if run.config().exists() {
-                return Err(Error::Config(format!(
-                    "{} already holds a run: resume it, or pick another output folder",
-                    run.path().display()
-                )));
-            }
+            let run = Run::create(out)?;
             if config.data.corpus.is_empty() {
                 return Err(Error::Config("no corpus: name the files to train on (text, JSONL or Parquet)".into()));
             }
@@ -93,7 +86,7 @@ pub fn train(
             t + 1
         )));
     }
-    let (state, last_ckpt): (TrainerState, _) = trainer::start(run, resume, &mut net, &mut opt, obs, |net, _, _| {
+    let (state, last_ckpt) = trainer::start(run, resume, &mut net, &mut opt, obs, |net, _, _| {
         let (n_layer, table) = (net.config().n_layer, net.params().to_vec());
         init::gpt2_init(&table, net.buffers().0, n_layer, tr.seed);
         Ok(())

@@ -37,6 +37,18 @@ impl Run {
         Run { dir: dir.into() }
     }
 
+    /// A folder for a new run: it must not hold one yet.
+    pub fn create(dir: impl Into<PathBuf>) -> Result<Run, Error> {
+        let run = Run::new(dir);
+        if run.config().exists() {
+            return Err(Error::Config(format!(
+                "{} already holds a run: resume it, or pick another output folder",
+                run.dir.display()
+            )));
+        }
+        Ok(run)
+    }
+
     /// An existing run: `dir` must hold a run's config.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Run, Error> {
         let run = Run::new(dir);
@@ -85,8 +97,7 @@ impl Run {
     /// The run's resolved config.
     pub fn read_config(&self) -> Result<TrainConfig, Error> {
         let path = self.config();
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
         TrainConfig::from_toml(&text, &path.display().to_string())
     }
 

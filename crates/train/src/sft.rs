@@ -82,7 +82,7 @@ pub struct SftSource {
 impl SftSource {
     pub fn read(run: &Run) -> Result<SftSource, Error> {
         let path = run.sft_source();
-        let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
     }
 }
@@ -135,17 +135,10 @@ pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> 
         }
         SftStart::New(a) => {
             let base = Run::open(&a.base)?;
-            let run = Run::new(&a.out);
-            if run.config().exists() {
-                return Err(Error::Config(format!(
-                    "{} already holds a run: resume it, or pick another output folder",
-                    run.path().display()
-                )));
-            }
+            let run = Run::create(&a.out)?;
             let checkpoint = base.checkpoint(a.checkpoint.as_deref())?;
             let config = sft_config(base.read_config()?, &a, &run)?;
-            let abs =
-                |p: &Path| std::path::absolute(p).map_err(|e| Error::Io { path: p.display().to_string(), source: e });
+            let abs = |p: &Path| std::path::absolute(p).map_err(Error::io(p));
             let source = SftSource {
                 base_checkpoint: abs(&checkpoint)?,
                 conversations: a.conversations.iter().map(|p| abs(p)).collect::<Result<_, _>>()?,
@@ -156,26 +149,19 @@ pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> 
     };
     let tok = base.as_ref().unwrap_or(&run).load_tokenizer()?;
     let ct = ChatTokens::of(&tok)?;
+    // A file named N times (a mixture's weight) is read and rendered once, and counts N times.
+    let mut read: std::collections::HashMap<&Path, (Rendered, Vec<String>)> = Default::default();
     let mut rendered = Vec::new();
     for path in &source.conversations {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
-        let read = minichat_chat::dataset::read(&text, &path.display().to_string(), strict)?;
-        for p in &read.problems {
-            skipped(p);
+        if !read.contains_key(path.as_path()) {
+            read.insert(path, read_conversations(path, &tok, &ct, strict)?);
         }
-        if read.skipped > read.problems.len() {
-            skipped(&format!("... {} lines skipped in all in {}", read.skipped, path.display()));
-        }
-        for c in &read.conversations {
-            rendered.push(render(c, &tok, &ct)?);
-        }
+        let (conversations, problems) = &read[path.as_path()];
+        problems.iter().for_each(|p| skipped(p));
+        rendered.extend(conversations.iter().cloned());
     }
     if let Some(base) = &base {
-        std::fs::create_dir_all(run.path())
-            .map_err(|e| Error::Io { path: run.path().display().to_string(), source: e })?;
-        let tokenizer = std::fs::read(base.tokenizer())
-            .map_err(|e| Error::Io { path: base.tokenizer().display().to_string(), source: e })?;
+        let tokenizer = std::fs::read(base.tokenizer()).map_err(Error::io(&base.tokenizer()))?;
         minichat_corpus::atomic_write(&run.tokenizer(), &tokenizer)?;
         let json = serde_json::to_vec_pretty(&source).expect("the source serialises");
         minichat_corpus::atomic_write(&run.sft_source(), &json)?;
@@ -183,6 +169,23 @@ pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> 
     }
     let data = split(rendered, source.val_fraction);
     Ok(Prepared { run, config, tok, source, data, resume: base.is_none() })
+}
+
+/// The rendered conversations of one file, and its bad lines as `FILE:LINE: reason` (with a
+/// total when there are more than are listed).
+fn read_conversations(
+    path: &Path,
+    tok: &Tokenizer,
+    ct: &ChatTokens,
+    strict: bool,
+) -> Result<(Rendered, Vec<String>), Error> {
+    let minichat_chat::dataset::Read { conversations, skipped, mut problems } =
+        minichat_chat::dataset::read_file(path, strict)?;
+    if skipped > problems.len() {
+        problems.push(format!("... {skipped} lines skipped in all in {}", path.display()));
+    }
+    let rendered = conversations.iter().map(|c| render(c, tok, ct)).collect::<Result<_, _>>()?;
+    Ok((rendered, problems))
 }
 
 /// The base run's config with fine-tuning's optimizer settings: no samples, checkpoints at

@@ -52,7 +52,8 @@ pub fn reply(assistant: &Assistant, prompt: &[Message], max_tokens: usize) -> Re
         sampler: SamplerConfig { temperature: 0.0, ..Default::default() },
         max_tokens: max_tokens.min(room),
     };
-    Ok(assistant.reply(prompt, &settings, &AtomicBool::new(false), &mut |_| {})?.messages)
+    let turn = assistant.start_rendered(&ids, &settings)?;
+    Ok(assistant.run(turn, &AtomicBool::new(false), &mut |_| {})?.messages)
 }
 
 /// A reply as one line of text, calls and results shown: `[calculator 12*7] [-> 84] 84`.

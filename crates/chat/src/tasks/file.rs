@@ -58,8 +58,8 @@ pub fn questions(path: &Path, limit: usize) -> Result<Vec<Question>, Error> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(limit) {
         let at = |what: String| Error::File(format!("{}:{}: {what}", path.display(), i + 1));
-        let messages = crate::dataset::parse_line(line).map_err(at)?;
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at(format!("not JSON: {e}")))?;
+        let messages = crate::dataset::conversation_of(&v).map_err(at)?;
         let answer = v["answer"].as_str().ok_or_else(|| at("no \"answer\"".into()))?;
         let upto = messages.iter().position(|m| m.role == Role::User).map_or(0, |p| p + 1);
         out.push(Question { prompt: messages[..upto].to_vec(), answer: answer.to_string() });

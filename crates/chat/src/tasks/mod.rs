@@ -37,19 +37,10 @@ pub struct Made {
     pub search_facts: Option<(usize, usize)>,
 }
 
-/// The documents of a search index and the search over it, for the search task.
-pub struct SearchSource<'a, I: IntoIterator<Item = &'a str>> {
-    pub documents: I,
-    pub search: &'a Search<'a>,
-}
-
 /// Makes every task: arithmetic, spelling on `words` (at least 50), identity, and with a
-/// search index the search task (which needs at least 2 facts in it).
-pub fn make<'a, I: IntoIterator<Item = &'a str>>(
-    opts: &Options,
-    words: &[String],
-    search: Option<SearchSource<'a, I>>,
-) -> Result<Made, Error> {
+/// search index (its passages' texts and the search over it) the search task, which needs at
+/// least 2 facts in them.
+pub fn make(opts: &Options, words: &[String], search: Option<(&[&str], &Search)>) -> Result<Made, Error> {
     if words.len() < 50 {
         return Err(Error::Config(format!("only {} usable words for spelling (need 50)", words.len())));
     }
@@ -60,8 +51,8 @@ pub fn make<'a, I: IntoIterator<Item = &'a str>>(
         ("identity", identity::split(train, seed, &opts.identity)),
     ];
     let mut search_facts = None;
-    if let Some(SearchSource { documents, search }) = search {
-        let (facts, dropped) = search::facts(documents, search);
+    if let Some((passages, search)) = search {
+        let (facts, dropped) = search::facts(passages.iter().copied(), search);
         if facts.len() < 2 {
             return Err(Error::Config(format!(
                 "{} facts found; the search task needs at least 2 (it looks for the Python documentation's \"Source code: Lib/...\" lines)",

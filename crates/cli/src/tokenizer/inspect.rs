@@ -2,7 +2,7 @@
 //! tiktokenizer web app Karpathy uses in his lectures.
 
 use super::{as_text, read_input, TokenizerArg};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use minichat_tokenizer::stream::spans;
 use minichat_tokenizer::Tokenizer;
@@ -56,10 +56,9 @@ fn visible(text: &str, show_whitespace: bool) -> String {
 
 /// Prints the first conversations of a file as rendered for training, trained tokens marked.
 fn run_chat(a: &InspectArgs, path: &std::path::Path, tok: &Tokenizer, color: bool) -> Result<()> {
-    use minichat_chat::conversation::{render, ChatTokens};
+    use minichat_chat::conversation::{learned_spans, render, ChatTokens};
     let ct = ChatTokens::of(tok)?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let read = minichat_chat::dataset::read(&text, &path.display().to_string(), false)?;
+    let read = minichat_chat::dataset::read_file(path, false)?;
     for problem in &read.problems {
         eprintln!("skipped: {problem}");
     }
@@ -67,10 +66,8 @@ fn run_chat(a: &InspectArgs, path: &std::path::Path, tok: &Tokenizer, color: boo
         let (ids, mask) = render(conversation, tok, &ct)?;
         let trained = mask.iter().filter(|&&m| m == 1).count();
         println!("conversation {}: {} tokens, {trained} trained (the assistant's)", n + 1, ids.len());
-        let (mut out, mut at, mut in_run) = (String::new(), 0, false);
-        for span in spans(tok, &ids)? {
-            let learn = mask[at..at + span.ids.len()].contains(&1);
-            at += span.ids.len();
+        let (mut out, mut in_run) = (String::new(), false);
+        for (span, learn) in learned_spans(tok, &ids, &mask)? {
             let shown = visible(&span.text, a.show_whitespace);
             if color {
                 // Green background for what is learned, grey text for what is given.

@@ -1,0 +1,128 @@
+//! A conversation with the assistant, turn after turn: the system prompt, the messages so far
+//! and the sampler settings, with a fresh seed each turn (the same seeds in the same order give
+//! the same chat). A question joins the conversation with its reply; a question whose reply is
+//! unusable (nothing written) or failed is dropped again, so the conversation always stays
+//! valid. Text commands (`/temperature 0.5`, `/system ...`, `/clear`) change it between turns.
+//! `minichat chat` is this session in a terminal.
+
+use crate::assistant::{Assistant, Event, Reply, Settings};
+use crate::conversation::{validate, Message, Role};
+use crate::sampler::SamplerConfig;
+use crate::Error;
+use std::sync::atomic::AtomicBool;
+
+/// What a question got.
+#[derive(Debug)]
+pub struct Answer {
+    pub reply: Reply,
+    /// Whether the question and the reply joined the conversation (a reply with nothing in it
+    /// does not).
+    pub kept: bool,
+}
+
+pub struct Session {
+    /// Opens the first user message (the chat format has no system turn of its own).
+    pub system: Option<String>,
+    /// The conversation so far, without the system prompt.
+    pub messages: Vec<Message>,
+    pub sampler: SamplerConfig,
+    /// Reply tokens at most.
+    pub max_tokens: usize,
+    turns: u64,
+}
+
+impl Session {
+    pub fn new(system: Option<String>, sampler: SamplerConfig, max_tokens: usize) -> Session {
+        Session { system, messages: Vec::new(), sampler, max_tokens, turns: 0 }
+    }
+
+    /// Starts over with another system prompt (None: none).
+    pub fn restart(&mut self, system: Option<String>) {
+        self.system = system;
+        self.messages.clear();
+    }
+
+    /// Asks `question`: the assistant's reply streams through `on_event` and, when it has
+    /// something in it, joins the conversation with the question. An error leaves the
+    /// conversation as it was.
+    pub fn ask(
+        &mut self,
+        assistant: &Assistant,
+        question: &str,
+        cancel: &AtomicBool,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Answer, Error> {
+        let mut convo: Vec<Message> = self.system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
+        convo.extend(self.messages.iter().cloned());
+        convo.push(Message::new(Role::User, question));
+        self.sampler.seed = self.sampler.seed.wrapping_add(self.turns);
+        self.turns += 1;
+        let settings = Settings { sampler: self.sampler.clone(), max_tokens: self.max_tokens };
+        let reply = assistant.reply(&convo, &settings, cancel, on_event)?;
+        let start = convo.len() - self.messages.len() - 1;
+        convo.extend(reply.messages.iter().cloned());
+        let kept = validate(&convo).is_ok();
+        if kept {
+            self.messages = convo.split_off(start);
+        }
+        Ok(Answer { reply, kept })
+    }
+
+    /// A text command (the line after its `/`): changes the session and says what it did;
+    /// None for `quit`.
+    pub fn command(&mut self, cmd: &str, vocab: usize) -> Option<String> {
+        let (name, arg) = cmd.split_once(' ').map_or((cmd, ""), |(n, a)| (n, a.trim()));
+        Some(match name {
+            "quit" | "exit" => return None,
+            "help" => HELP.to_string(),
+            "clear" => {
+                self.messages.clear();
+                "(conversation cleared)".into()
+            }
+            "system" => {
+                self.restart((!arg.is_empty()).then(|| arg.to_string()));
+                "(system prompt set; conversation cleared)".into()
+            }
+            "temperature" | "topk" => {
+                let mut next = self.sampler.clone();
+                let parsed = match name {
+                    "temperature" => arg.parse().map(|t| next.temperature = t).is_ok(),
+                    _ => arg.parse().map(|k| next.top_k = k).is_ok(),
+                };
+                match (parsed, next.validate(vocab)) {
+                    (true, Ok(())) => {
+                        self.sampler = next;
+                        format!("({name} = {arg})")
+                    }
+                    (false, _) => format!("/{name} needs a number"),
+                    (_, Err(e)) => e.to_string(),
+                }
+            }
+            _ => format!("unknown command /{name}; /help lists them"),
+        })
+    }
+}
+
+/// The text commands.
+pub const HELP: &str = "/temperature X   set the temperature (0 = greedy)\n/topk K          keep the K most likely tokens (0 = off)\n/system TEXT     set the system prompt and start over\n/clear           start over\n/help            this list\n/quit            leave (Ctrl-D too)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_change_the_session_or_say_why_not() {
+        let mut s = Session::new(Some("Be brief.".into()), SamplerConfig::default(), 10);
+        s.messages.push(Message::new(Role::User, "hi"));
+        assert_eq!(s.command("temperature 0.5", 100).as_deref(), Some("(temperature = 0.5)"));
+        assert_eq!(s.sampler.temperature, 0.5);
+        assert_eq!(s.command("topk x", 100).as_deref(), Some("/topk needs a number"));
+        assert!(s.command("temperature -1", 100).unwrap().contains("temperature -1"));
+        assert_eq!(s.command("clear", 100).as_deref(), Some("(conversation cleared)"));
+        assert!(s.messages.is_empty() && s.system.is_some());
+        s.command("system", 100);
+        assert!(s.system.is_none());
+        assert!(s.command("nope", 100).unwrap().contains("/help"));
+        assert_eq!(s.command("quit", 100), None);
+    }
+}

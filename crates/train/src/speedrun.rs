@@ -1,0 +1,194 @@
+//! The speedrun: every stage on the embedded data, sized by a preset (`preset`), as the
+//! minichat binary's own commands (as nanochat's speedrun.sh runs its scripts), in one folder:
+//!
+//! ```text
+//! OUT/web/              `data run` on the demo crawl
+//! OUT/web-dedup/        `data dedup`; its output/ is the cleaned crawl
+//! OUT/web.idx           `data index`: the search tool's index
+//! OUT/tokenizer.mctok   `tokenizer train` on the corpus and the cleaned crawl
+//! OUT/base/             `pretrain`: the base run
+//! OUT/tasks/            `tasks make`: generated conversations (`minichat_chat::tasks::file`)
+//! OUT/chat/             `sft`: the chat run, on the fine-tuning mixture
+//! OUT/report/           `eval` of both runs: report.md and report.svg
+//! ```
+//!
+//! A stage whose output is already there is left out (or its run resumed), so a rerun after a
+//! stop, a crash or Ctrl-C carries on; the data stages skip themselves.
+
+use crate::preset::Preset;
+use crate::Error;
+use minichat_chat::tasks::file::{test_path, train_path};
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+/// The fine-tuning mixture: each task's training file and how many times it is given. A file
+/// given N times weighs N times (nanochat repeats tasks in its mixture too): arithmetic three
+/// times, as copying the numbers into the call and the answer is slow to learn; search four
+/// times, as its facts are few (a few hundred conversations).
+pub const MIXTURE: [(&str, usize); 4] = [("arithmetic", 3), ("spelling", 1), ("identity", 1), ("search", 4)];
+
+/// The speedrun's folder (see the layout above).
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub out: PathBuf,
+}
+
+impl Layout {
+    pub fn index(&self) -> PathBuf {
+        self.out.join("web.idx")
+    }
+    pub fn chat(&self) -> PathBuf {
+        self.out.join("chat")
+    }
+    pub fn report(&self) -> PathBuf {
+        self.out.join("report")
+    }
+}
+
+/// One stage: its name and the minichat command line that runs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    pub name: &'static str,
+    pub args: Vec<String>,
+}
+
+fn args(words: &[&dyn Display]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// The stages still to run, in order, on the embedded `data` folder (and the `corpus` files
+/// added to pretraining), into `layout`.
+pub fn plan(size: &Preset, data: &Path, corpus: &[PathBuf], layout: &Layout) -> Result<Vec<Stage>, Error> {
+    let (warc, text) = (data.join("web/demo.warc.gz"), data.join("corpus.jsonl"));
+    for f in [&warc, &text] {
+        if !f.exists() {
+            return Err(Error::Data(format!(
+                "{}: missing (run from the repository root, or name the data folder)",
+                f.display()
+            )));
+        }
+    }
+    if let Some(f) = corpus.iter().find(|f| !f.exists()) {
+        return Err(Error::Data(format!("{}: no such corpus file", f.display())));
+    }
+    let at = |name: &str| layout.out.join(name);
+    let (web, dedup, tok, base, tasks) = (at("web"), at("web-dedup"), at("tokenizer.mctok"), at("base"), at("tasks"));
+    let (index, chat, cleaned) = (layout.index(), layout.chat(), dedup.join("output"));
+    let (warc, text, web_out) = (warc.display(), text.display(), web.join("output"));
+    let mut stages = vec![
+        Stage { name: "web data", args: args(&[&"data", &"run", &warc, &"-o", &web.display()]) },
+        Stage { name: "deduplication", args: args(&[&"data", &"dedup", &web_out.display(), &"-o", &dedup.display()]) },
+    ];
+    if !index.exists() {
+        let args = args(&[&"data", &"index", &cleaned.display(), &"-o", &index.display()]);
+        stages.push(Stage { name: "search index", args });
+    }
+    if !tok.exists() {
+        let args =
+            args(&[&"tokenizer", &"train", &text, &cleaned.display(), &"-v", &size.vocab_size, &"-o", &tok.display()]);
+        stages.push(Stage { name: "tokenizer", args });
+    }
+    let pretrain = match base.join("config.toml").exists() {
+        true => args(&[&"pretrain", &"--resume", &base.display()]),
+        false => [
+            args(&[&"pretrain", &"--preset", &size.name, &"--corpus", &text, &cleaned.display()]),
+            corpus.iter().map(|c| c.display().to_string()).collect(),
+            args(&[&"-t", &tok.display(), &"-o", &base.display(), &"--depth", &size.depth]),
+            args(&[&"--context", &size.context, &"--steps", &size.pretrain_steps]),
+        ]
+        .concat(),
+    };
+    stages.push(Stage { name: "pretraining", args: pretrain });
+    if !test_path(&tasks, "search").exists() {
+        let args = args(&[
+            &"tasks",
+            &"make",
+            &"-o",
+            &tasks.display(),
+            &"--train",
+            &size.conversations,
+            &"--words-from",
+            &text,
+            &"--search-index",
+            &index.display(),
+        ]);
+        stages.push(Stage { name: "conversations", args });
+    }
+    let sft = match chat.join("config.toml").exists() {
+        true => args(&[&"sft", &"--resume", &chat.display()]),
+        false => {
+            let files = MIXTURE.iter().flat_map(|&(task, n)| std::iter::repeat_n(train_path(&tasks, task), n));
+            [
+                args(&[&"sft", &"--base", &base.display(), &"-o", &chat.display(), &"--conversations"]),
+                files.map(|f| f.display().to_string()).collect(),
+                args(&[
+                    &"--steps",
+                    &size.sft_steps,
+                    &"--lr",
+                    &size.sft_lr,
+                    &"--eval-every",
+                    &(size.sft_steps / 4).max(1),
+                ]),
+            ]
+            .concat()
+        }
+    };
+    stages.push(Stage { name: "fine-tuning", args: sft });
+    let exam = args(&[
+        &"eval",
+        &base.display(),
+        &chat.display(),
+        &"--tasks",
+        &tasks.display(),
+        &"--limit",
+        &size.exam_questions,
+        &"--search-index",
+        &index.display(),
+        &"-o",
+        &layout.report().display(),
+    ]);
+    stages.push(Stage { name: "exam", args: exam });
+    Ok(stages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_runs_every_stage_then_leaves_out_what_is_done() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+        let out = std::env::temp_dir().join(format!("minichat-speedrun-plan-{}", std::process::id()));
+        let layout = Layout { out: out.clone() };
+        let tiny = crate::preset::preset("tiny").unwrap();
+        let names = |stages: &[Stage]| stages.iter().map(|s| s.name).collect::<Vec<_>>();
+        let stages = plan(tiny, &data, &[], &layout).unwrap();
+        assert_eq!(
+            names(&stages),
+            [
+                "web data",
+                "deduplication",
+                "search index",
+                "tokenizer",
+                "pretraining",
+                "conversations",
+                "fine-tuning",
+                "exam"
+            ]
+        );
+        let sft = &stages[6].args;
+        let arithmetic = train_path(&out.join("tasks"), "arithmetic").display().to_string();
+        assert_eq!(sft.iter().filter(|a| **a == arithmetic).count(), 3);
+        // Once the index, tokenizer and tasks are there and the runs exist, they are resumed.
+        std::fs::create_dir_all(out.join("base")).unwrap();
+        std::fs::create_dir_all(out.join("tasks")).unwrap();
+        for f in ["web.idx", "tokenizer.mctok", "base/config.toml", "tasks/search-test.jsonl"] {
+            std::fs::write(out.join(f), "").unwrap();
+        }
+        let again = plan(tiny, &data, &[], &layout).unwrap();
+        assert_eq!(names(&again), ["web data", "deduplication", "pretraining", "fine-tuning", "exam"]);
+        assert_eq!(again[2].args, ["pretrain", "--resume", &out.join("base").display().to_string()]);
+        assert!(plan(tiny, &out, &[], &layout).unwrap_err().to_string().contains("missing"));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
