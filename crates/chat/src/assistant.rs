@@ -11,9 +11,14 @@
 //!
 //! A `Turn` owns its KV cache and sampler, so a caller can hold several and step them in turn
 //! (the server serves many conversations this way); `Assistant::reply` runs one to its end.
+//! A turn can also be queued unfed (`queue`): then its steps first feed the prompt a chunk at
+//! a time, so a long prompt does not stall the turns stepped beside it. A raw turn (`raw`)
+//! continues text as a base model does: no chat format, no tools, it ends at a bos.
 
 use crate::conversation::{parse_reply, prompt_for_reply, tool_result_tokens, ChatTokens, Message, ToolCall};
 use crate::generate::{prefill, Sequence};
+use crate::logprobs::TokenLogprob;
+use crate::sampler::Draw;
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::tools::Tools;
 use crate::Error;
@@ -55,15 +60,26 @@ pub enum Event {
     ToolCall(ToolCall),
     /// The tool's result, now forced into the reply.
     ToolResult(String),
+    /// A drawn token with its log-probability and the most likely alternatives (with
+    /// `Settings::logprobs` on; it comes before the text it is part of).
+    Token(TokenLogprob),
     /// The turn ended.
     Done { finish: FinishReason, usage: Usage },
 }
 
-/// How to answer: the sampler and the reply's budget of drawn tokens.
+/// How to answer: the sampler, the reply's budget of drawn tokens, and whether to report each
+/// token's log-probability with this many alternatives (`Event::Token`).
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub sampler: SamplerConfig,
     pub max_tokens: usize,
+    pub logprobs: Option<usize>,
+}
+
+impl Settings {
+    pub fn new(sampler: SamplerConfig, max_tokens: usize) -> Settings {
+        Settings { sampler, max_tokens, logprobs: None }
+    }
 }
 
 /// A finished turn.
@@ -87,12 +103,26 @@ pub struct Turn {
     in_call: bool,
     stream: StreamDecoder,
     finish: Option<FinishReason>,
+    logprobs: Option<usize>,
+    /// Prompt tokens fed per step while the prompt is not all fed.
+    chunk: usize,
+    raw: bool,
 }
 
 impl Turn {
     /// Why it ended, once it has.
     pub fn finish(&self) -> Option<FinishReason> {
         self.finish
+    }
+
+    /// Whether the prompt is still being fed (no token drawn yet).
+    pub fn prefilling(&self) -> bool {
+        self.seq.unfed_prompt() > 0
+    }
+
+    /// Tokens drawn so far.
+    pub fn drawn(&self) -> usize {
+        self.seq.drawn
     }
 }
 
@@ -120,14 +150,28 @@ impl<'a> Assistant<'a> {
     pub fn start_rendered(&self, prompt: &[u32], settings: &Settings) -> Result<Turn, Error> {
         let cache = prefill(self.net, prompt)?;
         let sampler = Sampler::new(settings.sampler.clone(), self.net.config().vocab_size)?;
-        Ok(Turn {
-            seq: Sequence::new(cache, prompt, sampler),
+        Ok(self.turn(Sequence::new(cache, prompt, sampler), prompt.len(), settings, usize::MAX, false))
+    }
+
+    /// A turn whose prompt (rendered, or raw text's tokens when `raw`) is checked but not fed:
+    /// its first steps feed `chunk` prompt tokens each.
+    pub fn queue(&self, prompt: &[u32], settings: &Settings, chunk: usize, raw: bool) -> Result<Turn, Error> {
+        let sampler = Sampler::new(settings.sampler.clone(), self.net.config().vocab_size)?;
+        Ok(self.turn(Sequence::unfed(self.net, prompt, sampler)?, prompt.len(), settings, chunk, raw))
+    }
+
+    fn turn(&self, seq: Sequence, prompt_tokens: usize, settings: &Settings, chunk: usize, raw: bool) -> Turn {
+        Turn {
+            prompt_tokens,
+            seq,
             max_tokens: settings.max_tokens,
-            prompt_tokens: prompt.len(),
             in_call: false,
             stream: StreamDecoder::new(),
             finish: None,
-        })
+            logprobs: settings.logprobs,
+            chunk,
+            raw,
+        }
     }
 
     /// Draws one token of `turn` and reports what it did; returns why the turn ended once it
@@ -136,16 +180,23 @@ impl<'a> Assistant<'a> {
         if turn.finish.is_some() {
             return Ok(turn.finish);
         }
+        if turn.prefilling() {
+            turn.seq.prefill_chunk(self.net, turn.chunk)?;
+            return Ok(None);
+        }
         if turn.seq.drawn >= turn.max_tokens {
             return Ok(Some(self.end(turn, FinishReason::Length, on_event)));
         }
         let ct = &self.ct;
-        let token = turn.seq.draw(0).token;
-        if token == ct.assistant_end || token == ct.bos {
+        let draw = turn.seq.draw(turn.logprobs.map_or(0, |k| k.max(1)));
+        let token = draw.token;
+        if token == ct.bos || (!turn.raw && token == ct.assistant_end) {
             return Ok(Some(self.end(turn, FinishReason::Stop, on_event)));
         }
         let mut forced = Vec::new();
-        if token == ct.tool_call_start {
+        if turn.raw {
+            self.text(turn, &draw, on_event)?;
+        } else if token == ct.tool_call_start {
             turn.in_call = true;
         } else if token == ct.tool_call_end {
             turn.in_call = false;
@@ -158,10 +209,7 @@ impl<'a> Assistant<'a> {
                 on_event(Event::ToolResult(result));
             }
         } else if !turn.in_call && token != ct.tool_result_start && token != ct.tool_result_end {
-            let text = turn.stream.push(self.tok, token)?;
-            if !text.is_empty() {
-                on_event(Event::Text(text));
-            }
+            self.text(turn, &draw, on_event)?;
         }
         match turn.seq.feed(self.net, token, &forced, false)? {
             Some(_) => Ok(Some(self.end(turn, FinishReason::Context, on_event))),
@@ -169,8 +217,24 @@ impl<'a> Assistant<'a> {
         }
     }
 
-    /// Ends `turn`: the text held back, then `Event::Done`.
-    fn end(&self, turn: &mut Turn, finish: FinishReason, on_event: &mut dyn FnMut(Event)) -> FinishReason {
+    /// Reports a drawn token of the reply's text (its log-probability first, when asked).
+    fn text(&self, turn: &mut Turn, draw: &Draw, on_event: &mut dyn FnMut(Event)) -> Result<(), Error> {
+        if let Some(k) = turn.logprobs {
+            on_event(Event::Token(TokenLogprob::of(draw, k)));
+        }
+        let text = turn.stream.push(self.tok, draw.token)?;
+        if !text.is_empty() {
+            on_event(Event::Text(text));
+        }
+        Ok(())
+    }
+
+    /// Ends `turn` now (or it has ended): the text held back, then `Event::Done`. A caller
+    /// ends a turn this way when it cancels it or when its own stop condition is met.
+    pub fn end(&self, turn: &mut Turn, finish: FinishReason, on_event: &mut dyn FnMut(Event)) -> FinishReason {
+        if let Some(done) = turn.finish {
+            return done;
+        }
         let rest = turn.stream.finish();
         if !rest.is_empty() {
             on_event(Event::Text(rest));

@@ -72,9 +72,9 @@ pub struct Sequence {
     pub drawn: usize,
 }
 
-/// Checks a prompt and feeds it through a new KV cache of the model's context (the prefill
-/// that N samples of it share).
-pub fn prefill(net: &Net, prompt: &[u32]) -> Result<KvCache, Error> {
+/// Checks that a prompt can be run: not empty, its ids in the vocabulary, and room left in
+/// the model's context for at least one more token.
+pub fn check_prompt(net: &Net, prompt: &[u32]) -> Result<(), Error> {
     let (context, vocab) = (net.config().block_size, net.config().vocab_size);
     if prompt.is_empty() {
         return Err(Error::Prompt("the prompt is empty (it needs at least a bos token)".into()));
@@ -88,7 +88,14 @@ pub fn prefill(net: &Net, prompt: &[u32]) -> Result<KvCache, Error> {
     if let Some(bad) = prompt.iter().find(|&&t| t as usize >= vocab) {
         return Err(Error::Prompt(format!("token id {bad} is outside the vocabulary of {vocab}")));
     }
-    let mut cache = KvCache::new(net.config(), context)?;
+    Ok(())
+}
+
+/// Checks a prompt and feeds it through a new KV cache of the model's context (the prefill
+/// that N samples of it share).
+pub fn prefill(net: &Net, prompt: &[u32]) -> Result<KvCache, Error> {
+    check_prompt(net, prompt)?;
+    let mut cache = KvCache::new(net.config(), net.config().block_size)?;
     net.extend(&mut cache, prompt)?;
     Ok(cache)
 }
@@ -104,6 +111,32 @@ impl Sequence {
             forced: Vec::new(),
             drawn: 0,
         }
+    }
+
+    /// A sample of a `check_prompt`ed prompt that is not fed yet: `prefill_chunk` feeds it a
+    /// piece at a time (so a long prompt does not stall the sequences stepped beside it).
+    pub fn unfed(net: &Net, prompt: &[u32], sampler: Sampler) -> Result<Sequence, Error> {
+        check_prompt(net, prompt)?;
+        Ok(Sequence::new(KvCache::new(net.config(), net.config().block_size)?, prompt, sampler))
+    }
+
+    /// Prompt tokens not fed yet (0 once prefilled).
+    pub fn unfed_prompt(&self) -> usize {
+        if self.tokens.is_empty() {
+            self.context.len() - self.cache.len()
+        } else {
+            0
+        }
+    }
+
+    /// Feeds up to `max` more of the prompt; returns how many are left.
+    pub fn prefill_chunk(&mut self, net: &Net, max: usize) -> Result<usize, Error> {
+        let (at, left) = (self.cache.len(), self.unfed_prompt());
+        let n = left.min(max.max(1));
+        if n > 0 {
+            net.extend(&mut self.cache, &self.context[at..at + n])?;
+        }
+        Ok(left - n)
     }
 
     /// Draws the next token from the logits after everything fed (it is not fed yet); `show`

@@ -2,7 +2,7 @@
 //! assistant. Owns the sampler chain (`sampler`: penalties, logit bias, temperature, top-k,
 //! top-p, min-p, seeded draws), the generation engine (`generate`: one prefill shared by N
 //! samples, step-wise KV-cache decoding, stop conditions, a tool-call hook that forces tokens
-//! into the sequence), the one assistant turn that `chat`, the exam and the server share
+//! into the sequence), tokens' log-probabilities as OpenAI's API reports them (`logprobs`), the one assistant turn that `chat`, the exam and the server share
 //! (`assistant`: render, prefill, sample, run tools, events, cancellation), a conversation held
 //! turn after turn (`session`), conversations in the chat format with tool calls
 //! (`conversation`) and conversation files in the public formats (`dataset`), the tools the
@@ -15,6 +15,7 @@ pub mod conversation;
 pub mod dataset;
 pub mod exam;
 pub mod generate;
+pub mod logprobs;
 pub mod sampler;
 pub mod session;
 pub mod tasks;

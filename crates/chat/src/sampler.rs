@@ -90,6 +90,9 @@ pub struct Draw {
     pub before: Vec<(u32, f32)>,
     /// The most likely tokens after temperature, top-k, top-p and min-p (renormalised).
     pub after: Vec<(u32, f32)>,
+    /// The drawn token's log-probability after penalties at temperature 1 (the model's own
+    /// distribution, what OpenAI's `logprobs` report), when candidates were asked for.
+    pub logprob: Option<f32>,
 }
 
 /// A sampler: settings plus its seeded generator (advanced by each draw).
@@ -112,16 +115,18 @@ impl Sampler {
         let c = &self.config;
         let mut l = logits.to_vec();
         penalize(&mut l, c, context, generated);
-        let before = if show > 0 { top(&softmax(&l, 1.0), show) } else { Vec::new() };
+        let model = (show > 0).then(|| softmax(&l, 1.0));
+        let before = model.as_ref().map(|p| top(p, show)).unwrap_or_default();
+        let logprob = |token: u32| model.as_ref().map(|p| log_prob(p[token as usize]));
         if c.temperature == 0.0 {
             let token = argmax(&l);
             let after = if show > 0 { vec![(token, 1.0)] } else { Vec::new() };
-            return Draw { token, before, after };
+            return Draw { token, before, after, logprob: logprob(token) };
         }
         let probs = filter(softmax(&l, c.temperature), c.top_k, c.top_p, c.min_p);
         let after = if show > 0 { top(&probs, show) } else { Vec::new() };
         let token = pick(&probs, &mut self.rng);
-        Draw { token, before, after }
+        Draw { token, before, after, logprob: logprob(token) }
     }
 }
 
@@ -155,6 +160,11 @@ fn penalize(l: &mut [f32], c: &SamplerConfig, context: &[u32], generated: &[u32]
             *x += b;
         }
     }
+}
+
+/// `ln p`, floored at -9999 (OpenAI's value for "impossible": JSON has no -infinity).
+pub fn log_prob(p: f64) -> f32 {
+    (p.ln() as f32).max(-9999.0)
 }
 
 /// The lowest id among the largest logits.

@@ -57,7 +57,7 @@ impl Session {
         convo.push(Message::new(Role::User, question));
         self.sampler.seed = self.sampler.seed.wrapping_add(self.turns);
         self.turns += 1;
-        let settings = Settings { sampler: self.sampler.clone(), max_tokens: self.max_tokens };
+        let settings = Settings::new(self.sampler.clone(), self.max_tokens);
         let reply = assistant.reply(&convo, &settings, cancel, on_event)?;
         let start = convo.len() - self.messages.len() - 1;
         convo.extend(reply.messages.iter().cloned());

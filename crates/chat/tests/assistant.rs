@@ -68,7 +68,7 @@ fn bigram_model(tok: &Tokenizer, chain: &[(u32, u32)]) -> Net {
 }
 
 fn greedy(max_tokens: usize) -> Settings {
-    Settings { sampler: SamplerConfig { temperature: 0.0, ..Default::default() }, max_tokens }
+    Settings::new(SamplerConfig { temperature: 0.0, ..Default::default() }, max_tokens)
 }
 
 fn question() -> Vec<Message> {

@@ -65,7 +65,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
                     Event::Text(t) => t,
                     Event::ToolCall(call) => format!("[{}", call.text()),
                     Event::ToolResult(result) => format!(" -> {result}] "),
-                    Event::Done { .. } => return,
+                    Event::Done { .. } | Event::Token(_) => return,
                 };
                 let _ = write!(stdout, "{text}");
                 let _ = stdout.flush();

@@ -16,6 +16,7 @@ mod next;
 mod plot;
 mod pretrain;
 mod progress;
+mod serve;
 mod sft;
 mod speedrun;
 mod tasks;
@@ -59,6 +60,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Chat with a chat model in the terminal (/help for commands).
     Chat(chat::ChatArgs),
+    /// Serve a chat model over an OpenAI-compatible HTTP API (chat and text completions).
+    Serve(serve::ServeArgs),
     /// The web-data pipeline: WARC files to clean, deduplicated text shards and a search index.
     #[command(subcommand)]
     Data(data::Command),
@@ -94,6 +97,7 @@ fn main() {
         Command::Next(a) => next::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Chat(a) => chat::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Data(cmd) => data::run(cmd),
         Command::Tasks(cmd) => tasks::run(cmd),
     };

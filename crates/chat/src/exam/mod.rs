@@ -48,10 +48,7 @@ pub fn reply(assistant: &Assistant, prompt: &[Message], max_tokens: usize) -> Re
     if room == 0 {
         return Err(Error::Prompt("the question does not fit in the context".into()));
     }
-    let settings = Settings {
-        sampler: SamplerConfig { temperature: 0.0, ..Default::default() },
-        max_tokens: max_tokens.min(room),
-    };
+    let settings = Settings::new(SamplerConfig { temperature: 0.0, ..Default::default() }, max_tokens.min(room));
     let turn = assistant.start_rendered(&ids, &settings)?;
     Ok(assistant.run(turn, &AtomicBool::new(false), &mut |_| {})?.messages)
 }

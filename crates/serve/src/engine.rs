@@ -1,0 +1,269 @@
+//! The engine: one thread that owns the model and serves every request's turns together.
+//!
+//! Requests arrive as `Job`s: one or more prompts, a choice per sampled reply (`n` per prompt),
+//! each with its own settings (seed + index). Up to `parallel` choices hold a slot at once;
+//! the rest wait in arrival order. Each round the engine admits waiting choices into free
+//! slots, then steps every slot once through the library's assistant turn: a slot still
+//! feeding its prompt feeds the next chunk of it (so a long prompt does not stall the
+//! others), a decoding slot draws one token. A new request joins at the next round; a choice
+//! whose client went away (its job's cancel flag) or whose time is up ends at the next round
+//! and frees its slot, touching no other slot. What a turn does goes back to the request's
+//! handler as `Update`s on its own channel.
+
+use crate::metrics::Metrics;
+use crate::stop::StopText;
+use minichat_chat::assistant::{Assistant, Event, FinishReason, Settings, Turn};
+use minichat_chat::logprobs::{prompt_logprobs, TokenLogprob};
+use minichat_chat::tools::Tools;
+use minichat_model::net::Net;
+use minichat_tokenizer::Tokenizer;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A search engine the model's `search` calls go to (the CLI hands in the data crate's index).
+pub type SearchFn = Box<dyn Fn(&str) -> String + Send>;
+
+/// One sampled reply of a job: which prompt it continues, and how.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub prompt: usize,
+    pub settings: Settings,
+}
+
+/// A request, as the engine runs it.
+pub struct Job {
+    pub prompts: Vec<Vec<u32>>,
+    pub choices: Vec<Choice>,
+    /// Raw text completion (no chat format, no tools) rather than an assistant reply.
+    pub raw: bool,
+    pub stop: Vec<String>,
+    /// Score the prompts' own tokens with this many alternatives (`echo` with `logprobs`).
+    pub prompt_logprobs: Option<usize>,
+    /// Set when the client goes away: the job's choices end at the next round.
+    pub cancel: Arc<AtomicBool>,
+    pub deadline: Instant,
+    pub submitted: Instant,
+    pub updates: UnboundedSender<Update>,
+}
+
+/// What the engine tells a request's handler.
+#[derive(Debug)]
+pub enum Update {
+    /// The prompt's tokens scored (`Job::prompt_logprobs`), once per prompt.
+    Prompt { prompt: usize, logprobs: Vec<Option<TokenLogprob>> },
+    /// An event of choice `choice`'s turn (`Event::Done` is its last).
+    Event { choice: usize, event: Event },
+    /// The request failed (after which nothing more comes).
+    Failed(String),
+}
+
+/// The engine's settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Choices decoded at once.
+    pub parallel: usize,
+    /// Prompt tokens a slot feeds per round while prefilling.
+    pub prefill_chunk: usize,
+}
+
+/// A choice holding a slot.
+struct Slot {
+    job: Arc<Job>,
+    choice: usize,
+    turn: Turn,
+    stop: StopText,
+    last_token: Option<Instant>,
+    failed: bool,
+}
+
+/// The model and what runs beside it, moved into the engine's thread.
+pub struct Engine {
+    pub net: Net,
+    pub tok: Arc<Tokenizer>,
+    pub search: Option<SearchFn>,
+    pub config: EngineConfig,
+    pub metrics: Arc<Metrics>,
+    /// Set at shutdown once the grace period is over: every turn ends now.
+    pub cut: Arc<AtomicBool>,
+}
+
+impl Engine {
+    /// Serves jobs until the sending side is dropped and every job is done.
+    pub fn run(self, jobs: Receiver<Job>) {
+        let search = self.search.as_ref().map(|f| Box::new(move |q: &str| f(q)) as _);
+        let tools = Tools { search };
+        let assistant = match Assistant::new(&self.net, &self.tok, Some(&tools)) {
+            Ok(a) => a,
+            Err(e) => return fail_all(&jobs, &e.to_string()),
+        };
+        let mut waiting: VecDeque<(Arc<Job>, usize)> = VecDeque::new();
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut open = true;
+        loop {
+            // Take what has arrived; sleep only when there is nothing to do.
+            while open {
+                let job = if slots.is_empty() && waiting.is_empty() {
+                    match jobs.recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    }
+                } else {
+                    match jobs.try_recv() {
+                        Ok(job) => job,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            open = false;
+                            break;
+                        }
+                    }
+                };
+                let job = Arc::new(job);
+                waiting.extend((0..job.choices.len()).map(|c| (job.clone(), c)));
+            }
+            if !open && slots.is_empty() && waiting.is_empty() {
+                return;
+            }
+            self.admit(&assistant, &mut waiting, &mut slots);
+            for slot in &mut slots {
+                self.step(&assistant, slot);
+            }
+            slots.retain(|s| s.turn.finish().is_none() && !s.failed);
+            self.metrics.running.store(slots.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Moves waiting choices into free slots (choices of a cancelled job are dropped).
+    fn admit(&self, assistant: &Assistant, waiting: &mut VecDeque<(Arc<Job>, usize)>, slots: &mut Vec<Slot>) {
+        while slots.len() < self.config.parallel.max(1) {
+            let Some((job, choice)) = waiting.pop_front() else { break };
+            if choice == 0 {
+                self.metrics.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+            if job.cancel.load(Ordering::Relaxed) || self.cut.load(Ordering::Relaxed) {
+                continue;
+            }
+            if choice == 0 {
+                if let Err(e) = self.score_prompts(&job) {
+                    let _ = job.updates.send(Update::Failed(e));
+                    job.cancel.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                let n: usize = job.prompts.iter().map(Vec::len).sum();
+                self.metrics.prompt_tokens.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            let c = &job.choices[choice];
+            match assistant.queue(&job.prompts[c.prompt], &c.settings, self.config.prefill_chunk, job.raw) {
+                Ok(turn) => {
+                    let stop = StopText::new(job.stop.clone());
+                    slots.push(Slot { job, choice, turn, stop, last_token: None, failed: false });
+                }
+                Err(e) => {
+                    let _ = job.updates.send(Update::Failed(e.to_string()));
+                    job.cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// `echo` with `logprobs`: the prompts' own tokens scored, before any choice runs.
+    fn score_prompts(&self, job: &Job) -> Result<(), String> {
+        let Some(top) = job.prompt_logprobs else { return Ok(()) };
+        for (i, prompt) in job.prompts.iter().enumerate() {
+            let logprobs = prompt_logprobs(&self.net, prompt, top).map_err(|e| e.to_string())?;
+            let _ = job.updates.send(Update::Prompt { prompt: i, logprobs });
+        }
+        Ok(())
+    }
+
+    /// One round of one slot: end it if its client left, the server is shutting down or its
+    /// time is up; else feed a chunk of its prompt or draw a token.
+    fn step(&self, assistant: &Assistant, slot: &mut Slot) {
+        let (job, choice) = (slot.job.clone(), slot.choice);
+        let send = |event: Event| {
+            let _ = job.updates.send(Update::Event { choice, event });
+        };
+        if self.cut.load(Ordering::Relaxed) {
+            let _ = job.updates.send(Update::Failed("the reply was cut short: the server is shutting down".into()));
+            slot.failed = true;
+            return self.finished(slot);
+        }
+        let end = if job.cancel.load(Ordering::Relaxed) {
+            Some(FinishReason::Cancelled)
+        } else if Instant::now() >= job.deadline {
+            Some(FinishReason::Length)
+        } else {
+            None
+        };
+        if let Some(finish) = end {
+            let stop = &mut slot.stop;
+            assistant.end(&mut slot.turn, finish, &mut |e| forward(e, stop, &mut |e| send(e), &mut false));
+            return self.finished(slot);
+        }
+        let drawn = slot.turn.drawn();
+        let mut stopped = false;
+        let stop = &mut slot.stop;
+        let stepped = assistant.step(&mut slot.turn, &mut |e| forward(e, stop, &mut |e| send(e), &mut stopped));
+        if let Err(e) = stepped {
+            let _ = job.updates.send(Update::Failed(format!("generation failed: {e}")));
+            slot.failed = true;
+            return;
+        }
+        if slot.turn.drawn() > drawn {
+            let now = Instant::now();
+            match slot.last_token {
+                None => self.metrics.ttft.observe(now.duration_since(job.submitted).as_secs_f64()),
+                Some(t) => self.metrics.itl.observe(now.duration_since(t).as_secs_f64()),
+            }
+            slot.last_token = Some(now);
+        }
+        if stopped {
+            // A stop string ended the reply: what the turn still holds back is past it.
+            assistant.end(&mut slot.turn, FinishReason::Stop, &mut |e| {
+                if matches!(e, Event::Done { .. }) {
+                    send(e)
+                }
+            });
+        }
+        if slot.turn.finish().is_some() {
+            self.finished(slot);
+        }
+    }
+
+    fn finished(&self, slot: &Slot) {
+        self.metrics.generated_tokens.fetch_add(slot.turn.drawn() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Passes a turn's event on through its stop strings: text up to a stop string (then
+/// `stopped` is set and later text is dropped), the held-back text before `Done`.
+fn forward(event: Event, stop: &mut StopText, send: &mut dyn FnMut(Event), stopped: &mut bool) {
+    match event {
+        Event::Text(_) | Event::Token(_) | Event::ToolCall(_) | Event::ToolResult(_) if *stopped => {}
+        Event::Text(text) => {
+            let (out, hit) = stop.push(&text);
+            if !out.is_empty() {
+                send(Event::Text(out));
+            }
+            *stopped |= hit;
+        }
+        Event::Done { finish, usage } => {
+            let rest = stop.flush();
+            if !rest.is_empty() {
+                send(Event::Text(rest));
+            }
+            send(Event::Done { finish, usage });
+        }
+        other => send(other),
+    }
+}
+
+/// The model could not be set up: every job gets the reason.
+fn fail_all(jobs: &Receiver<Job>, why: &str) {
+    for job in jobs.iter() {
+        let _ = job.updates.send(Update::Failed(why.to_string()));
+    }
+}

@@ -1,0 +1,141 @@
+//! The endpoints beside generation: `/v1/models` (with the context length and parameter
+//! count), `/tokenize` and `/detokenize` in both llama.cpp's and vLLM's shapes,
+//! `/tokenizer_info` (what lm-evaluation-harness asks a remote tokenizer), `/health` and
+//! `/metrics`.
+
+use crate::body::{json, piece};
+use crate::error::ApiError;
+use crate::fields::{wrong, Fields};
+use crate::server::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use minichat_tokenizer::special::SpecialSet;
+use serde_json::{json, Value};
+
+fn model_json(s: &AppState) -> Value {
+    let i = &s.info;
+    json!({
+        "id": i.id, "object": "model", "created": i.created, "owned_by": "minichat",
+        "max_model_len": i.context, "context_length": i.context,
+        "meta": {"n_ctx_train": i.context, "n_vocab": i.vocab, "n_params": i.params, "family": i.family},
+    })
+}
+
+pub async fn models(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({"object": "list", "data": [model_json(&s)]}))
+}
+
+pub async fn model(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    if id == s.info.id {
+        Json(model_json(&s)).into_response()
+    } else {
+        ApiError::not_found(format!("the model `{id}` does not exist; this server serves `{}`", s.info.id))
+            .into_response()
+    }
+}
+
+pub async fn tokenize(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    respond(tokenize_body(&s, body))
+}
+
+/// `{"content" | "prompt": text, "add_special" | "add_special_tokens", "parse_special",
+/// "with_pieces" | "return_token_strs"}` to `{"tokens", "count", "max_model_len",
+/// "token_strs"?}`; with `with_pieces` each token is `{"id", "piece"}` (llama.cpp).
+fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let v = json(body, s.options.max_body_bytes)?;
+    let mut f = Fields::of(&v)?;
+    let text = match (f.string("content")?, f.string("prompt")?) {
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => {
+            return Err(ApiError::field("content", "`content` (or `prompt`) is required: the text to tokenize"))
+        }
+    };
+    let add_special = f.bool("add_special")?.or(f.bool("add_special_tokens")?).unwrap_or(false);
+    let parse_special = f.bool("parse_special")?.unwrap_or(false);
+    let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
+    let token_strs = f.bool("return_token_strs")?.unwrap_or(false);
+    let mut ids = if add_special { vec![s.ct.bos] } else { Vec::new() };
+    if parse_special {
+        ids.extend(
+            s.tok
+                .encode(text, &SpecialSet::All, &SpecialSet::None)
+                .map_err(|e| ApiError::field("content", e.to_string()))?,
+        );
+    } else {
+        ids.extend(s.tok.encode_ordinary(text));
+    }
+    let mut out = json!({"count": ids.len(), "max_model_len": s.info.context});
+    out["tokens"] = if with_pieces {
+        ids.iter()
+            .map(|&id| {
+                let (text, bytes) = piece(&s.tok, id);
+                // A piece that is not whole UTF-8 goes as its bytes, as llama.cpp sends it.
+                let p = if std::str::from_utf8(&bytes).is_ok() { json!(text) } else { json!(bytes) };
+                json!({"id": id, "piece": p})
+            })
+            .collect()
+    } else {
+        json!(ids)
+    };
+    if token_strs {
+        out["token_strs"] = ids.iter().map(|&id| json!(piece(&s.tok, id).0)).collect();
+    }
+    Ok(out)
+}
+
+pub async fn detokenize(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    respond(detokenize_body(&s, body))
+}
+
+/// `{"tokens": [ids]}` to `{"content": text, "prompt": text}` (llama.cpp's and vLLM's names).
+fn detokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let v = json(body, s.options.max_body_bytes)?;
+    let mut f = Fields::of(&v)?;
+    let Some(list) = f.get("tokens") else {
+        return Err(ApiError::field("tokens", "`tokens` is required: a list of ids"));
+    };
+    let Value::Array(list) = list else { return Err(wrong("tokens", "a list of token ids", list)) };
+    let ids: Vec<u32> = list
+        .iter()
+        .map(|t| {
+            t.as_u64()
+                .filter(|&t| (t as usize) < s.info.vocab)
+                .map(|t| t as u32)
+                .ok_or_else(|| ApiError::field("tokens", format!("{t} is not a token id below {}", s.info.vocab)))
+        })
+        .collect::<Result<_, _>>()?;
+    let bytes = s.tok.decode_bytes(&ids).map_err(|e| ApiError::field("tokens", e.to_string()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(json!({"content": text, "prompt": text}))
+}
+
+/// What lm-evaluation-harness reads to use the server's tokenizer (vLLM's shape).
+pub async fn tokenizer_info(State(s): State<AppState>) -> Json<Value> {
+    let name = |id: u32| piece(&s.tok, id).0;
+    let bos = name(s.ct.bos);
+    Json(json!({
+        "tokenizer_class": "minichat", "name": s.tok.name(), "vocab_size": s.info.vocab,
+        "model_max_length": s.info.context, "bos_token": bos, "bos_token_id": s.ct.bos,
+        "eos_token": bos, "eos_token_id": s.ct.bos, "pad_token": bos,
+        "chat_end_token": name(s.ct.assistant_end),
+    }))
+}
+
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+}
+
+fn respond(r: Result<Value, ApiError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
