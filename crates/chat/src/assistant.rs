@@ -22,6 +22,7 @@ use crate::sampler::Draw;
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::tools::Tools;
 use crate::Error;
+use minichat_model::kv_cache::{Batch, Segment};
 use minichat_model::net::Net;
 use minichat_tokenizer::{StreamDecoder, Tokenizer};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,11 +178,42 @@ impl<'a> Assistant<'a> {
     /// Draws one token of `turn` and reports what it did; returns why the turn ended once it
     /// has (then `Event::Done` was the last event).
     pub fn step(&self, turn: &mut Turn, on_event: &mut dyn FnMut(Event)) -> Result<Option<FinishReason>, Error> {
+        let finish = self.plan(turn, on_event)?;
+        turn.seq.feed_queued(self.net)?;
+        Ok(finish)
+    }
+
+    /// Steps several turns at once: each draws its token (or takes its next prompt chunk), then
+    /// one pass feeds them all (`Net::extend_batch`), so their rows share every weight read.
+    /// `on_event` gets the turn's index with each event. With an `invariant` batch each turn's
+    /// text is what it would be stepped alone.
+    pub fn step_batch(
+        &self,
+        turns: &mut [&mut Turn],
+        batch: &mut Batch,
+        on_event: &mut dyn FnMut(usize, Event),
+    ) -> Result<(), Error> {
+        for (i, turn) in turns.iter_mut().enumerate() {
+            self.plan(turn, &mut |e| on_event(i, e))?;
+        }
+        let mut segments: Vec<Segment> = turns.iter_mut().filter_map(|t| t.seq.segment()).collect();
+        if !segments.is_empty() {
+            self.net.extend_batch(batch, &mut segments)?;
+        }
+        for turn in turns.iter_mut() {
+            turn.seq.fed();
+        }
+        Ok(())
+    }
+
+    /// A step but for the pass: the next prompt chunk, or a drawn token (and a tool's result)
+    /// queued to feed, with its events; the turn's end when it has come.
+    fn plan(&self, turn: &mut Turn, on_event: &mut dyn FnMut(Event)) -> Result<Option<FinishReason>, Error> {
         if turn.finish.is_some() {
             return Ok(turn.finish);
         }
         if turn.prefilling() {
-            turn.seq.prefill_chunk(self.net, turn.chunk)?;
+            turn.seq.queue_prefill(turn.chunk);
             return Ok(None);
         }
         if turn.seq.drawn >= turn.max_tokens {
@@ -211,7 +243,7 @@ impl<'a> Assistant<'a> {
         } else if !turn.in_call && token != ct.tool_result_start && token != ct.tool_result_end {
             self.text(turn, &draw, on_event)?;
         }
-        match turn.seq.feed(self.net, token, &forced, false)? {
+        match turn.seq.queue(self.net, token, &forced)? {
             Some(_) => Ok(Some(self.end(turn, FinishReason::Context, on_event))),
             None => Ok(None),
         }

@@ -10,7 +10,7 @@
 
 use crate::sampler::{Draw, Sampler, SamplerConfig};
 use crate::Error;
-use minichat_model::kv_cache::KvCache;
+use minichat_model::kv_cache::{KvCache, Segment};
 use minichat_model::net::Net;
 
 /// Settings of one generation call.
@@ -70,6 +70,8 @@ pub struct Sequence {
     pub forced: Vec<bool>,
     /// Tokens drawn so far (forced ones do not count against `max_new_tokens`).
     pub drawn: usize,
+    /// Tokens queued to go through the cache at the next pass (`segment`).
+    pending: Vec<u32>,
 }
 
 /// Checks that a prompt can be run: not empty, its ids in the vocabulary, and room left in
@@ -110,6 +112,7 @@ impl Sequence {
             tokens: Vec::new(),
             forced: Vec::new(),
             drawn: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -131,12 +134,37 @@ impl Sequence {
 
     /// Feeds up to `max` more of the prompt; returns how many are left.
     pub fn prefill_chunk(&mut self, net: &Net, max: usize) -> Result<usize, Error> {
+        let left = self.queue_prefill(max);
+        self.feed_queued(net)?;
+        Ok(left)
+    }
+
+    /// Queues up to `max` more of the prompt to feed; returns how many will be left.
+    pub fn queue_prefill(&mut self, max: usize) -> usize {
         let (at, left) = (self.cache.len(), self.unfed_prompt());
         let n = left.min(max.max(1));
-        if n > 0 {
-            net.extend(&mut self.cache, &self.context[at..at + n])?;
+        self.pending = self.context[at..at + n].to_vec();
+        left - n
+    }
+
+    /// The queued tokens with the cache they go through, for a pass over many sequences
+    /// (`Net::extend_batch`); None when nothing is queued. Call `fed` after the pass.
+    pub fn segment(&mut self) -> Option<Segment<'_>> {
+        (!self.pending.is_empty()).then(|| Segment { cache: &mut self.cache, tokens: &self.pending })
+    }
+
+    /// The queued tokens went through the cache.
+    pub fn fed(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Feeds the queued tokens through the cache, alone.
+    pub fn feed_queued(&mut self, net: &Net) -> Result<(), Error> {
+        if !self.pending.is_empty() {
+            net.extend(&mut self.cache, &self.pending)?;
+            self.pending.clear();
         }
-        Ok(left - n)
+        Ok(())
     }
 
     /// Draws the next token from the logits after everything fed (it is not fed yet); `show`
@@ -156,6 +184,25 @@ impl Sequence {
     /// (`Finish::Context`), or with `slide`, the newest half of the context is kept,
     /// prefilled again (positions restart at 0), and the sample goes on.
     pub fn feed(&mut self, net: &Net, drawn: u32, forced: &[u32], slide: bool) -> Result<Option<Finish>, Error> {
+        let context = net.config().block_size;
+        if self.queue(net, drawn, forced)?.is_none() {
+            self.feed_queued(net)?;
+            return Ok(None);
+        }
+        if !slide {
+            return Ok(Some(Finish::Context));
+        }
+        // Keep the newest half of the context and re-prefill it.
+        let keep = &self.context[self.context.len() - (context / 2).max(1)..];
+        self.cache.clear();
+        net.extend(&mut self.cache, keep)?;
+        Ok(None)
+    }
+
+    /// Appends a drawn token and the tokens forced in after it, and queues them to feed
+    /// (`segment`); when they would fill the context nothing is queued and the sample ends
+    /// (`Finish::Context`).
+    pub fn queue(&mut self, net: &Net, drawn: u32, forced: &[u32]) -> Result<Option<Finish>, Error> {
         let (context, vocab) = (net.config().block_size, net.config().vocab_size);
         if let Some(t) = forced.iter().find(|&&t| t as usize >= vocab) {
             return Err(Error::Config(format!("a forced token {t} is outside the vocabulary of {vocab}")));
@@ -168,16 +215,9 @@ impl Sequence {
         self.drawn += 1;
         self.context.extend_from_slice(&feed);
         if self.cache.len() + feed.len() >= context {
-            if !slide {
-                return Ok(Some(Finish::Context));
-            }
-            // Keep the newest half of the context and re-prefill it.
-            let keep = &self.context[self.context.len() - (context / 2).max(1)..];
-            self.cache.clear();
-            net.extend(&mut self.cache, keep)?;
-            return Ok(None);
+            return Ok(Some(Finish::Context));
         }
-        net.extend(&mut self.cache, &feed)?;
+        self.pending = feed;
         Ok(None)
     }
 

@@ -160,6 +160,41 @@ fn turns_stepped_in_alternation_give_the_replies_of_turns_run_alone() {
 }
 
 #[test]
+fn turns_stepped_in_one_batch_give_their_replies_and_events() {
+    use minichat_model::kv_cache::Batch;
+    let tok = tokenizer();
+    let ct = ChatTokens::of(&tok).unwrap();
+    let net = bigram_model(&tok, &reply_chain(&tok, &ct));
+    let tools = Tools::default();
+    let assistant = Assistant::new(&net, &tok, Some(&tools)).unwrap();
+    let mut events_alone = Vec::new();
+    let alone =
+        assistant.reply(&question(), &greedy(40), &AtomicBool::new(false), &mut |e| events_alone.push(e)).unwrap();
+    let other = vec![Message::new(Role::System, "Be brief."), Message::new(Role::User, "12*7?")];
+    let other_alone = assistant.reply(&other, &greedy(40), &AtomicBool::new(false), &mut |_| {}).unwrap();
+    // Queued unfed, prompts fed three tokens a round, one of them joining a round late.
+    let prompt = |m: &[Message]| minichat_chat::conversation::prompt_for_reply(m, &tok, &ct).unwrap();
+    let mut a = assistant.queue(&prompt(&question()), &greedy(40), 3, false).unwrap();
+    let mut b = assistant.queue(&prompt(&other), &greedy(40), 3, false).unwrap();
+    let (mut batch, mut events, mut round) = (Batch::new(true), Vec::new(), 0);
+    while a.finish().is_none() || b.finish().is_none() {
+        let mut turns: Vec<&mut _> = if round == 0 { vec![&mut a] } else { vec![&mut a, &mut b] };
+        assistant
+            .step_batch(&mut turns, &mut batch, &mut |i, e| {
+                if i == 0 {
+                    events.push(e)
+                }
+            })
+            .unwrap();
+        round += 1;
+    }
+    let (a, b) = (assistant.finish(a), assistant.finish(b));
+    assert_eq!((a.tokens, a.messages), (alone.tokens, alone.messages));
+    assert_eq!(events, events_alone, "the same events, tool call and result included");
+    assert_eq!((b.tokens, b.finish), (other_alone.tokens, FinishReason::Stop));
+}
+
+#[test]
 fn a_session_keeps_each_answered_turn_and_drops_what_failed() {
     use minichat_chat::session::Session;
     let tok = tokenizer();

@@ -58,12 +58,14 @@ pub trait Backend: Sync {
         width: usize,
     );
 
-    /// `out[r] = table[ids[r]] (+ pos[r % t])`, rows of `c`; `table` and `pos` are offsets into
-    /// `w` (`pos` may point past row 0 of the position table, to start at a later position).
+    /// `out[first + r] = table[ids[r]] (+ pos[r % t])`, rows of `c`; `table` and `pos` are
+    /// offsets into `w` (`pos` may point past row 0 of the position table, to start at a later
+    /// position). `first` > 0 places one sequence's rows inside a batch of decoding rows.
     #[allow(clippy::too_many_arguments)]
     fn embed(
         &self,
         out: &mut Self::Buf,
+        first: usize,
         ids: &[u32],
         w: &Self::Buf,
         table: usize,
@@ -187,6 +189,24 @@ pub trait Backend: Sync {
             None => self.linear(out, inp, w, weight, bias, n, c, oc),
         }
     }
+    /// Rows `rows` of `out` from the same rows of `inp` (`linear_maybe_packed`'s product), for
+    /// decoding. `invariant`: each row is computed exactly as it would be alone, whatever the
+    /// batch (so a sequence decoded beside others gets the text it would get by itself);
+    /// else the fastest way for this many rows.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_decode(
+        &self,
+        out: &mut Self::Buf,
+        inp: &Self::Buf,
+        rows: std::ops::Range<usize>,
+        invariant: bool,
+        packed: Option<&Self::Packed>,
+        w: &Self::Buf,
+        weight: usize,
+        bias: Option<usize>,
+        c: usize,
+        oc: usize,
+    );
     /// `dinp (+)= dout · W`; adds `dout^T · inp` and the bias gradient into `g`.
     #[allow(clippy::too_many_arguments)]
     fn linear_backward(
@@ -209,16 +229,17 @@ pub trait Backend: Sync {
     fn attention(&self, out: &mut Self::Buf, att: &mut Self::Buf, qkv: &Self::Buf, dims: Dims);
     /// Writes the gradient of `attention` with respect to `qkv`.
     fn attention_backward(&self, dqkv: &mut Self::Buf, dout: &Self::Buf, qkv: &Self::Buf, att: &Self::Buf, dims: Dims);
-    /// The queries of `n` new positions `pos0..pos0 + n` (rows of `qkv`, `dims.b` = 1, `dims.t`
-    /// = n) against cached keys and values `[n_kv_head][max_len][d]` of positions
-    /// `0..pos0 + n`; writes `out` `[n][n_head * d]` and, if given, the probabilities into rows
-    /// `pos0..` of `att` `[n_head][max_len][max_len]`.
+    /// The queries of `n` new positions `pos0..pos0 + n` (rows `first..first + n` of `qkv`,
+    /// `dims.b` = 1, `dims.t` = n) against cached keys and values `[n_kv_head][max_len][d]` of
+    /// positions `0..pos0 + n`; writes rows `first..first + n` of `out` `[rows][n_head * d]`
+    /// and, if given, the probabilities into rows `pos0..` of `att` `[n_head][max_len][max_len]`.
     #[allow(clippy::too_many_arguments)]
     fn attention_cached(
         &self,
         out: &mut Self::Buf,
         att: Option<&mut Self::Buf>,
         qkv: &Self::Buf,
+        first: usize,
         k: &Self::Buf,
         v: &Self::Buf,
         dims: Dims,
@@ -226,12 +247,14 @@ pub trait Backend: Sync {
         max_len: usize,
     );
 
-    /// Rotates the first `heads` heads of each `row`-wide row of `x` by RoPE at positions
-    /// `pos0 + r % t` (tables `[pos][d/2]`); `inverse` rotates back (the backward pass).
+    /// Rotates the first `heads` heads of each `row`-wide row `r` in `rows` of `x` by RoPE at
+    /// position `pos0 + (r - rows.start) % t` (tables `[pos][d/2]`); `inverse` rotates back
+    /// (the backward pass).
     #[allow(clippy::too_many_arguments)]
     fn rope(
         &self,
         x: &mut Self::Buf,
+        rows: std::ops::Range<usize>,
         cos: &Self::Buf,
         sin: &Self::Buf,
         heads: usize,

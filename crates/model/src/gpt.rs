@@ -18,7 +18,7 @@ use crate::cpu::attention::Dims;
 use crate::cpu::backend::Cpu;
 use crate::cpu::cross_entropy::IGNORE;
 use crate::cpu::linear::Dst;
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
@@ -132,7 +132,7 @@ impl<B: Backend> Gpt<B> {
         check_tokens(ids, targets, b * t, v)?;
         let (ops, w, n, eps, dims) = (&self.params.backend, &self.params.weights, b * t, cfg.norm_eps, self.dims(b, t));
         // Token embedding + learned position embedding.
-        ops.embed(&mut acts.residual, ids, w, self.wte, Some(self.wpe), t, c);
+        ops.embed(&mut acts.residual, 0, ids, w, self.wte, Some(self.wpe), t, c);
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
             let input = if l == 0 { &acts.residual } else { &acts.layers_out[l - 1] };
@@ -157,46 +157,50 @@ impl<B: Backend> Gpt<B> {
         Ok(())
     }
 
-    /// The decoding forward: the blocks of `forward` over `tokens` fed at positions
-    /// `cache.len()..`, each row's attention reading the keys and values the cache keeps of
-    /// every position before it (`kv_cache`). Leaves the next-token logits of the last position
-    /// in `cache.logits`: the final norm and the LM head run for that row only. Called through
-    /// `Decode::extend`, which runs it inside the backend's pool.
-    pub(crate) fn forward_cached(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+    /// The decoding forward: the blocks of `forward` over a batch of sequences, each feeding
+    /// its tokens at positions `cache.len()..` of its cache (`kv_cache`). The rows of all the
+    /// sequences go through each product together (the groups of the plan); each sequence's
+    /// rows attend over the keys and values its own cache keeps. Leaves each one's next-token
+    /// logits in its `cache.logits`: the final norm and the LM head run for each sequence's
+    /// last row only. Called through `Decode::extend_batch`, inside the backend's pool.
+    pub(crate) fn forward_cached(&self, batch: &mut Batch<B>, segments: &mut [Segment<B>]) -> Result<(), Error> {
         let cfg = &self.config;
-        let (c, f, v, eps) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps);
-        let (ops, w) = (&self.params.backend, &self.params.weights);
-        let pos0 = cache.begin(ops, cfg, tokens)?;
-        let n = tokens.len();
-        let dims = self.dims(1, n);
-        {
-            let r = cache.rows.as_mut().expect("sized");
-            ops.embed(&mut r.x, tokens, w, self.wte, Some(self.wpe + pos0 * c), n, c);
+        let (c, f, v, eps, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.n_head);
+        let (ops, w, p) = (&self.params.backend, &self.params.weights, &self.params);
+        let (plan, r) = batch.begin(ops, cfg, segments)?;
+        let g = &plan.groups;
+        for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+            ops.embed(&mut r.x, sp.first, seg.tokens, w, self.wte, Some(self.wpe + sp.pos0 * c), sp.n, c);
+            seg.cache.capture_hidden(ops, 0, sp, &r.x, c);
         }
-        cache.capture_hidden(ops, 0, pos0, c);
         for (l, bp) in self.blocks.iter().enumerate() {
-            let r = cache.rows.as_mut().expect("sized");
             ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x, w, bp.ln_1, c, eps);
-            self.params.infer_linear(&mut r.qkv, &r.ln, bp.c_attn_w, Some(bp.c_attn_b), n, c, 3 * c);
-            cache.append_kv(ops, l, pos0, c, cfg.n_head, c / cfg.n_head);
-            cache.attend(ops, l, dims, pos0);
-            let r = cache.rows.as_mut().expect("sized");
-            self.params.infer_linear(&mut r.proj, &r.att_out, bp.attn_proj_w, Some(bp.attn_proj_b), n, c, c);
+            p.decode_linear(&mut r.qkv, &r.ln, g, bp.c_attn_w, Some(bp.c_attn_b), c, 3 * c);
+            for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+                seg.cache.append_kv(ops, l, sp, &r.qkv, c, h, c / h);
+                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out);
+            }
+            p.decode_linear(&mut r.proj, &r.att_out, g, bp.attn_proj_w, Some(bp.attn_proj_b), c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);
             ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x2, w, bp.ln_2, c, eps);
             let [fc, fc_gelu, _] = &mut r.mlp;
-            self.params.infer_linear(fc, &r.ln, bp.c_fc_w, Some(bp.c_fc_b), n, c, f);
+            p.decode_linear(fc, &r.ln, g, bp.c_fc_w, Some(bp.c_fc_b), c, f);
             ops.gelu(fc_gelu, fc);
-            self.params.infer_linear(&mut r.proj, fc_gelu, bp.mlp_proj_w, Some(bp.mlp_proj_b), n, f, c);
+            p.decode_linear(&mut r.proj, fc_gelu, g, bp.mlp_proj_w, Some(bp.mlp_proj_b), f, c);
             ops.add(&mut r.x, &r.x2, &r.proj);
-            cache.capture_hidden(ops, l + 1, pos0, c);
+            for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+                seg.cache.capture_hidden(ops, l + 1, sp, &r.x, c);
+            }
         }
-        // Final LayerNorm and the (tied) LM head, for the last row only.
-        let r = cache.rows.as_mut().expect("sized");
-        ops.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
-        ops.layer_norm(&mut cache.last, &mut r.mean, &mut r.rstd, &r.x2, w, self.ln_f, c, eps);
-        self.params.infer_linear(&mut cache.logits, &cache.last, self.wte, None, 1, c, v);
-        cache.len += n;
+        // Final LayerNorm and the (tied) LM head, for each sequence's last row.
+        for (i, sp) in plan.spans.iter().enumerate() {
+            ops.copy_rows(&mut r.head_in, (i * c, c), &r.x, ((sp.first + sp.n - 1) * c, c), 1, c);
+        }
+        ops.layer_norm(&mut r.head_ln, &mut r.mean, &mut r.rstd, &r.head_in, w, self.ln_f, c, eps);
+        p.decode_linear(&mut r.logits, &r.head_ln, &plan.head, self.wte, None, c, v);
+        for (i, (seg, &sp)) in segments.iter_mut().zip(&plan.spans).enumerate() {
+            seg.cache.finish(ops, i, sp, &r.logits, v);
+        }
         Ok(())
     }
 

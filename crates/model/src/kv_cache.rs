@@ -1,14 +1,24 @@
 //! The KV cache of one sequence (either family): the keys and values of every position fed so
 //! far are kept per layer, so each new token attends to them instead of re-running the prefix.
 //! The models' decoding forward (`forward_cached` in gpt.rs and llama.rs, beside their
-//! training forward), run through `Decode::extend`, feeds any number of new tokens in one batched pass (a whole prompt runs at
-//! matrix-multiply speed: that is prefill) through the cache's scratch rows; `Decode::decode`
-//! feeds one. Both leave the next-token logits of the last position in `cache.logits`.
+//! training forward) feeds a batch of sequences in one pass (`Decode::extend_batch`): each
+//! sequence brings its cache and any number of new tokens (a whole prompt runs at
+//! matrix-multiply speed: that is prefill; one token is a decoding step), their rows are
+//! stacked so that every weight matrix is read once for all of them, and each row's attention
+//! reads its own sequence's cache. `Decode::extend` feeds one sequence. Both leave each
+//! sequence's next-token logits (after its last row) in its `cache.logits`.
+//!
+//! A batch is `invariant` when each sequence must get exactly the numbers it would get alone
+//! (a server's guarantee that a seed gives the same text under any load): then the rows of
+//! short segments (decoding steps, a tool's result) share products computed row by row in a
+//! fixed order, and each long segment (a prompt chunk) gets products of its own.
 //!
 //! With `capture` on, the cache also keeps, for every position fed, each layer's attention
 //! probabilities and the residual stream entering and leaving each block, for the "seeing
-//! inside" views. Buffers are allocated once for `max_len` positions (the per-row scratch once
-//! per batch length).
+//! inside" views. Buffers are allocated once for `max_len` positions (a batch's scratch once
+//! per shape, the last few shapes kept).
+
+use std::ops::Range;
 
 use crate::backend::Backend;
 use crate::config::ModelConfig;
@@ -29,10 +39,11 @@ pub struct Capture<B: Backend = Cpu> {
     pub attention: Vec<B::Buf>,
 }
 
-/// Scratch for a pass over `n` new rows.
+/// Scratch for a pass over `n` new rows of `s` sequences.
 #[derive(Clone)]
 pub(crate) struct Rows<B: Backend> {
     pub(crate) n: usize,
+    pub(crate) s: usize,
     pub(crate) x: B::Buf,
     pub(crate) x2: B::Buf,
     pub(crate) ln: B::Buf,
@@ -43,6 +54,133 @@ pub(crate) struct Rows<B: Backend> {
     pub(crate) proj: B::Buf,
     /// GPT-2: fc, gelu(fc); Llama: gate, up, silu(gate) * up.
     pub(crate) mlp: [B::Buf; 3],
+    /// Each sequence's last row `[s][c]`, after the final norm, and its logits `[s][vocab]`.
+    pub(crate) head_in: B::Buf,
+    pub(crate) head_ln: B::Buf,
+    pub(crate) logits: B::Buf,
+}
+
+impl<B: Backend> Rows<B> {
+    fn new(ops: &B, cfg: &ModelConfig, n: usize, s: usize) -> Rows<B> {
+        let (c, f, kv) = (cfg.n_embd, cfg.intermediate_size, cfg.n_kv_head * cfg.head_dim());
+        let z = |len: usize| ops.zeros(len);
+        Rows {
+            n,
+            s,
+            x: z(n * c),
+            x2: z(n * c),
+            ln: z(n * c),
+            mean: z(n),
+            rstd: z(n),
+            qkv: z(n * (c + 2 * kv)),
+            att_out: z(n * c),
+            proj: z(n * c),
+            mlp: [z(n * f), z(n * f), z(n * f)],
+            head_in: z(s * c),
+            head_ln: z(s * c),
+            logits: z(s * cfg.vocab_size),
+        }
+    }
+}
+
+/// One sequence's part of a decoding pass: its cache and the tokens to feed it.
+pub struct Segment<'a, B: Backend = Cpu> {
+    pub cache: &'a mut KvCache<B>,
+    pub tokens: &'a [u32],
+}
+
+/// Where a segment's rows sit in the batch, and its first position.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub(crate) first: usize,
+    pub(crate) n: usize,
+    pub(crate) pos0: usize,
+}
+
+/// How a pass runs: each segment's rows, the groups of rows the products run over (rows,
+/// row-invariant), and the LM head's (one row per segment).
+pub(crate) struct Plan {
+    pub(crate) spans: Vec<Span>,
+    pub(crate) groups: Vec<(Range<usize>, bool)>,
+    pub(crate) head: Vec<(Range<usize>, bool)>,
+}
+
+/// Segments of at most this many tokens share the products of an invariant batch; longer
+/// ones (prompt chunks) are computed apart, at matrix-multiply speed.
+pub const SHARED_ROWS: usize = 8;
+
+/// Scratch for decoding passes over several sequences at once (see the header).
+pub struct Batch<B: Backend = Cpu> {
+    invariant: bool,
+    /// Scratch of the last few shapes (rows, sequences), newest last.
+    rows: Vec<Rows<B>>,
+}
+
+impl<B: Backend> Clone for Batch<B> {
+    fn clone(&self) -> Self {
+        Batch { invariant: self.invariant, rows: Vec::new() }
+    }
+}
+
+impl<B: Backend> Default for Batch<B> {
+    fn default() -> Self {
+        Batch::new(false)
+    }
+}
+
+impl<B: Backend> Batch<B> {
+    /// `invariant`: every sequence gets the numbers it would get alone (see the header).
+    pub fn new(invariant: bool) -> Batch<B> {
+        Batch { invariant, rows: Vec::new() }
+    }
+
+    /// Checks every segment, lays their rows out and sizes the scratch; returns the plan and
+    /// the scratch.
+    pub(crate) fn begin(
+        &mut self,
+        ops: &B,
+        cfg: &ModelConfig,
+        segments: &mut [Segment<B>],
+    ) -> Result<(Plan, &mut Rows<B>), Error> {
+        if segments.is_empty() {
+            return Err(Error::Config("no sequences to feed".into()));
+        }
+        let mut pos = Vec::with_capacity(segments.len());
+        for seg in segments.iter_mut() {
+            pos.push(seg.cache.check(cfg, seg.tokens)?);
+        }
+        // Short segments first (their rows share the products), then each long one.
+        let shared = |seg: &Segment<B>| !self.invariant || seg.tokens.len() <= SHARED_ROWS;
+        let mut spans = vec![Span { first: 0, n: 0, pos0: 0 }; segments.len()];
+        let mut next = 0;
+        for pass in [true, false] {
+            for (i, seg) in segments.iter().enumerate().filter(|(_, s)| shared(s) == pass) {
+                spans[i] = Span { first: next, n: seg.tokens.len(), pos0: pos[i] };
+                next += seg.tokens.len();
+            }
+        }
+        let shared_rows: usize = segments.iter().filter(|s| shared(s)).map(|s| s.tokens.len()).sum();
+        let mut groups = Vec::new();
+        if shared_rows > 0 {
+            groups.push((0..shared_rows, self.invariant));
+        }
+        for (seg, sp) in segments.iter().zip(&spans).filter(|(s, _)| !shared(s)) {
+            groups.push((sp.first..sp.first + seg.tokens.len(), false));
+        }
+        let head = vec![(0..segments.len(), self.invariant)];
+        let (n, s) = (next, segments.len());
+        let at = match self.rows.iter().position(|r| r.n == n && r.s == s) {
+            Some(i) => i,
+            None => {
+                if self.rows.len() >= 4 {
+                    self.rows.remove(0);
+                }
+                self.rows.push(Rows::new(ops, cfg, n, s));
+                self.rows.len() - 1
+            }
+        };
+        Ok((Plan { spans, groups, head }, &mut self.rows[at]))
+    }
 }
 
 /// Cached keys/values and scratch buffers for one sequence, for either family. Cloning forks
@@ -55,10 +193,8 @@ pub struct KvCache<B: Backend = Cpu> {
     /// head major, so a decoding step reads each head's keys and values as one block.
     keys: Vec<B::Buf>,
     values: Vec<B::Buf>,
-    /// Scratch for the rows being fed (sized by `begin`).
-    pub(crate) rows: Option<Rows<B>>,
-    /// The last row after the final norm (the LM head's input).
-    pub(crate) last: B::Buf,
+    /// Scratch for feeding this sequence alone (`Decode::extend`).
+    pub(crate) scratch: Batch<B>,
     /// Next-token logits after the last position fed.
     pub logits: B::Buf,
     pub capture: Option<Capture<B>>,
@@ -82,8 +218,7 @@ impl<B: Backend> KvCache<B> {
             len: 0,
             keys: (0..cfg.n_layer).map(|_| ops.zeros(max_len * kv)).collect(),
             values: (0..cfg.n_layer).map(|_| ops.zeros(max_len * kv)).collect(),
-            rows: None,
-            last: ops.zeros(cfg.n_embd),
+            scratch: Batch::new(false),
             logits: ops.zeros(cfg.vocab_size),
             capture: None,
         })
@@ -116,8 +251,8 @@ impl<B: Backend> KvCache<B> {
         self.len = 0;
     }
 
-    /// Checks that `tokens` fit, and sizes the scratch for them; returns the first position.
-    pub(crate) fn begin(&mut self, ops: &B, cfg: &ModelConfig, tokens: &[u32]) -> Result<usize, Error> {
+    /// Checks that `tokens` fit and are in the vocabulary; returns the first position.
+    pub(crate) fn check(&self, cfg: &ModelConfig, tokens: &[u32]) -> Result<usize, Error> {
         if tokens.is_empty() {
             return Err(Error::Config("no tokens to feed".into()));
         }
@@ -132,68 +267,65 @@ impl<B: Backend> KvCache<B> {
         if let Some(bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
             return Err(Error::Config(format!("token id {bad} is outside the vocabulary of {}", cfg.vocab_size)));
         }
-        let n = tokens.len();
-        if self.rows.as_ref().is_none_or(|r| r.n != n) {
-            let (c, f, kv) = (cfg.n_embd, cfg.intermediate_size, cfg.n_kv_head * cfg.head_dim());
-            let z = |len: usize| ops.zeros(len);
-            self.rows = Some(Rows {
-                n,
-                x: z(n * c),
-                x2: z(n * c),
-                ln: z(n * c),
-                mean: z(n),
-                rstd: z(n),
-                qkv: z(n * (c + 2 * kv)),
-                att_out: z(n * c),
-                proj: z(n * c),
-                mlp: [z(n * f), z(n * f), z(n * f)],
-            });
-        }
         Ok(self.len)
     }
 
-    /// Keeps `x` (the `n` new rows of the residual stream) as hidden state `i`, if capturing.
-    pub(crate) fn capture_hidden(&mut self, ops: &B, i: usize, pos0: usize, c: usize) {
-        if let (Some(cap), Some(rows)) = (self.capture.as_mut(), self.rows.as_ref()) {
-            ops.copy_rows(&mut cap.hidden[i], (pos0 * c, c), &rows.x, (0, c), rows.n, c);
+    /// Keeps the segment's rows of `x` (the residual stream) as hidden state `i`, if capturing.
+    pub(crate) fn capture_hidden(&mut self, ops: &B, i: usize, sp: Span, x: &B::Buf, c: usize) {
+        if let Some(cap) = self.capture.as_mut() {
+            ops.copy_rows(&mut cap.hidden[i], (sp.pos0 * c, c), x, (sp.first * c, c), sp.n, c);
         }
     }
 
-    /// Appends layer `l`'s new keys and values (columns `q_width..` of the qkv rows, `heads`
-    /// key/value heads of `d`) to the cache.
-    pub(crate) fn append_kv(&mut self, ops: &B, l: usize, pos0: usize, q_width: usize, heads: usize, d: usize) {
-        let rows = self.rows.as_ref().expect("begin sized the scratch");
+    /// Appends layer `l`'s new keys and values (columns `q_width..` of the segment's qkv rows,
+    /// `heads` key/value heads of `d`) to the cache.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_kv(
+        &mut self,
+        ops: &B,
+        l: usize,
+        sp: Span,
+        qkv: &B::Buf,
+        q_width: usize,
+        heads: usize,
+        d: usize,
+    ) {
         let (kv, m) = (heads * d, self.max_len);
         let row = q_width + 2 * kv;
         for h in 0..heads {
-            let at = ((h * m + pos0) * d, d);
-            ops.copy_rows(&mut self.keys[l], at, &rows.qkv, (q_width + h * d, row), rows.n, d);
-            ops.copy_rows(&mut self.values[l], at, &rows.qkv, (q_width + kv + h * d, row), rows.n, d);
+            let at = ((h * m + sp.pos0) * d, d);
+            ops.copy_rows(&mut self.keys[l], at, qkv, (sp.first * row + q_width + h * d, row), sp.n, d);
+            ops.copy_rows(&mut self.values[l], at, qkv, (sp.first * row + q_width + kv + h * d, row), sp.n, d);
         }
     }
 
-    /// Attention of the new rows' queries over the cache of layer `l`.
-    pub(crate) fn attend(&mut self, ops: &B, l: usize, dims: Dims, pos0: usize) {
-        let rows = self.rows.as_mut().expect("begin sized the scratch");
+    /// Attention of the segment's queries over the cache of layer `l`, into its rows of `out`.
+    pub(crate) fn attend(&mut self, ops: &B, l: usize, dims: Dims, sp: Span, qkv: &B::Buf, out: &mut B::Buf) {
         let att = self.capture.as_mut().map(|c| &mut c.attention[l]);
-        ops.attention_cached(
-            &mut rows.att_out,
-            att,
-            &rows.qkv,
-            &self.keys[l],
-            &self.values[l],
-            dims,
-            pos0,
-            self.max_len,
-        );
+        ops.attention_cached(out, att, qkv, sp.first, &self.keys[l], &self.values[l], dims, sp.pos0, self.max_len);
+    }
+
+    /// Copies the segment's logits (row `i` of the pass's) and counts its positions as fed.
+    pub(crate) fn finish(&mut self, ops: &B, i: usize, sp: Span, logits: &B::Buf, v: usize) {
+        ops.copy_rows(&mut self.logits, (0, v), logits, (i * v, v), 1, v);
+        self.len += sp.n;
     }
 }
 
 /// A model that generates with a KV cache.
 pub trait Decode<B: Backend> {
+    /// Feeds each segment's tokens at positions `cache.len()..` of its cache, all in one pass;
+    /// leaves each one's logits after its last token in its `cache.logits`.
+    fn extend_batch(&self, batch: &mut Batch<B>, segments: &mut [Segment<B>]) -> Result<(), Error>;
+
     /// Feeds `tokens` at positions `cache.len()..` in one pass; leaves the logits after the
     /// last one in `cache.logits`.
-    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error>;
+    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+        let mut scratch = std::mem::take(&mut cache.scratch);
+        let fed = self.extend_batch(&mut scratch, &mut [Segment { cache: &mut *cache, tokens }]);
+        cache.scratch = scratch;
+        fed
+    }
 
     /// Feeds one token; returns the next-token logits.
     fn decode<'c>(&self, cache: &'c mut KvCache<B>, token: u32) -> Result<&'c B::Buf, Error> {
@@ -211,13 +343,13 @@ pub trait Decode<B: Backend> {
 // A decoding step is many small ops: run them where the backend runs them cheaply (on the CPU,
 // inside the thread pool, so small parallel ops do not wake threads).
 impl<B: Backend> Decode<B> for Gpt<B> {
-    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
-        self.params.backend.in_pool(|| self.forward_cached(cache, tokens))
+    fn extend_batch(&self, batch: &mut Batch<B>, segments: &mut [Segment<B>]) -> Result<(), Error> {
+        self.params.backend.in_pool(|| self.forward_cached(batch, segments))
     }
 }
 
 impl<B: Backend> Decode<B> for Llama<B> {
-    fn extend(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
-        self.params.backend.in_pool(|| self.forward_cached(cache, tokens))
+    fn extend_batch(&self, batch: &mut Batch<B>, segments: &mut [Segment<B>]) -> Result<(), Error> {
+        self.params.backend.in_pool(|| self.forward_cached(batch, segments))
     }
 }

@@ -15,7 +15,7 @@ use crate::cpu::backend::Cpu;
 use crate::cpu::linear::Dst;
 use crate::cpu::rope;
 use crate::gpt::{check_shape, check_tokens};
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
 use crate::safetensors::Tensor;
 use crate::Error;
@@ -137,7 +137,7 @@ impl<B: Backend> Llama<B> {
         check_tokens(ids, targets, b * t, v)?;
         let (ops, w, n, eps, dims) = (&self.params.backend, &self.params.weights, b * t, cfg.norm_eps, self.dims(b, t));
         let (cos, sin) = (&self.rope_cos, &self.rope_sin);
-        ops.embed(&mut acts.embedded, ids, w, self.embed, None, t, c);
+        ops.embed(&mut acts.embedded, 0, ids, w, self.embed, None, t, c);
         for (l, bp) in self.blocks.iter().enumerate() {
             let la = &mut acts.layers[l];
             let input = if l == 0 { &acts.embedded } else { &acts.layers_out[l - 1] };
@@ -145,7 +145,7 @@ impl<B: Backend> Llama<B> {
             ops.rms_norm(&mut la.norm_1, &mut la.rstd_1, input, w, bp.input_norm, c, eps);
             ops.linear(&mut la.qkv, &la.norm_1, w, bp.q, None, n, c, qkv);
             // The q heads and then the k heads lead each row: rotate them in one pass.
-            ops.rope(&mut la.qkv, cos, sin, rot_heads, hd, qkv, t, 0, false);
+            ops.rope(&mut la.qkv, 0..n, cos, sin, rot_heads, hd, qkv, t, 0, false);
             ops.attention(&mut la.att_out, &mut la.att, &la.qkv, dims);
             ops.linear(&mut la.o, &la.att_out, w, bp.o, None, n, c, c);
             ops.add(&mut la.residual_2, input, &la.o);
@@ -164,59 +164,56 @@ impl<B: Backend> Llama<B> {
         Ok(())
     }
 
-    /// The decoding forward: the blocks of `forward` over `tokens` fed at positions
-    /// `cache.len()..`, each row's attention reading the keys and values the cache keeps of
-    /// every position before it (`kv_cache`). Leaves the next-token logits of the last position
-    /// in `cache.logits`: the final norm and the LM head run for that row only. Called through
-    /// `Decode::extend`, which runs it inside the backend's pool.
-    pub(crate) fn forward_cached(&self, cache: &mut KvCache<B>, tokens: &[u32]) -> Result<(), Error> {
+    /// The decoding forward: the blocks of `forward` over a batch of sequences, each feeding
+    /// its tokens at positions `cache.len()..` of its cache (`kv_cache`). The rows of all the
+    /// sequences go through each product together (the groups of the plan); each sequence's
+    /// rows are rotated at its own positions and attend over the keys and values its own cache
+    /// keeps. Leaves each one's next-token logits in its `cache.logits`: the final norm and
+    /// the LM head run for each sequence's last row only. Called through
+    /// `Decode::extend_batch`, inside the backend's pool.
+    pub(crate) fn forward_cached(&self, batch: &mut Batch<B>, segments: &mut [Segment<B>]) -> Result<(), Error> {
         let cfg = &self.config;
         let (c, f, v, eps, hd) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.head_dim());
         let kv = cfg.n_kv_head * hd;
-        let (ops, w) = (&self.params.backend, &self.params.weights);
-        let pos0 = cache.begin(ops, cfg, tokens)?;
-        let n = tokens.len();
-        let dims = self.dims(1, n);
-        {
-            let r = cache.rows.as_mut().expect("sized");
-            ops.embed(&mut r.x, tokens, w, self.embed, None, n, c);
+        let (ops, w, p) = (&self.params.backend, &self.params.weights, &self.params);
+        let (plan, r) = batch.begin(ops, cfg, segments)?;
+        let g = &plan.groups;
+        for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+            ops.embed(&mut r.x, sp.first, seg.tokens, w, self.embed, None, sp.n, c);
+            seg.cache.capture_hidden(ops, 0, sp, &r.x, c);
         }
-        cache.capture_hidden(ops, 0, pos0, c);
         for (l, bp) in self.blocks.iter().enumerate() {
-            let r = cache.rows.as_mut().expect("sized");
             ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x, w, bp.input_norm, c, eps);
-            self.params.infer_linear(&mut r.qkv, &r.ln, bp.q, None, n, c, c + 2 * kv);
-            // Row r is position pos0 + r.
-            ops.rope(
-                &mut r.qkv,
-                &self.rope_cos,
-                &self.rope_sin,
-                cfg.n_head + cfg.n_kv_head,
-                hd,
-                c + 2 * kv,
-                n,
-                pos0,
-                false,
-            );
-            cache.append_kv(ops, l, pos0, c, cfg.n_kv_head, hd);
-            cache.attend(ops, l, dims, pos0);
-            let r = cache.rows.as_mut().expect("sized");
-            self.params.infer_linear(&mut r.proj, &r.att_out, bp.o, None, n, c, c);
+            p.decode_linear(&mut r.qkv, &r.ln, g, bp.q, None, c, c + 2 * kv);
+            for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+                // The segment's row i is its position pos0 + i.
+                let (cos, sin) = (&self.rope_cos, &self.rope_sin);
+                let rows = sp.first..sp.first + sp.n;
+                ops.rope(&mut r.qkv, rows, cos, sin, cfg.n_head + cfg.n_kv_head, hd, c + 2 * kv, sp.n, sp.pos0, false);
+                seg.cache.append_kv(ops, l, sp, &r.qkv, c, cfg.n_kv_head, hd);
+                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out);
+            }
+            p.decode_linear(&mut r.proj, &r.att_out, g, bp.o, None, c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);
             ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x2, w, bp.post_norm, c, eps);
             let [gate, up, act] = &mut r.mlp;
-            self.params.infer_linear(gate, &r.ln, bp.gate, None, n, c, f);
-            self.params.infer_linear(up, &r.ln, bp.up, None, n, c, f);
+            p.decode_linear(gate, &r.ln, g, bp.gate, None, c, f);
+            p.decode_linear(up, &r.ln, g, bp.up, None, c, f);
             ops.swiglu(act, gate, up);
-            self.params.infer_linear(&mut r.proj, act, bp.down, None, n, f, c);
+            p.decode_linear(&mut r.proj, act, g, bp.down, None, f, c);
             ops.add(&mut r.x, &r.x2, &r.proj);
-            cache.capture_hidden(ops, l + 1, pos0, c);
+            for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+                seg.cache.capture_hidden(ops, l + 1, sp, &r.x, c);
+            }
         }
-        let r = cache.rows.as_mut().expect("sized");
-        ops.copy_rows(&mut r.x2, (0, c), &r.x, ((n - 1) * c, c), 1, c);
-        ops.rms_norm(&mut cache.last, &mut r.rstd, &r.x2, w, self.norm, c, eps);
-        self.params.infer_linear(&mut cache.logits, &cache.last, self.lm_head, None, 1, c, v);
-        cache.len += n;
+        for (i, sp) in plan.spans.iter().enumerate() {
+            ops.copy_rows(&mut r.head_in, (i * c, c), &r.x, ((sp.first + sp.n - 1) * c, c), 1, c);
+        }
+        ops.rms_norm(&mut r.head_ln, &mut r.rstd, &r.head_in, w, self.norm, c, eps);
+        p.decode_linear(&mut r.logits, &r.head_ln, &plan.head, self.lm_head, None, c, v);
+        for (i, (seg, &sp)) in segments.iter_mut().zip(&plan.spans).enumerate() {
+            seg.cache.finish(ops, i, sp, &r.logits, v);
+        }
         Ok(())
     }
 
@@ -249,7 +246,7 @@ impl<B: Backend> Llama<B> {
             ops.linear_backward(&mut d.att_out, Dst::Write, g, bp.o, None, &d.residual, &la.att_out, w, n, c, c);
             ops.attention_backward(&mut d.qkv, &d.att_out, &la.qkv, &la.att, dims);
             // RoPE is a rotation: its backward rotates the gradient back.
-            ops.rope(&mut d.qkv, cos, sin, rot_heads, hd, qkv, t, 0, true);
+            ops.rope(&mut d.qkv, 0..n, cos, sin, rot_heads, hd, qkv, t, 0, true);
             ops.linear_backward(&mut d.norm, Dst::Write, g, bp.q, None, &d.qkv, &la.norm_1, w, n, c, qkv);
             ops.rms_norm_backward(&mut d.residual, g, bp.input_norm, &d.norm, input, w, &la.rstd_1, c);
         }

@@ -3,7 +3,7 @@
 
 use crate::cpu::backend::Cpu;
 use crate::gpt::{Activations, Gpt};
-use crate::kv_cache::{Decode, KvCache};
+use crate::kv_cache::{Batch, Decode, KvCache, Segment};
 use crate::llama::{Llama, LlamaActs};
 use crate::params::{self, Param, Parameters};
 use crate::safetensors::{self as st, Tensor};
@@ -129,6 +129,14 @@ impl Net {
         match self {
             Net::Gpt(m) => m.extend(cache, tokens),
             Net::Llama(m) => m.extend(cache, tokens),
+        }
+    }
+
+    /// Feeds several sequences' tokens through their caches in one pass (`kv_cache`).
+    pub fn extend_batch(&self, batch: &mut Batch, segments: &mut [Segment]) -> Result<(), Error> {
+        match self {
+            Net::Gpt(m) => m.extend_batch(batch, segments),
+            Net::Llama(m) => m.extend_batch(batch, segments),
         }
     }
 

@@ -139,19 +139,23 @@ impl<B: Backend> Parameters<B> {
         self.packed = Some(self.backend.pack(&self.weights, matrices));
     }
 
-    /// A linear layer of the inference path: the packed weights when there are some.
+    /// A linear layer of a decoding pass, run over each group of rows (rows, row-invariant) of
+    /// the batch (`kv_cache::Plan`): the packed weights when there are some.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn infer_linear(
+    pub(crate) fn decode_linear(
         &self,
         out: &mut B::Buf,
         inp: &B::Buf,
+        groups: &[(std::ops::Range<usize>, bool)],
         weight: usize,
         bias: Option<usize>,
-        n: usize,
         c: usize,
         oc: usize,
     ) {
-        self.backend.linear_maybe_packed(out, inp, self.packed.as_ref(), &self.weights, weight, bias, n, c, oc);
+        for (rows, invariant) in groups {
+            let (packed, w) = (self.packed.as_ref(), &self.weights);
+            self.backend.linear_decode(out, inp, rows.clone(), *invariant, packed, w, weight, bias, c, oc);
+        }
     }
 
     /// The gradient of the parameter `name` in Hugging Face layout (for comparisons).

@@ -4,7 +4,7 @@
 
 use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
-use minichat_model::kv_cache::{Decode, KvCache};
+use minichat_model::kv_cache::{Batch, Decode, KvCache, Segment, SHARED_ROWS};
 use minichat_model::llama::{Llama, LlamaActs};
 use minichat_model::params::{decayed_ranges, to_hf, transpose};
 use minichat_model::safetensors::{self, Tensor};
@@ -230,4 +230,95 @@ fn kv_cache_captures_attention_and_hidden_states_like_transformers() {
     let mut model = Llama::new(config.clone()).unwrap();
     model.load_hf(&weights, "model.safetensors").unwrap();
     check_capture(&model, &config, &expected, &ids[..t]);
+}
+
+/// Feeds sequences alone, then as a batch of mixed segments (one-token steps, a short and a
+/// long chunk): the logits equal the full forward's, and in an invariant batch (packed bf16
+/// weights or not) each sequence's logits are bit for bit those it gets alone, through the
+/// same invariant pass.
+fn check_batch<M: Decode<Cpu>>(model: &M, config: &ModelConfig, ids: &[u32], full: &[f32], packed: bool) {
+    let (t, v) = (ids.len(), config.vocab_size);
+    // Each sequence feeds the same tokens, cut differently: a prompt chunk, then pieces.
+    let cuts: [&[usize]; 4] = [&[4, 1, 1], &[1, 1, 1], &[3, 9, 1], &[12, 1, 2]];
+    assert!(t >= 15 && SHARED_ROWS < 9, "the cuts mix shared and long segments");
+    for invariant in [false, true] {
+        let mut alone: Vec<Vec<Vec<f32>>> = Vec::new();
+        for cut in cuts {
+            let (mut cache, mut at, mut out) = (KvCache::new(config, t).unwrap(), 0, Vec::new());
+            let mut batch = Batch::new(invariant);
+            for &n in cut {
+                let tokens = &ids[at..at + n];
+                model.extend_batch(&mut batch, &mut [Segment { cache: &mut cache, tokens }]).unwrap();
+                at += n;
+                out.push(cache.logits.clone());
+                if !packed {
+                    assert_close(&format!("logits after {at}"), &cache.logits, &full[(at - 1) * v..at * v]);
+                }
+            }
+            alone.push(out);
+        }
+        // All four side by side, step by step.
+        let mut caches: Vec<KvCache> = (0..cuts.len()).map(|_| KvCache::new(config, t).unwrap()).collect();
+        let mut at = vec![0; cuts.len()];
+        let mut batch = Batch::new(invariant);
+        for step in 0..3 {
+            let ns: Vec<usize> = cuts.iter().map(|c| c[step]).collect();
+            let mut segments: Vec<Segment> = caches
+                .iter_mut()
+                .zip(&at)
+                .zip(&ns)
+                .map(|((cache, &a), &n)| Segment { cache, tokens: &ids[a..a + n] })
+                .collect();
+            model.extend_batch(&mut batch, &mut segments).unwrap();
+            for (s, cache) in caches.iter().enumerate() {
+                at[s] += ns[s];
+                if invariant {
+                    assert_eq!(cache.logits, alone[s][step], "sequence {s} step {step}: the batch changed its logits");
+                } else if !packed {
+                    assert_close(
+                        &format!("batched {s} at {}", at[s]),
+                        &cache.logits,
+                        &full[(at[s] - 1) * v..at[s] * v],
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Sixteen token ids of a fixture's vocabulary (its whole context), and the full forward's
+/// logits of them.
+fn long_sequence<M>(config: &ModelConfig, forward: impl Fn(&[u32], &[u32]) -> Vec<f32>, _: &M) -> (Vec<u32>, Vec<f32>) {
+    let t = config.block_size;
+    let ids: Vec<u32> = (0..t).map(|i| (i * 7 + 3) as u32 % config.vocab_size as u32).collect();
+    let full = forward(&ids, &ids);
+    (ids, full)
+}
+
+#[test]
+fn batched_decoding_equals_decoding_alone() {
+    let Case { config, weights, .. } = case("gpt2_tiny");
+    let mut model = Gpt::new(config.clone()).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    let forward = |ids: &[u32], targets: &[u32]| {
+        let mut acts = Activations::new(&config, 1, ids.len()).unwrap();
+        model.forward(&mut acts, ids, targets).unwrap();
+        acts.logits.clone()
+    };
+    let (ids, full) = long_sequence(&config, forward, &model);
+    check_batch(&model, &config, &ids, &full, false);
+    model.pack_for_inference();
+    check_batch(&model, &config, &ids, &full, true);
+    let Case { config, weights, .. } = case("llama_tiny");
+    let mut model = Llama::new(config.clone()).unwrap();
+    model.load_hf(&weights, "model.safetensors").unwrap();
+    let forward = |ids: &[u32], targets: &[u32]| {
+        let mut acts = LlamaActs::new(&config, 1, ids.len()).unwrap();
+        model.forward(&mut acts, ids, targets).unwrap();
+        acts.logits.clone()
+    };
+    let (ids, full) = long_sequence(&config, forward, &model);
+    check_batch(&model, &config, &ids, &full, false);
+    model.pack_for_inference();
+    check_batch(&model, &config, &ids, &full, true);
 }

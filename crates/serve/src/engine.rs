@@ -5,7 +5,9 @@
 //! the rest wait in arrival order. Each round the engine admits waiting choices into free
 //! slots, then steps every slot once through the library's assistant turn: a slot still
 //! feeding its prompt feeds the next chunk of it (so a long prompt does not stall the
-//! others), a decoding slot draws one token. A new request joins at the next round; a choice
+//! others), a decoding slot draws one token, and one pass feeds them all through the model:
+//! their rows share every weight read (continuous batching), and the pass is row-invariant,
+//! so each reply is the one it would be alone. A new request joins at the next round; a choice
 //! whose client went away (its job's cancel flag) or whose time is up ends at the next round
 //! and frees its slot, touching no other slot. What a turn does goes back to the request's
 //! handler as `Update`s on its own channel.
@@ -15,6 +17,7 @@ use crate::stop::StopText;
 use minichat_chat::assistant::{Assistant, Event, FinishReason, Settings, Turn};
 use minichat_chat::logprobs::{prompt_logprobs, TokenLogprob};
 use minichat_chat::tools::Tools;
+use minichat_model::kv_cache::Batch;
 use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
 use std::collections::VecDeque;
@@ -77,6 +80,8 @@ struct Slot {
     turn: Turn,
     stop: StopText,
     last_token: Option<Instant>,
+    /// A stop string came: the turn ends after this round.
+    stopped: bool,
     failed: bool,
 }
 
@@ -102,6 +107,8 @@ impl Engine {
         };
         let mut waiting: VecDeque<(Arc<Job>, usize)> = VecDeque::new();
         let mut slots: Vec<Slot> = Vec::new();
+        // Invariant: each reply is what it would be alone, whatever else runs.
+        let mut batch = Batch::new(true);
         let mut open = true;
         loop {
             // Take what has arrived; sleep only when there is nothing to do.
@@ -129,8 +136,10 @@ impl Engine {
             }
             self.admit(&assistant, &mut waiting, &mut slots);
             for slot in &mut slots {
-                self.step(&assistant, slot);
+                self.end_early(&assistant, slot);
             }
+            slots.retain(|s| s.turn.finish().is_none() && !s.failed);
+            self.round(&assistant, &mut batch, &mut slots);
             slots.retain(|s| s.turn.finish().is_none() && !s.failed);
             self.metrics.running.store(slots.len(), Ordering::Relaxed);
         }
@@ -159,7 +168,7 @@ impl Engine {
             match assistant.queue(&job.prompts[c.prompt], &c.settings, self.config.prefill_chunk, job.raw) {
                 Ok(turn) => {
                     let stop = StopText::new(job.stop.clone());
-                    slots.push(Slot { job, choice, turn, stop, last_token: None, failed: false });
+                    slots.push(Slot { job, choice, turn, stop, last_token: None, stopped: false, failed: false });
                 }
                 Err(e) => {
                     let _ = job.updates.send(Update::Failed(e.to_string()));
@@ -179,57 +188,78 @@ impl Engine {
         Ok(())
     }
 
-    /// One round of one slot: end it if its client left, the server is shutting down or its
-    /// time is up; else feed a chunk of its prompt or draw a token.
-    fn step(&self, assistant: &Assistant, slot: &mut Slot) {
-        let (job, choice) = (slot.job.clone(), slot.choice);
-        let send = |event: Event| {
-            let _ = job.updates.send(Update::Event { choice, event });
-        };
+    /// Ends a slot before the round if the server is shutting down (the stream gets an
+    /// error), its client left, or its time is up.
+    fn end_early(&self, assistant: &Assistant, slot: &mut Slot) {
+        let job = slot.job.clone();
         if self.cut.load(Ordering::Relaxed) {
             let _ = job.updates.send(Update::Failed("the reply was cut short: the server is shutting down".into()));
             slot.failed = true;
             return self.finished(slot);
         }
-        let end = if job.cancel.load(Ordering::Relaxed) {
-            Some(FinishReason::Cancelled)
+        let finish = if job.cancel.load(Ordering::Relaxed) {
+            FinishReason::Cancelled
         } else if Instant::now() >= job.deadline {
-            Some(FinishReason::Length)
+            FinishReason::Length
         } else {
-            None
+            return;
         };
-        if let Some(finish) = end {
-            let stop = &mut slot.stop;
-            assistant.end(&mut slot.turn, finish, &mut |e| forward(e, stop, &mut |e| send(e), &mut false));
-            return self.finished(slot);
-        }
-        let drawn = slot.turn.drawn();
-        let mut stopped = false;
-        let stop = &mut slot.stop;
-        let stepped = assistant.step(&mut slot.turn, &mut |e| forward(e, stop, &mut |e| send(e), &mut stopped));
-        if let Err(e) = stepped {
-            let _ = job.updates.send(Update::Failed(format!("generation failed: {e}")));
-            slot.failed = true;
+        let (choice, stop) = (slot.choice, &mut slot.stop);
+        let mut send = |e| {
+            let _ = job.updates.send(Update::Event { choice, event: e });
+        };
+        assistant.end(&mut slot.turn, finish, &mut |e| forward(e, stop, &mut send, &mut false));
+        self.finished(slot);
+    }
+
+    /// One round: every slot feeds its next prompt chunk or draws a token, and one pass feeds
+    /// them all through the model (their rows share each weight read).
+    fn round(&self, assistant: &Assistant, batch: &mut Batch, slots: &mut [Slot]) {
+        if slots.is_empty() {
             return;
         }
-        if slot.turn.drawn() > drawn {
-            let now = Instant::now();
-            match slot.last_token {
-                None => self.metrics.ttft.observe(now.duration_since(job.submitted).as_secs_f64()),
-                Some(t) => self.metrics.itl.observe(now.duration_since(t).as_secs_f64()),
+        let drawn: Vec<usize> = slots.iter().map(|s| s.turn.drawn()).collect();
+        let mut turns = Vec::with_capacity(slots.len());
+        let mut sides = Vec::with_capacity(slots.len());
+        for s in slots.iter_mut() {
+            turns.push(&mut s.turn);
+            sides.push((&s.job, s.choice, &mut s.stop, &mut s.stopped));
+        }
+        let stepped = assistant.step_batch(&mut turns, batch, &mut |i, e| {
+            let (job, choice, stop, stopped) = &mut sides[i];
+            let mut send = |e| {
+                let _ = job.updates.send(Update::Event { choice: *choice, event: e });
+            };
+            forward(e, stop, &mut send, stopped)
+        });
+        if let Err(e) = stepped {
+            for slot in slots.iter_mut() {
+                let _ = slot.job.updates.send(Update::Failed(format!("generation failed: {e}")));
+                slot.failed = true;
             }
-            slot.last_token = Some(now);
+            return;
         }
-        if stopped {
-            // A stop string ended the reply: what the turn still holds back is past it.
-            assistant.end(&mut slot.turn, FinishReason::Stop, &mut |e| {
-                if matches!(e, Event::Done { .. }) {
-                    send(e)
+        let now = Instant::now();
+        for (slot, before) in slots.iter_mut().zip(drawn) {
+            if slot.turn.drawn() > before {
+                match slot.last_token {
+                    None => self.metrics.ttft.observe(now.duration_since(slot.job.submitted).as_secs_f64()),
+                    Some(t) => self.metrics.itl.observe(now.duration_since(t).as_secs_f64()),
                 }
-            });
-        }
-        if slot.turn.finish().is_some() {
-            self.finished(slot);
+                slot.last_token = Some(now);
+            }
+            if slot.stopped {
+                // A stop string ended the reply: what the turn still holds back is past it.
+                let (job, choice) = (&slot.job, slot.choice);
+                assistant.end(&mut slot.turn, FinishReason::Stop, &mut |e| {
+                    if matches!(e, Event::Done { .. }) {
+                        let _ = job.updates.send(Update::Event { choice, event: e });
+                    }
+                });
+            }
+            if slot.turn.finish().is_some() {
+                self.finished(slot);
+            }
         }
     }
 

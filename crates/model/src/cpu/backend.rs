@@ -2,7 +2,7 @@
 
 use super::attention::{self, Dims};
 use super::linear::{self, Dst};
-use super::{cross_entropy, gelu, layer_norm, linear_bf16, rms_norm, rope, swiglu};
+use super::{cross_entropy, gelu, layer_norm, linear_bf16, linear_rows, rms_norm, rope, swiglu};
 use crate::backend::{Backend, MatrixAt};
 use rayon::prelude::*;
 
@@ -73,6 +73,7 @@ impl Backend for Cpu {
     fn embed(
         &self,
         out: &mut Vec<f32>,
+        first: usize,
         ids: &[u32],
         w: &Vec<f32>,
         table: usize,
@@ -80,7 +81,7 @@ impl Backend for Cpu {
         t: usize,
         c: usize,
     ) {
-        out.par_chunks_exact_mut(c).zip(ids.par_iter()).enumerate().for_each(|(r, (x, &id))| {
+        out[first * c..].par_chunks_exact_mut(c).zip(ids.par_iter()).enumerate().for_each(|(r, (x, &id))| {
             x.copy_from_slice(&w[table + id as usize * c..][..c]);
             if let Some(pos) = pos {
                 x.iter_mut().zip(&w[pos + (r % t) * c..][..c]).for_each(|(x, p)| *x += p);
@@ -204,6 +205,33 @@ impl Backend for Cpu {
         linear_bf16::forward(out, inp, &packed[weight..][..oc * c], bias.map(|b| &w[b..][..oc]), n, c, oc);
     }
 
+    fn linear_decode(
+        &self,
+        out: &mut Vec<f32>,
+        inp: &Vec<f32>,
+        rows: std::ops::Range<usize>,
+        invariant: bool,
+        packed: Option<&Vec<u16>>,
+        w: &Vec<f32>,
+        weight: usize,
+        bias: Option<usize>,
+        c: usize,
+        oc: usize,
+    ) {
+        let n = rows.len();
+        let (out, inp) = (&mut out[rows.start * oc..rows.end * oc], &inp[rows.start * c..rows.end * c]);
+        let bias = bias.map(|b| &w[b..][..oc]);
+        match (packed, invariant) {
+            // The bf16 kernel computes every row alike at any row count.
+            (Some(p), true) => linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc),
+            (None, true) => linear_rows::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc),
+            (Some(p), false) if n <= PACKED_ROWS => {
+                linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc)
+            }
+            _ => linear::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc),
+        }
+    }
+
     fn linear_backward(
         &self,
         dinp: &mut Vec<f32>,
@@ -241,18 +269,21 @@ impl Backend for Cpu {
         out: &mut Vec<f32>,
         att: Option<&mut Vec<f32>>,
         qkv: &Vec<f32>,
+        first: usize,
         k: &Vec<f32>,
         v: &Vec<f32>,
         dims: Dims,
         pos0: usize,
         max_len: usize,
     ) {
+        let (out, qkv) = (&mut out[first * dims.n_head * dims.d..], &qkv[first * dims.qkv_row()..]);
         attention::forward_cached(out, att.map(|a| a.as_mut_slice()), qkv, k, v, dims, pos0, max_len);
     }
 
     fn rope(
         &self,
         x: &mut Vec<f32>,
+        rows: std::ops::Range<usize>,
         cos: &Vec<f32>,
         sin: &Vec<f32>,
         heads: usize,
@@ -262,6 +293,7 @@ impl Backend for Cpu {
         pos0: usize,
         inverse: bool,
     ) {
+        let x = &mut x[rows.start * row..rows.end * row];
         rope::rotate(x, cos, sin, heads, d, row, t, pos0, if inverse { -1.0 } else { 1.0 });
     }
 

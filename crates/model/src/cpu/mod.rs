@@ -16,6 +16,7 @@ pub mod gelu;
 pub mod layer_norm;
 pub mod linear;
 pub mod linear_bf16;
+pub mod linear_rows;
 pub mod peak;
 pub mod rms_norm;
 pub mod rope;

@@ -140,7 +140,7 @@ pub fn exp_f32(x: f32) -> f32 {
 /// Independent accumulators in reductions: LLVM does not reorder a float sum by itself, so
 /// one accumulator per lane of a 512-bit vector lets it vectorise (and changes the rounding
 /// order, as every BLAS does).
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// `sum f(x_i)`, vectorisable.
 #[inline(always)]
