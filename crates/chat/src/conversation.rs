@@ -105,6 +105,24 @@ impl ChatTokens {
             tool_result_end: id("<|tool_result_end|>")?,
         })
     }
+
+    /// For raw text continuation with a tokenizer that has no chat format (a base model's):
+    /// every chat token is the document separator, so the only one that does anything is the
+    /// end of the text.
+    pub fn bos_only(bos: u32) -> ChatTokens {
+        let b = bos;
+        ChatTokens {
+            bos: b,
+            user_start: b,
+            user_end: b,
+            assistant_start: b,
+            assistant_end: b,
+            tool_call_start: b,
+            tool_call_end: b,
+            tool_result_start: b,
+            tool_result_end: b,
+        }
+    }
 }
 
 /// Where a conversation is between messages.

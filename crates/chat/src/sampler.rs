@@ -188,10 +188,31 @@ pub fn softmax(l: &[f32], t: f32) -> Vec<f64> {
 }
 
 /// Steps 3-5: zeroes what top-k, top-p and min-p remove, then renormalises. Ties are broken
-/// by id (lower first), so the kept set is deterministic.
+/// by id (lower first), so the kept set is deterministic. Only what a filter needs is sorted:
+/// nothing without filters or with min-p alone, the k best with top-k, everything for top-p
+/// alone.
 pub fn filter(mut p: Vec<f64>, top_k: usize, top_p: f32, min_p: f32) -> Vec<f64> {
+    let top_k = if top_k >= p.len() { 0 } else { top_k };
+    if top_k == 0 && top_p >= 1.0 {
+        if min_p > 0.0 {
+            let floor = p.iter().copied().fold(0.0, f64::max) * min_p as f64;
+            p.iter_mut().filter(|x| **x < floor).for_each(|x| *x = 0.0);
+            let z: f64 = p.iter().sum();
+            p.iter_mut().for_each(|x| *x /= z);
+        }
+        return p;
+    }
+    let by_prob = |p: &[f64], a: u32, b: u32| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b));
     let mut order: Vec<u32> = (0..p.len() as u32).filter(|&i| p[i as usize] > 0.0).collect();
-    order.sort_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+    if top_k > 0 && top_k < order.len() {
+        // The k best (the same set a full sort would keep), then only they are sorted.
+        order.select_nth_unstable_by(top_k - 1, |&a, &b| by_prob(&p, a, b));
+        let rest = order.split_off(top_k);
+        for &i in &rest {
+            p[i as usize] = 0.0;
+        }
+    }
+    order.sort_by(|&a, &b| by_prob(&p, a, b));
     let mut keep = order.len();
     if top_k > 0 {
         keep = keep.min(top_k);
@@ -222,8 +243,13 @@ pub fn filter(mut p: Vec<f64>, top_k: usize, top_p: f32, min_p: f32) -> Vec<f64>
 
 /// The `n` most likely tokens with their probabilities.
 fn top(p: &[f64], n: usize) -> Vec<(u32, f32)> {
+    let by_prob = |a: &u32, b: &u32| p[*b as usize].total_cmp(&p[*a as usize]).then(a.cmp(b));
     let mut order: Vec<u32> = (0..p.len() as u32).collect();
-    order.sort_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+    if n > 0 && n < order.len() {
+        order.select_nth_unstable_by(n - 1, by_prob);
+        order.truncate(n);
+    }
+    order.sort_by(by_prob);
     order.into_iter().take(n).filter(|&i| p[i as usize] > 0.0).map(|i| (i, p[i as usize] as f32)).collect()
 }
 
@@ -266,6 +292,58 @@ mod tests {
         assert!((f[1] - 0.4 / 0.7).abs() < 1e-12 && (f.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         // Ties break by id.
         assert_eq!(kept(&filter(vec![0.25; 4], 2, 1.0, 0.0)), [0, 1]);
+    }
+
+    /// The chain as first written: one full sort, then each filter on its prefix.
+    fn filter_by_full_sort(mut p: Vec<f64>, top_k: usize, top_p: f32, min_p: f32) -> Vec<f64> {
+        let mut order: Vec<u32> = (0..p.len() as u32).filter(|&i| p[i as usize] > 0.0).collect();
+        order.sort_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+        let mut keep = if top_k > 0 { order.len().min(top_k) } else { order.len() };
+        if top_p < 1.0 {
+            let total: f64 = order[..keep].iter().map(|&i| p[i as usize]).sum();
+            let mut acc = 0.0;
+            for (n, &i) in order[..keep].iter().enumerate() {
+                acc += p[i as usize] / total;
+                if acc >= top_p as f64 {
+                    keep = n + 1;
+                    break;
+                }
+            }
+        }
+        if min_p > 0.0 && keep > 0 {
+            let floor = p[order[0] as usize] * min_p as f64;
+            keep = order[..keep].iter().take_while(|&&i| p[i as usize] >= floor).count().max(1);
+        }
+        for &i in &order[keep..] {
+            p[i as usize] = 0.0;
+        }
+        let z: f64 = p.iter().sum();
+        p.iter_mut().for_each(|x| *x /= z);
+        p
+    }
+
+    proptest::proptest! {
+        /// Sorting only what a filter needs keeps exactly the set a full sort keeps.
+        #[test]
+        fn partial_sorts_keep_what_a_full_sort_keeps(
+            weights in proptest::collection::vec(0u8..6, 1..40),
+            top_k in 0usize..45,
+            top_p in proptest::sample::select(vec![1.0f32, 0.9, 0.5, 0.1]),
+            min_p in proptest::sample::select(vec![0.0f32, 0.2, 0.6]),
+        ) {
+            // Small integer weights: many ties, which break by id.
+            let z: f64 = weights.iter().map(|&w| w as f64).sum::<f64>().max(1.0);
+            let p: Vec<f64> = weights.iter().map(|&w| w as f64 / z).collect();
+            if p.iter().all(|&x| x == 0.0) {
+                return Ok(());
+            }
+            let got = filter(p.clone(), top_k, top_p, min_p);
+            let want = filter_by_full_sort(p, top_k, top_p, min_p);
+            proptest::prop_assert_eq!(kept(&got), kept(&want));
+            for (a, b) in got.iter().zip(&want) {
+                proptest::prop_assert!((a - b).abs() < 1e-12);
+            }
+        }
     }
 
     #[test]

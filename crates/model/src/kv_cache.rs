@@ -105,20 +105,22 @@ pub(crate) struct Plan {
     pub(crate) head: Vec<(Range<usize>, bool)>,
 }
 
-/// Segments of at most this many tokens share the products of an invariant batch; longer
-/// ones (prompt chunks) are computed apart, at matrix-multiply speed.
-pub const SHARED_ROWS: usize = 8;
+/// Segments of at most this many tokens share the products of an invariant batch (the
+/// row-by-row kernel is as fast as gemm up to about this many rows); longer ones (long prompt
+/// chunks) are computed apart, at matrix-multiply speed.
+pub const SHARED_ROWS: usize = 64;
 
 /// Scratch for decoding passes over several sequences at once (see the header).
 pub struct Batch<B: Backend = Cpu> {
     invariant: bool,
+    shared_rows: usize,
     /// Scratch of the last few shapes (rows, sequences), newest last.
     rows: Vec<Rows<B>>,
 }
 
 impl<B: Backend> Clone for Batch<B> {
     fn clone(&self) -> Self {
-        Batch { invariant: self.invariant, rows: Vec::new() }
+        Batch { invariant: self.invariant, shared_rows: self.shared_rows, rows: Vec::new() }
     }
 }
 
@@ -131,7 +133,12 @@ impl<B: Backend> Default for Batch<B> {
 impl<B: Backend> Batch<B> {
     /// `invariant`: every sequence gets the numbers it would get alone (see the header).
     pub fn new(invariant: bool) -> Batch<B> {
-        Batch { invariant, rows: Vec::new() }
+        Batch::with_shared_rows(invariant, SHARED_ROWS)
+    }
+
+    /// With another limit than `SHARED_ROWS` on the segments that share products.
+    pub fn with_shared_rows(invariant: bool, shared_rows: usize) -> Batch<B> {
+        Batch { invariant, shared_rows, rows: Vec::new() }
     }
 
     /// Checks every segment, lays their rows out and sizes the scratch; returns the plan and
@@ -150,7 +157,7 @@ impl<B: Backend> Batch<B> {
             pos.push(seg.cache.check(cfg, seg.tokens)?);
         }
         // Short segments first (their rows share the products), then each long one.
-        let shared = |seg: &Segment<B>| !self.invariant || seg.tokens.len() <= SHARED_ROWS;
+        let shared = |seg: &Segment<B>| !self.invariant || seg.tokens.len() <= self.shared_rows;
         let mut spans = vec![Span { first: 0, n: 0, pos0: 0 }; segments.len()];
         let mut next = 0;
         for pass in [true, false] {

@@ -37,8 +37,13 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
     if !c.ignored.is_empty() {
         eprintln!("chat request: ignored fields {:?}", c.ignored);
     }
-    let prompt =
-        prompt_for_reply(&req.messages, &s.tok, &s.ct).map_err(|e| ApiError::field("messages", e.to_string()))?;
+    let Some(ct) = &s.ct else {
+        return Err(ApiError::bad_request(format!(
+            "the model `{}` has no chat format (its tokenizer lacks the chat tokens): use /v1/completions",
+            s.info.id
+        )));
+    };
+    let prompt = prompt_for_reply(&req.messages, &s.tok, ct).map_err(|e| ApiError::field("messages", e.to_string()))?;
     if prompt.len() >= s.info.context {
         return Err(ApiError::context(prompt.len(), s.info.context));
     }

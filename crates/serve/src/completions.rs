@@ -38,7 +38,7 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
     if !c.ignored.is_empty() {
         eprintln!("completion request: ignored fields {:?}", c.ignored);
     }
-    let bos = s.ct.bos;
+    let bos = s.bos;
     // A text prompt starts a document (bos first), as the model was trained; ids are as given.
     let (prompts, added_bos): (Vec<Vec<u32>>, Vec<bool>) = req
         .prompts

@@ -15,6 +15,7 @@
 use crate::metrics::Metrics;
 use crate::stop::StopText;
 use minichat_chat::assistant::{Assistant, Event, FinishReason, Settings, Turn};
+use minichat_chat::conversation::ChatTokens;
 use minichat_chat::logprobs::{prompt_logprobs, TokenLogprob};
 use minichat_chat::tools::Tools;
 use minichat_model::kv_cache::Batch;
@@ -90,6 +91,8 @@ pub struct Engine {
     pub net: Net,
     pub tok: Arc<Tokenizer>,
     pub search: Option<SearchFn>,
+    /// The chat format's tokens (`ChatTokens::bos_only` for a base model: raw turns only).
+    pub ct: ChatTokens,
     pub config: EngineConfig,
     pub metrics: Arc<Metrics>,
     /// Set at shutdown once the grace period is over: every turn ends now.
@@ -101,10 +104,7 @@ impl Engine {
     pub fn run(self, jobs: Receiver<Job>) {
         let search = self.search.as_ref().map(|f| Box::new(move |q: &str| f(q)) as _);
         let tools = Tools { search };
-        let assistant = match Assistant::new(&self.net, &self.tok, Some(&tools)) {
-            Ok(a) => a,
-            Err(e) => return fail_all(&jobs, &e.to_string()),
-        };
+        let assistant = Assistant { net: &self.net, tok: &self.tok, ct: self.ct, tools: Some(&tools) };
         let mut waiting: VecDeque<(Arc<Job>, usize)> = VecDeque::new();
         let mut slots: Vec<Slot> = Vec::new();
         // Invariant: each reply is what it would be alone, whatever else runs.
@@ -288,12 +288,5 @@ fn forward(event: Event, stop: &mut StopText, send: &mut dyn FnMut(Event), stopp
             send(Event::Done { finish, usage });
         }
         other => send(other),
-    }
-}
-
-/// The model could not be set up: every job gets the reason.
-fn fail_all(jobs: &Receiver<Job>, why: &str) {
-    for job in jobs.iter() {
-        let _ = job.updates.send(Update::Failed(why.to_string()));
     }
 }

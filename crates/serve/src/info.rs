@@ -58,7 +58,7 @@ fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
     let parse_special = f.bool("parse_special")?.unwrap_or(false);
     let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
     let token_strs = f.bool("return_token_strs")?.unwrap_or(false);
-    let mut ids = if add_special { vec![s.ct.bos] } else { Vec::new() };
+    let mut ids = if add_special { vec![s.bos] } else { Vec::new() };
     if parse_special {
         ids.extend(
             s.tok
@@ -116,13 +116,16 @@ fn detokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<
 /// What lm-evaluation-harness reads to use the server's tokenizer (vLLM's shape).
 pub async fn tokenizer_info(State(s): State<AppState>) -> Json<Value> {
     let name = |id: u32| piece(&s.tok, id).0;
-    let bos = name(s.ct.bos);
-    Json(json!({
+    let bos = name(s.bos);
+    let mut info = json!({
         "tokenizer_class": "minichat", "name": s.tok.name(), "vocab_size": s.info.vocab,
-        "model_max_length": s.info.context, "bos_token": bos, "bos_token_id": s.ct.bos,
-        "eos_token": bos, "eos_token_id": s.ct.bos, "pad_token": bos,
-        "chat_end_token": name(s.ct.assistant_end),
-    }))
+        "model_max_length": s.info.context, "bos_token": bos, "bos_token_id": s.bos,
+        "eos_token": bos, "eos_token_id": s.bos, "pad_token": bos,
+    });
+    if let Some(ct) = &s.ct {
+        info["chat_end_token"] = json!(name(ct.assistant_end));
+    }
+    Json(info)
 }
 
 pub async fn health() -> Json<Value> {

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use minichat_chat::conversation::ChatTokens;
 use minichat_model::net::Net;
@@ -88,7 +89,11 @@ pub struct ModelInfo {
 pub struct Shared {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     pub tok: Arc<Tokenizer>,
-    pub ct: ChatTokens,
+    /// The chat format's tokens; None for a base model's tokenizer (then only text
+    /// completions are served).
+    pub ct: Option<ChatTokens>,
+    /// The document separator: it starts a text prompt and ends a completion.
+    pub bos: u32,
     pub info: ModelInfo,
     pub options: Options,
     pub metrics: Arc<Metrics>,
@@ -131,7 +136,8 @@ pub struct Server {
 impl Server {
     /// Binds the address and starts the engine's thread (call inside a tokio runtime).
     pub async fn bind(model: Model, options: Options) -> std::io::Result<Server> {
-        let ct = ChatTokens::of(&model.tok).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let ct = ChatTokens::of(&model.tok).ok();
+        let bos = model.tok.bos_id().map_err(|e| std::io::Error::other(e.to_string()))?;
         let cfg = model.net.config();
         let info = ModelInfo {
             id: model.id.clone(),
@@ -150,12 +156,13 @@ impl Server {
             net: model.net,
             tok: tok.clone(),
             search: model.search,
+            ct: ct.unwrap_or(ChatTokens::bos_only(bos)),
             config: EngineConfig { parallel: options.parallel.max(1), prefill_chunk: options.prefill_chunk.max(1) },
             metrics: metrics.clone(),
             cut: cut.clone(),
         };
         let engine = std::thread::Builder::new().name("minichat-engine".into()).spawn(move || engine.run(rx))?;
-        let state = Arc::new(Shared { jobs: Mutex::new(Some(tx)), tok, ct, info, options, metrics });
+        let state = Arc::new(Shared { jobs: Mutex::new(Some(tx)), tok, ct, bos, info, options, metrics });
         Ok(Server { listener, state, engine, cut })
     }
 
@@ -178,7 +185,11 @@ impl Server {
             });
         };
         let app = router(self.state.clone());
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(signal).await;
+        // Each token goes out at once (no Nagle delay on small writes).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, app).with_graceful_shutdown(signal).await;
         self.state.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(self.state);
         self.cut.store(true, Ordering::Relaxed);

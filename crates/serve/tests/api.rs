@@ -376,14 +376,23 @@ fn metrics_count_requests_and_tokens() {
     post(addr, "/v1/chat/completions", &ask(json!({"max_tokens": 5})));
     let m = get(addr, "/metrics");
     assert!(m.header("content-type").unwrap().starts_with("text/plain"));
-    let text = m.text();
-    let value = |name: &str| -> f64 {
-        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in {text}"));
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
-    assert!(value("minichat_prompt_tokens_total") > 5.0);
-    assert!(value("minichat_generation_tokens_total") >= 1.0);
-    assert_eq!(value("minichat_requests_running"), 0.0);
-    assert_eq!(value("minichat_time_to_first_token_seconds_count"), 1.0);
-    assert!(value("minichat_requests_total{status=\"2xx\"}") >= 1.0);
+    // The engine counts a reply's tokens just after its last event went out.
+    assert!(wait_for(5.0, || metric(addr, "minichat_generation_tokens_total") >= 1.0));
+    assert!(wait_for(5.0, || metric(addr, "minichat_requests_running") == 0.0));
+    assert!(metric(addr, "minichat_prompt_tokens_total") > 5.0);
+    assert_eq!(metric(addr, "minichat_time_to_first_token_seconds_count"), 1.0);
+    assert!(metric(addr, "minichat_requests_total{status=\"2xx\"}") >= 1.0);
+}
+
+#[test]
+fn a_base_model_serves_text_completions_and_refuses_chat() {
+    let tok = tokenizer_with(vec!["<|endoftext|>".into()]);
+    let addr = start_with(model_with(tok, 128), Options::default());
+    let r = post(addr, "/v1/completions", &json!({"prompt": "The quick", "max_tokens": 5, "temperature": 0}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["usage"]["completion_tokens"], 5);
+    let chat = post(addr, "/v1/chat/completions", &ask(json!({})));
+    assert_eq!(chat.status, 400);
+    assert!(chat.json()["error"]["message"].as_str().unwrap().contains("no chat format"), "{}", chat.text());
+    assert_eq!(get(addr, "/tokenizer_info").json()["eos_token"], "<|endoftext|>");
 }

@@ -9,11 +9,12 @@
 //! (`metrics`, `plot`, `checkpoint`); on that loop, pretraining (`pretrain`: making a run
 //! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
 //! files); bits per byte on held-out text for the exam (`heldout`); Hugging Face export
-//! (`export`); and the speedrun's stages and folder (`speedrun`).
+//! (`export`) and GGUF export for llama.cpp (`gguf`); and the speedrun's stages and folder (`speedrun`).
 
 pub mod checkpoint;
 pub mod config;
 pub mod export;
+pub mod gguf;
 pub mod heldout;
 pub mod loader;
 pub mod metrics;

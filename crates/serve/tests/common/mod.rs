@@ -19,10 +19,15 @@ pub const TEXT: &str = "The quick brown fox jumps over the lazy dog. A journey o
     with a single step. What is 12*7? It is 84. Spell cat: c-a-t. Zwölf Boxkämpfer jagen Viktor. 日本語 🙂";
 
 pub fn tokenizer() -> Tokenizer {
+    tokenizer_with(CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect())
+}
+
+/// A tokenizer trained on `TEXT` with these special tokens.
+pub fn tokenizer_with(special_tokens: Vec<String>) -> Tokenizer {
     let config = TrainConfig {
         vocab_size: 320,
         pattern: "gpt4".into(),
-        special_tokens: CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
+        special_tokens,
         max_doc_chars: None,
         name: "serve-test".into(),
     };
@@ -33,7 +38,10 @@ pub fn tokenizer() -> Tokenizer {
 
 /// A GPT-2 of random weights (seeded): it writes varied text, the same for the same seed.
 pub fn model(context: usize) -> Model {
-    let tok = tokenizer();
+    model_with(tokenizer(), context)
+}
+
+pub fn model_with(tok: Tokenizer, context: usize) -> Model {
     let mut cfg = ModelConfig::from_depth(Family::Gpt2, 2, tok.n_vocab());
     (cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.intermediate_size, cfg.block_size) = (64, 4, 4, 256, context);
     let mut net = Net::new(cfg).unwrap();
