@@ -152,44 +152,12 @@ pub trait Backend: Sync {
         c: usize,
         oc: usize,
     );
-    /// A packed copy of the flat weight buffer, for `linear_packed`; `matrices` are the weight
-    /// matrices `linear_packed` will be asked for (a backend may lay them out its own way).
+    /// A packed copy of the flat weight buffer, for `linear_decode`; `matrices` are the weight
+    /// matrices it will be asked for (a backend may lay them out its own way).
     fn pack(&self, w: &Self::Buf, matrices: &[MatrixAt]) -> Self::Packed;
-    /// `linear` reading the weight matrix from the packed copy (the bias from `w`): for
-    /// decoding, where reading the weights is the cost. May fall back to `linear` for many rows.
-    #[allow(clippy::too_many_arguments)]
-    fn linear_packed(
-        &self,
-        out: &mut Self::Buf,
-        inp: &Self::Buf,
-        packed: &Self::Packed,
-        w: &Self::Buf,
-        weight: usize,
-        bias: Option<usize>,
-        n: usize,
-        c: usize,
-        oc: usize,
-    );
-    /// `linear_packed` when there is a packed copy, else `linear`.
-    #[allow(clippy::too_many_arguments)]
-    fn linear_maybe_packed(
-        &self,
-        out: &mut Self::Buf,
-        inp: &Self::Buf,
-        packed: Option<&Self::Packed>,
-        w: &Self::Buf,
-        weight: usize,
-        bias: Option<usize>,
-        n: usize,
-        c: usize,
-        oc: usize,
-    ) {
-        match packed {
-            Some(p) => self.linear_packed(out, inp, p, w, weight, bias, n, c, oc),
-            None => self.linear(out, inp, w, weight, bias, n, c, oc),
-        }
-    }
-    /// Rows `rows` of `out` from the same rows of `inp` (`linear_maybe_packed`'s product), for
+    /// Rows `rows` of `out` from the same rows of `inp` (`linear`'s product, reading the weight
+    /// matrix from the packed copy when there is one: decoding, where reading the weights is
+    /// the cost), for
     /// decoding. `invariant`: each row is computed exactly as it would be alone, whatever the
     /// batch (so a sequence decoded beside others gets the text it would get by itself);
     /// else the fastest way for this many rows.

@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use minichat_chat::assistant::FinishReason;
 use minichat_tokenizer::Tokenizer;
 use serde_json::Value;
@@ -20,6 +21,14 @@ pub fn json(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, 
     })?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// The response, or the error's.
+pub fn respond<T: IntoResponse>(r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => v.into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Raises the job's cancel flag when dropped: a handler future or a response stream is

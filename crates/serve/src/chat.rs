@@ -3,8 +3,8 @@
 //! see their text in fields the standard clients ignore: `minichat_tool_call` and
 //! `minichat_tool_result` in a stream's deltas, `minichat_tools` in a whole reply's message.
 
-use crate::body::{finish_reason, id, json, now, piece, CancelOnDrop};
-use crate::engine::{Choice, Job, Update};
+use crate::body::{finish_reason, id, json, now, piece, respond};
+use crate::engine::{Choice, Update};
 use crate::error::ApiError;
 use crate::request::ChatRequest;
 use crate::server::AppState;
@@ -19,15 +19,10 @@ use minichat_chat::conversation::prompt_for_reply;
 use minichat_chat::logprobs::TokenLogprob;
 use minichat_tokenizer::Tokenizer;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub async fn handle(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    match answer(s, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    respond(answer(s, body).await)
 }
 
 async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
@@ -48,38 +43,16 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         return Err(ApiError::context(prompt.len(), s.info.context));
     }
     let choices = choices(&s, c, req.logprobs)?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let now_i = Instant::now();
-    s.submit(Job {
-        prompts: vec![prompt],
-        choices,
-        raw: false,
-        stop: c.stop.clone(),
-        prompt_logprobs: None,
-        cancel: cancel.clone(),
-        deadline: now_i + s.options.timeout,
-        submitted: now_i,
-        updates: tx,
-    })?;
-    let guard = CancelOnDrop(cancel);
+    let (rx, guard) = s.start(vec![prompt], choices, false, c.stop.clone(), None)?;
     let head = Head { id: id("chatcmpl", s.default_seed()), created: now(), model: s.info.id.clone() };
     let mut reply = Reply::new(head, c.n, s.tok.clone(), req.logprobs.is_some(), c.include_usage);
     if c.stream {
         let first = (0..c.n).map(|i| reply.chunk(i, json!({"role": "assistant", "content": ""}), None, None)).collect();
         return Ok(sse::stream(rx, guard, reply, first, s.options.ping_interval));
     }
-    let mut rx = rx;
-    while let Some(update) = rx.recv().await {
-        if let Update::Failed(why) = update {
-            return Err(ApiError::internal(why));
-        }
-        if reply.take(update) {
-            drop(guard);
-            return Ok(Json(reply.whole()).into_response());
-        }
-    }
-    Err(ApiError::internal("the reply ended early: the server is shutting down"))
+    sse::to_end(rx, &mut reply).await?;
+    drop(guard);
+    Ok(Json(reply.whole()).into_response())
 }
 
 /// A `model` other than the one served is a 404 (none given: the one served).
@@ -156,11 +129,6 @@ impl Reply {
             c["usage"] = Value::Null;
         }
         c
-    }
-
-    /// Takes an update; true once every choice is done.
-    fn take(&mut self, update: Update) -> bool {
-        self.apply(update, &mut Vec::new())
     }
 
     fn apply(&mut self, update: Update, out: &mut Vec<Value>) -> bool {

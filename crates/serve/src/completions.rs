@@ -4,9 +4,9 @@
 //! (the prompt's too, with `echo`) has its log-probability and alternatives: what
 //! lm-evaluation-harness's `local-completions` model scores multiple choice with.
 
-use crate::body::{finish_reason, id, json, now, piece, CancelOnDrop};
+use crate::body::{finish_reason, id, json, now, piece, respond};
 use crate::chat::{check_model, choices, usage_json, Head, FINGERPRINT};
-use crate::engine::{Choice, Job, Update};
+use crate::engine::{Choice, Update};
 use crate::error::ApiError;
 use crate::request::{CompletionRequest, Prompt};
 use crate::server::AppState;
@@ -20,15 +20,10 @@ use minichat_chat::assistant::Event;
 use minichat_chat::logprobs::TokenLogprob;
 use minichat_tokenizer::Tokenizer;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub async fn handle(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    match answer(s, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    respond(answer(s, body).await)
 }
 
 async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
@@ -74,21 +69,7 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         (0..prompts.len()).flat_map(|p| per_prompt.iter().cloned().map(move |ch| Choice { prompt: p, ..ch })).collect();
     let echo: Vec<Option<Vec<u32>>> =
         prompts.iter().zip(&added_bos).map(|(p, &added)| req.echo.then(|| p[usize::from(added)..].to_vec())).collect();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let t0 = Instant::now();
-    s.submit(Job {
-        choices: all,
-        prompts,
-        raw: true,
-        stop: c.stop.clone(),
-        prompt_logprobs: logprobs.filter(|_| req.echo),
-        cancel: cancel.clone(),
-        deadline: t0 + s.options.timeout,
-        submitted: t0,
-        updates: tx,
-    })?;
-    let guard = CancelOnDrop(cancel);
+    let (rx, guard) = s.start(prompts, all, true, c.stop.clone(), logprobs.filter(|_| req.echo))?;
     let head = Head { id: id("cmpl", s.default_seed()), created: now(), model: s.info.id.clone() };
     let mut text = Completion {
         head,
@@ -108,17 +89,9 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
     if c.stream {
         return Ok(sse::stream(rx, guard, text, first, s.options.ping_interval));
     }
-    let mut rx = rx;
-    while let Some(update) = rx.recv().await {
-        if let Update::Failed(why) = update {
-            return Err(ApiError::internal(why));
-        }
-        if text.apply(update, &mut Vec::new()) {
-            drop(guard);
-            return Ok(Json(text.whole()).into_response());
-        }
-    }
-    Err(ApiError::internal("the completion ended early: the server is shutting down"))
+    sse::to_end(rx, &mut text).await?;
+    drop(guard);
+    Ok(Json(text.whole()).into_response())
 }
 
 /// One choice so far: its text and its tokens' logprobs (OpenAI's legacy lists).

@@ -3,7 +3,7 @@
 //! `/tokenizer_info` (what lm-evaluation-harness asks a remote tokenizer), `/health` and
 //! `/metrics`.
 
-use crate::body::{json, piece};
+use crate::body::{json, piece, respond};
 use crate::error::ApiError;
 use crate::fields::{wrong, Fields};
 use crate::server::AppState;
@@ -39,7 +39,7 @@ pub async fn model(State(s): State<AppState>, Path(id): Path<String>) -> Respons
 }
 
 pub async fn tokenize(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    respond(tokenize_body(&s, body))
+    respond(tokenize_body(&s, body).map(Json))
 }
 
 /// `{"content" | "prompt": text, "add_special" | "add_special_tokens", "parse_special",
@@ -88,7 +88,7 @@ fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
 }
 
 pub async fn detokenize(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    respond(detokenize_body(&s, body))
+    respond(detokenize_body(&s, body).map(Json))
 }
 
 /// `{"tokens": [ids]}` to `{"content": text, "prompt": text}` (llama.cpp's and vLLM's names).
@@ -134,11 +134,4 @@ pub async fn health() -> Json<Value> {
 
 pub async fn metrics(State(s): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
-}
-
-fn respond(r: Result<Value, ApiError>) -> Response {
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
 }

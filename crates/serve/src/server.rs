@@ -2,7 +2,8 @@
 //! and a clean shutdown (Ctrl-C: stop accepting, let replies in flight finish for a grace
 //! period, then cut them with a final error event).
 
-use crate::engine::{Engine, EngineConfig, Job, SearchFn};
+use crate::body::CancelOnDrop;
+use crate::engine::{Choice, Engine, EngineConfig, Job, SearchFn, Update};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::{chat, completions, info};
@@ -19,7 +20,8 @@ use minichat_tokenizer::Tokenizer;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The model served: its weights, tokenizer, the search its `search` calls use, and its name.
 pub struct Model {
@@ -118,6 +120,26 @@ impl Shared {
         })
     }
 
+    /// Submits a job of these prompts and choices; returns its updates and the guard that
+    /// cancels it when the response (or its stream) is dropped.
+    pub fn start(
+        &self,
+        prompts: Vec<Vec<u32>>,
+        choices: Vec<Choice>,
+        raw: bool,
+        stop: Vec<String>,
+        prompt_logprobs: Option<usize>,
+    ) -> Result<(UnboundedReceiver<Update>, CancelOnDrop), ApiError> {
+        let (updates, rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let submitted = Instant::now();
+        let deadline = submitted + self.options.timeout;
+        let job =
+            Job { prompts, choices, raw, stop, prompt_logprobs, cancel: cancel.clone(), deadline, submitted, updates };
+        self.submit(job)?;
+        Ok((rx, CancelOnDrop(cancel)))
+    }
+
     /// A fresh default seed: requests without a seed differ from each other.
     pub fn default_seed(&self) -> u64 {
         let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -141,7 +163,7 @@ impl Server {
         let cfg = model.net.config();
         let info = ModelInfo {
             id: model.id.clone(),
-            created: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            created: crate::body::now(),
             context: cfg.block_size,
             vocab: cfg.vocab_size,
             params: model.net.weights().len(),

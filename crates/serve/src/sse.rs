@@ -20,6 +20,20 @@ pub trait Feed: Send + 'static {
     fn update(&mut self, update: Update, out: &mut Vec<Value>) -> bool;
 }
 
+/// Feeds every update of a job to `feed` until it is complete (a whole, not streamed,
+/// response); a failure or the engine going away is an error.
+pub async fn to_end<F: Feed>(mut rx: UnboundedReceiver<Update>, feed: &mut F) -> Result<(), ApiError> {
+    while let Some(update) = rx.recv().await {
+        if let Update::Failed(why) = update {
+            return Err(ApiError::internal(why));
+        }
+        if feed.update(update, &mut Vec::new()) {
+            return Ok(());
+        }
+    }
+    Err(ApiError::internal("the reply ended early: the server is shutting down"))
+}
+
 /// One `data:` event.
 pub fn data(v: &Value) -> Bytes {
     Bytes::from(format!("data: {v}\n\n"))

@@ -22,7 +22,7 @@ fn two_mut(g: &mut [f32], (a, la): (usize, usize), (b, lb): (usize, usize)) -> (
     }
 }
 
-/// Products with at most this many rows read bf16 weights in `linear_packed`; more rows are
+/// Products with at most this many rows read bf16 weights in `linear_decode`; more rows are
 /// compute-bound and use the f32 weights and gemm.
 const PACKED_ROWS: usize = 4;
 
@@ -185,24 +185,6 @@ impl Backend for Cpu {
             linear_bf16::tile(&mut packed[offset..][..oc * c], &w[offset..][..oc * c], c, oc);
         }
         packed
-    }
-
-    fn linear_packed(
-        &self,
-        out: &mut Vec<f32>,
-        inp: &Vec<f32>,
-        packed: &Vec<u16>,
-        w: &Vec<f32>,
-        weight: usize,
-        bias: Option<usize>,
-        n: usize,
-        c: usize,
-        oc: usize,
-    ) {
-        if n > PACKED_ROWS {
-            return self.linear(out, inp, w, weight, bias, n, c, oc);
-        }
-        linear_bf16::forward(out, inp, &packed[weight..][..oc * c], bias.map(|b| &w[b..][..oc]), n, c, oc);
     }
 
     fn linear_decode(

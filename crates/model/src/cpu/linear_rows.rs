@@ -117,70 +117,49 @@ multiversion! {
 }
 
 multiversion! {
-    /// `sums[r][o] = x_r . w_o` for `TR` rows of `x` and `TO` rows of `w`, each sum formed in
-    /// exactly `dots`'s order (lane-wise over chunks, folded, plus the tail).
+    /// `sums[r][o] = x_r . w_o` for `TR` rows of `x` and `TO` rows of `w` (`tile_of`).
     fn tile(sums: &mut [[f32; TO]; TR], x: &[f32], w: &[f32]) {
-        let c = x.len() / TR;
-        assert!(x.len() == TR * c && w.len() == TO * c);
-        let q = c / LANES;
-        let mut acc = [[[0f32; LANES]; TO]; TR];
-        for k in 0..q {
-            // SAFETY: k < q = c / LANES, so every index below is under (r + 1) * c <= x.len()
-            // (or (o + 1) * c <= w.len()), asserted above. Unchecked, so that no panic path
-            // makes the sums live in memory instead of registers.
-            unsafe {
-                for (r, acc_r) in acc.iter_mut().enumerate() {
-                    let xa = x.get_unchecked(r * c + k * LANES..r * c + (k + 1) * LANES);
-                    for (o, acc_ro) in acc_r.iter_mut().enumerate() {
-                        let wb = w.get_unchecked(o * c + k * LANES..o * c + (k + 1) * LANES);
-                        for (i, a) in acc_ro.iter_mut().enumerate() {
-                            *a = xa.get_unchecked(i).mul_add(*wb.get_unchecked(i), *a);
-                        }
-                    }
-                }
-            }
-        }
-        for (r, sums_r) in sums.iter_mut().enumerate() {
-            let xt = &x[r * c + q * LANES..(r + 1) * c];
-            for (o, s) in sums_r.iter_mut().enumerate() {
-                let wt = &w[o * c + q * LANES..(o + 1) * c];
-                let tail = xt.iter().zip(wt).map(|(&a, &b)| a * b).sum::<f32>();
-                *s = fold_lanes(acc[r][o]) + tail;
-            }
-        }
+        tile_of(sums, x, w)
     }
 }
 
 multiversion! {
     /// `tile` for one row of `x` (a batch's last rows, and decoding one token).
     fn row_tile(sums: &mut [[f32; TO]; 1], x: &[f32], w: &[f32]) {
-        let c = x.len();
-        assert!(w.len() == TO * c);
-        let q = c / LANES;
-        let mut acc = [[[0f32; LANES]; TO]; 1];
-        for k in 0..q {
-            // SAFETY: k < q = c / LANES, so every index below is under (r + 1) * c <= x.len()
-            // (or (o + 1) * c <= w.len()), asserted above. Unchecked, so that no panic path
-            // makes the sums live in memory instead of registers.
-            unsafe {
-                for (r, acc_r) in acc.iter_mut().enumerate() {
-                    let xa = x.get_unchecked(r * c + k * LANES..r * c + (k + 1) * LANES);
-                    for (o, acc_ro) in acc_r.iter_mut().enumerate() {
-                        let wb = w.get_unchecked(o * c + k * LANES..o * c + (k + 1) * LANES);
-                        for (i, a) in acc_ro.iter_mut().enumerate() {
-                            *a = xa.get_unchecked(i).mul_add(*wb.get_unchecked(i), *a);
-                        }
+        tile_of(sums, x, w)
+    }
+}
+
+/// `sums[r][o] = x_r . w_o` for the `R` rows of `x` and `TO` rows of `w`, each sum formed in
+/// exactly `dots`'s order (lane-wise over chunks, folded, plus the tail), whatever `R`.
+#[inline(always)]
+fn tile_of<const R: usize>(sums: &mut [[f32; TO]; R], x: &[f32], w: &[f32]) {
+    let c = x.len() / R;
+    assert!(x.len() == R * c && w.len() == TO * c);
+    let q = c / LANES;
+    let mut acc = [[[0f32; LANES]; TO]; R];
+    for k in 0..q {
+        // SAFETY: k < q = c / LANES, so every index below is under (r + 1) * c <= x.len() (or
+        // (o + 1) * c <= w.len()), asserted above. Unchecked, so that no panic path makes the
+        // sums live in memory instead of registers.
+        unsafe {
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let xa = x.get_unchecked(r * c + k * LANES..r * c + (k + 1) * LANES);
+                for (o, acc_ro) in acc_r.iter_mut().enumerate() {
+                    let wb = w.get_unchecked(o * c + k * LANES..o * c + (k + 1) * LANES);
+                    for (i, a) in acc_ro.iter_mut().enumerate() {
+                        *a = xa.get_unchecked(i).mul_add(*wb.get_unchecked(i), *a);
                     }
                 }
             }
         }
-        for (r, sums_r) in sums.iter_mut().enumerate() {
-            let xt = &x[r * c + q * LANES..(r + 1) * c];
-            for (o, s) in sums_r.iter_mut().enumerate() {
-                let wt = &w[o * c + q * LANES..(o + 1) * c];
-                let tail = xt.iter().zip(wt).map(|(&a, &b)| a * b).sum::<f32>();
-                *s = fold_lanes(acc[r][o]) + tail;
-            }
+    }
+    for (r, sums_r) in sums.iter_mut().enumerate() {
+        let xt = &x[r * c + q * LANES..(r + 1) * c];
+        for (o, s) in sums_r.iter_mut().enumerate() {
+            let wt = &w[o * c + q * LANES..(o + 1) * c];
+            let tail = xt.iter().zip(wt).map(|(&a, &b)| a * b).sum::<f32>();
+            *s = fold_lanes(acc[r][o]) + tail;
         }
     }
 }
