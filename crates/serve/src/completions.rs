@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use minichat_chat::assistant::Event;
 use minichat_chat::logprobs::TokenLogprob;
+use minichat_tokenizer::special::SpecialSet;
 use minichat_tokenizer::Tokenizer;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -34,19 +35,23 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         eprintln!("completion request: ignored fields {:?}", c.ignored);
     }
     let bos = s.bos;
-    // A text prompt starts a document (bos first), as the model was trained; ids are as given.
-    let (prompts, added_bos): (Vec<Vec<u32>>, Vec<bool>) = req
-        .prompts
-        .iter()
-        .map(|p| match p {
-            Prompt::Text(t) => {
-                let mut ids = vec![bos];
-                ids.extend(s.tok.encode_ordinary(t));
-                (ids, true)
-            }
-            Prompt::Ids(ids) => (ids.clone(), false),
-        })
-        .unzip();
+    // Every prompt starts a document, as the model was trained on them: `<|bos|>` goes in
+    // front of one that lacks it (text or ids alike, so that lm-evaluation-harness's token-id
+    // prompts score as `minichat eval` scores), unless `add_special_tokens` is false.
+    let mut prompts = Vec::with_capacity(req.prompts.len());
+    for p in &req.prompts {
+        prompts.push(match p {
+            Prompt::Text(t) => s
+                .tok
+                .encode(t, &SpecialSet::All, &SpecialSet::None)
+                .map_err(|e| ApiError::field("prompt", e.to_string()))?,
+            Prompt::Ids(ids) => ids.clone(),
+        });
+    }
+    let added_bos: Vec<bool> = prompts.iter().map(|p| req.add_bos && p.first() != Some(&bos)).collect();
+    for (p, _) in prompts.iter_mut().zip(&added_bos).filter(|(_, &added)| added) {
+        p.insert(0, bos);
+    }
     for (i, p) in prompts.iter().enumerate() {
         if p.is_empty() {
             return Err(ApiError::field("prompt", format!("prompt {i} has no tokens")));

@@ -55,7 +55,9 @@ fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
         }
     };
     let add_special = f.bool("add_special")?.or(f.bool("add_special_tokens")?).unwrap_or(false);
-    let parse_special = f.bool("parse_special")?.unwrap_or(false);
+    // Special tokens' text is read as those tokens unless told otherwise: llama.cpp's default,
+    // and what HF tokenizers (so vLLM) do; lm-evaluation-harness finds `<|bos|>`'s id this way.
+    let parse_special = f.bool("parse_special")?.unwrap_or(true);
     let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
     let token_strs = f.bool("return_token_strs")?.unwrap_or(false);
     let mut ids = if add_special { vec![s.bos] } else { Vec::new() };

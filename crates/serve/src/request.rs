@@ -36,7 +36,8 @@ pub struct ChatRequest {
     pub logprobs: Option<usize>,
 }
 
-/// The prompt of a text completion: text, or token ids as given.
+/// The prompt of a text completion: text (special tokens' text is read as those tokens, as
+/// llama.cpp and vLLM read it), or token ids.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Prompt {
     Text(String),
@@ -51,6 +52,9 @@ pub struct CompletionRequest {
     pub echo: bool,
     /// Integer `logprobs`: alternatives per token.
     pub logprobs: Option<usize>,
+    /// `add_special_tokens` (vLLM's name; llama.cpp's `add_special`), on unless set false:
+    /// a prompt that does not start with `<|bos|>` gets one in front, unseen in the echo.
+    pub add_bos: bool,
 }
 
 /// Reads the fields both endpoints share; `default_seed` is used when none is given.
@@ -242,6 +246,7 @@ impl CompletionRequest {
         let mut common = common(&mut f, default_seed)?;
         let prompts = prompts(f.get("prompt"))?;
         let echo = f.bool("echo")?.unwrap_or(false);
+        let add_bos = f.bool("add_special_tokens")?.or(f.bool("add_special")?).unwrap_or(true);
         let logprobs = f.integer("logprobs", 0, MAX_TOP_LOGPROBS)?.map(|l| l as usize);
         if f.integer("best_of", 0, MAX_N)?.is_some_and(|b| b as usize > common.n) {
             return Err(ApiError::field("best_of", "`best_of` larger than `n` is not supported"));
@@ -250,7 +255,7 @@ impl CompletionRequest {
             return Err(ApiError::field("suffix", "`suffix` (insertion) is not supported by this model"));
         }
         common.ignored = f.unknown();
-        Ok(CompletionRequest { common, prompts, echo, logprobs })
+        Ok(CompletionRequest { common, prompts, echo, logprobs, add_bos })
     }
 }
 

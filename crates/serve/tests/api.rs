@@ -240,6 +240,25 @@ fn text_completions_take_every_prompt_form_and_echo_logprobs() {
     assert_eq!(text, joined);
     let offsets: Vec<u64> = lp["text_offset"].as_array().unwrap().iter().map(|o| o.as_u64().unwrap()).collect();
     assert!(offsets.windows(2).all(|w| w[0] <= w[1]) && offsets[0] == 0);
+    // Ids without `<|bos|>` get one in front, not echoed: the first token is then scored, and
+    // scored as after the text prompt of the same words; `add_special_tokens: false` sends
+    // them as they are.
+    let plain = post(addr, "/tokenize", &json!({"prompt": "A journey of"})).json()["tokens"].clone();
+    assert_eq!(plain.as_array().unwrap().len() + 1, n_ids);
+    let scores = |prompt: Value, add: bool| {
+        let body = json!({"prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": 1, "echo": true, "add_special_tokens": add});
+        post(addr, "/v1/completions", &body).json()["choices"][0]["logprobs"]["token_logprobs"].clone()
+    };
+    let with_bos = scores(plain.clone(), true);
+    assert_eq!(with_bos.as_array().unwrap().len(), n_ids, "the prompt as sent, and one more");
+    assert!(with_bos[0].as_f64().is_some(), "the first token is scored after <|bos|>");
+    assert_eq!(with_bos, scores(json!("A journey of"), true));
+    assert_eq!(with_bos.as_array().unwrap()[..], tokens[1..], "as the ids that start with <|bos|>");
+    assert_eq!(scores(plain, false)[0], Value::Null, "sent as it is: nothing before the first token");
+    // Special tokens' text in a text prompt is those tokens: no second <|bos|> (and the one
+    // written is echoed).
+    let written = scores(json!("<|bos|>A journey of"), true);
+    assert_eq!((&written[0], &written.as_array().unwrap()[1..]), (&Value::Null, &with_bos.as_array().unwrap()[..]));
     // A text prompt, echoed without logprobs; a list of texts.
     let e = post(addr, "/v1/completions", &json!({"prompt": "Hello", "echo": true, "max_tokens": 3})).json();
     assert!(e["choices"][0]["text"].as_str().unwrap().starts_with("Hello"));

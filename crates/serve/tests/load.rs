@@ -113,3 +113,30 @@ fn a_client_that_leaves_a_whole_reply_cancels_it() {
     assert!(wait_for(10.0, || metric(addr, "minichat_requests_running") == 0.0), "and stops when its client leaves");
     assert!(metric(addr, "minichat_generation_tokens_total") < 1900.0);
 }
+
+/// llama.cpp's `test_completion_parallel_slots` and `test_consistent_result_same_seed`: more
+/// requests than slots all get their answer, and each is the text it gets alone, whatever the
+/// slots and the prefill chunk.
+#[test]
+fn more_requests_than_slots_each_get_the_text_they_get_alone() {
+    let prompts =
+        ["The quick brown fox", "A journey of a thousand miles", "What is 12*7?", "Spell cat:", "日本語", "Zwölf"];
+    let body = |p: &str| json!({"prompt": p, "max_tokens": 16, "temperature": 0.9, "seed": 11});
+    let alone: Vec<Value> = {
+        let addr = start(Options { parallel: 1, prefill_chunk: 3, ..Options::default() });
+        prompts.iter().map(|p| post(addr, "/v1/completions", &body(p)).json()["choices"][0]["text"].clone()).collect()
+    };
+    let addr = start(Options { parallel: 2, prefill_chunk: 256, ..Options::default() });
+    let together: Vec<_> = prompts
+        .iter()
+        .map(|p| {
+            let b = body(p);
+            std::thread::spawn(move || post(addr, "/v1/completions", &b))
+        })
+        .collect();
+    for (i, t) in together.into_iter().enumerate() {
+        let r = t.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["choices"][0]["text"], alone[i], "prompt {i}");
+    }
+}

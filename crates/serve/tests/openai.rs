@@ -10,20 +10,6 @@ use minichat_serve::Options;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The test Python: $MINICHAT_TEST_PYTHON, or the venv the setup script makes.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("MINICHAT_TEST_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no test Python at {}: run scripts/setup_test_python.sh (the README's test command does)",
-        venv.display()
-    );
-    venv
-}
-
 #[test]
 fn the_official_openai_client_works_against_the_server() {
     let addr = start(Options { api_key: Some("sk-test".into()), max_tokens: 64, ..Options::default() });

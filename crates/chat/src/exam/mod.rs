@@ -8,8 +8,10 @@
 //! - Multiple choice (HellaSwag/ARC/MMLU-style files users bring): JSONL lines
 //!   `{"question": "...", "choices": ["...", ...], "answer": 2}` (the index of the right
 //!   choice). Each choice is scored by its log-likelihood after `Question: ...\nAnswer:`,
-//!   summed over its tokens and divided by its bytes (lm-evaluation-harness's `acc_norm`,
-//!   which does not favour short choices); the best-scored choice is the model's answer.
+//!   summed over its tokens and divided by the choice's length in characters (the space
+//!   before it not counted): lm-evaluation-harness's `acc_norm` exactly, which does not
+//!   favour short choices, so that lm-eval against `minichat serve` gives the same score;
+//!   the best-scored choice is the model's answer.
 
 pub mod report;
 
@@ -121,7 +123,7 @@ pub fn read_choices(text: &str, path: &str) -> (Vec<Choice>, Vec<String>) {
     (out, problems)
 }
 
-/// Log-likelihood of `continuation`'s tokens after `context`, per byte of the continuation.
+/// Log-likelihood of `continuation`'s tokens after `context`, summed.
 fn score(net: &Net, tok: &Tokenizer, bos: u32, context: &str, continuation: &str) -> Result<f64, Error> {
     let t = net.config().block_size;
     let mut ids = vec![bos];
@@ -137,8 +139,14 @@ fn score(net: &Net, tok: &Tokenizer, bos: u32, context: &str, continuation: &str
     targets[first..n].copy_from_slice(&ids[first + 1..n + 1]);
     let mut acts = net.acts(1, t)?;
     net.forward(&mut acts, &input, &targets)?;
-    let logp: f64 = acts.logp()[first..n].iter().map(|&l| l as f64).sum();
-    Ok(logp / continuation.len().max(1) as f64)
+    Ok(acts.logp()[first..n].iter().map(|&l| l as f64).sum())
+}
+
+/// Each choice's log-likelihood after `Question: ...\nAnswer:` and a space, summed over its
+/// tokens (what lm-evaluation-harness's `loglikelihood` requests return).
+pub fn choice_loglikelihoods(net: &Net, tok: &Tokenizer, bos: u32, q: &Choice) -> Result<Vec<f64>, Error> {
+    let context = format!("Question: {}\nAnswer:", q.question);
+    q.choices.iter().map(|c| score(net, tok, bos, &context, &format!(" {c}"))).collect()
 }
 
 /// Answers every multiple-choice question; returns which were right.
@@ -146,10 +154,15 @@ pub fn multiple_choice(net: &Net, tok: &Tokenizer, bos: u32, questions: &[Choice
     questions
         .iter()
         .map(|q| {
-            let context = format!("Question: {}\nAnswer:", q.question);
-            let scores: Vec<f64> =
-                q.choices.iter().map(|c| score(net, tok, bos, &context, &format!(" {c}"))).collect::<Result<_, _>>()?;
-            let best = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+            // lm-eval's acc_norm: the sum over the choice's length in characters (its
+            // `process_results`, `completion_len`), without the space that joins it.
+            let scores: Vec<f64> = choice_loglikelihoods(net, tok, bos, q)?
+                .iter()
+                .zip(&q.choices)
+                .map(|(l, c)| l / c.chars().count().max(1) as f64)
+                .collect();
+            // The first of equal scores, as numpy's argmax picks.
+            let best = (0..scores.len()).fold(0, |b, i| if scores[i] > scores[b] { i } else { b });
             Ok(best == q.answer)
         })
         .collect()

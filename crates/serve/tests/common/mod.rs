@@ -36,6 +36,21 @@ pub fn tokenizer_with(special_tokens: Vec<String>) -> Tokenizer {
     trainer.finish(|_, _| {}).unwrap().0
 }
 
+/// The test Python: $MINICHAT_TEST_PYTHON, or the venv that scripts/setup_test_python.sh
+/// makes (with the `openai` client and lm-evaluation-harness).
+pub fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("MINICHAT_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no test Python at {}: run scripts/setup_test_python.sh (the README's test command does)",
+        venv.display()
+    );
+    venv
+}
+
 /// A GPT-2 of random weights (seeded): it writes varied text, the same for the same seed.
 pub fn model(context: usize) -> Model {
     model_with(tokenizer(), context)
