@@ -53,6 +53,16 @@ make_run() {
     esac
 }
 
+# Ctrl-C, then a kill if it is still up after 10 s: llama-server sometimes waits on a client's
+# connection after SIGINT, and the next cell must not find the port taken (it would then
+# measure the old server).
+stop() {
+    kill -INT "$1" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
 wait_up() {
     for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return; sleep 0.2; done
     echo "server on $1 did not start" >&2; exit 1
@@ -75,14 +85,14 @@ for name in "${configs[@]}"; do
             bos=$(curl -s 127.0.0.1:8101/tokenizer_info | python3 -c 'import json,sys; print(json.load(sys.stdin)["bos_token_id"])')
             "$load" --url http://127.0.0.1:8101 --label "$name $dtype minichat" --clients "$c" --seconds "$seconds" \
                 --pid $pid --ban "$bos" | tee -a "$results"
-            kill -INT $pid; wait $pid 2>/dev/null || true
+            stop $pid
             # llama.cpp: the same slots, each with the model's context
             "$LLAMA_SERVER" -m "$gguf" --port 8102 -t 2 -tb 2 -np "$parallel" -c $(( ctx * parallel )) -cb \
                 --no-webui 2>/dev/null &
             pid=$!; wait_up 8102
             "$load" --url http://127.0.0.1:8102 --label "$name $dtype llama.cpp" --clients "$c" --seconds "$seconds" \
                 --pid $pid --ban "$bos" | tee -a "$results"
-            kill -INT $pid; wait $pid 2>/dev/null || true
+            stop $pid
         done
     done
 done

@@ -9,6 +9,12 @@
 //! keeps 16 sums going at once (two loads per four multiply-adds instead of two per one). One
 //! row is what decoding one token costs: bound by reading the weights, as gemm's
 //! matrix-vector path is.
+//!
+//! That tile of 16-lane sums fits AVX-512's 32 registers; on a CPU with AVX2 only it would
+//! need 32 of its 16, so such CPUs run `avx2::block` instead: 4 rows by 3 outputs of 8-lane
+//! sums, and one row 8 outputs at a time. Measured on the 124M model's products (2 threads,
+//! AVX2): 16 rows 30 -> 18 ms, 64 rows 110 -> 53 ms, below gemm from 2 rows up and level
+//! with it at one row. Each CPU runs one kernel for every row count, so the invariance holds.
 
 use super::simd::{fold_lanes, multiversion, LANES};
 use super::Shared;
@@ -27,106 +33,183 @@ pub fn forward(out: &mut [f32], inp: &[f32], w: &[f32], bias: Option<&[f32]>, n:
     if n == 0 || oc == 0 {
         return;
     }
-    // About four runs of outputs per thread.
-    let per = oc.div_ceil(4 * rayon::current_num_threads()).next_multiple_of(BLOCK);
+    // About four runs of outputs per thread, but none so short that handing it to a thread
+    // costs more than it saves (a small model's one-row products).
+    let per = oc.div_ceil(4 * rayon::current_num_threads()).max(MIN_TASK.div_ceil(n * c)).next_multiple_of(BLOCK);
     let out_p = Shared(out.as_mut_ptr());
     (0..oc.div_ceil(per)).into_par_iter().for_each(|task| {
         let (o0, o1) = (task * per, ((task + 1) * per).min(oc));
+        let mut sums = [0f32; PASS_ROWS * BLOCK];
         // Rows a pass at a time, so that a pass's inputs stay in cache over the run's blocks.
         for p0 in (0..n).step_by(PASS_ROWS) {
-            let rows = p0..(p0 + PASS_ROWS).min(n);
+            let p1 = (p0 + PASS_ROWS).min(n);
             for b0 in (o0..o1).step_by(BLOCK) {
-                let b1 = (b0 + BLOCK).min(o1);
-                let (x, wb, bias) = (&inp[rows.start * c..rows.end * c], &w[b0 * c..b1 * c], bias.map(|b| &b[b0..b1]));
-                // SAFETY: this task alone writes outputs o0..o1 of each row (so b0..b1 of this
-                // pass's rows); `block` stays inside them. Bounds asserted above.
-                unsafe { block(out_p, oc, b0, x, wb, bias, rows.start, c) };
+                let (b1, outs) = ((b0 + BLOCK).min(o1), (b0 + BLOCK).min(o1) - b0);
+                let sums = &mut sums[..(p1 - p0) * outs];
+                let (x, wb) = (&inp[p0 * c..p1 * c], &w[b0 * c..b1 * c]);
+                #[cfg(target_arch = "x86_64")]
+                if super::simd::level() == super::simd::Level::V3 {
+                    // SAFETY: level() found AVX2 and FMA on this CPU.
+                    unsafe { avx2::block(sums, x, wb, c) };
+                } else {
+                    block(sums, x, wb, c);
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                block(sums, x, wb, c);
+                // SAFETY: this task alone writes outputs o0..o1 (so b0..b1) of each row;
+                // bounds asserted above.
+                unsafe { out_p.put_rows(oc, p0, b0, sums, outs, bias) };
             }
         }
     });
 }
 
+/// Multiply-adds per task at least.
+const MIN_TASK: usize = 1 << 16;
+
 /// Rows per pass over a run of outputs (their inputs, 96 KiB at 768 columns, stay in L2).
 const PASS_ROWS: usize = 32;
 
-/// Outputs `b0..` (as many as `wb` has rows) of the rows `first..` that `x` holds: 4-row tiles,
-/// then the last rows one at a time; in each, 4-output tiles, then the last outputs.
-///
-/// # Safety
-/// `out` must address `[rows][oc]` with these rows and outputs inside it, and no other thread
-/// may write them meanwhile.
-#[allow(clippy::too_many_arguments)]
-unsafe fn block(
-    out: Shared,
-    oc: usize,
-    b0: usize,
-    x: &[f32],
-    wb: &[f32],
-    bias: Option<&[f32]>,
-    first: usize,
-    c: usize,
-) {
-    let (n, outs) = (x.len() / c, wb.len() / c);
-    let tiled_outs = outs - outs % TO;
-    // SAFETY: the caller's promise, for row `r` of this pass.
-    let dst = |r: usize| unsafe { std::slice::from_raw_parts_mut(out.get().add((first + r) * oc + b0), outs) };
-    let mut r = 0;
-    while r < n {
-        let rows = if r + TR <= n { TR } else { 1 };
-        for t0 in (0..tiled_outs).step_by(TO) {
-            let w = &wb[t0 * c..(t0 + TO) * c];
-            if rows == TR {
-                let mut sums = [[0f32; TO]; TR];
-                tile(&mut sums, &x[r * c..(r + TR) * c], w);
-                for (i, s) in sums.iter().enumerate() {
-                    dst(r + i)[t0..t0 + TO].copy_from_slice(s);
-                }
-            } else {
-                let mut sums = [[0f32; TO]; 1];
-                row_tile(&mut sums, &x[r * c..(r + 1) * c], w);
-                dst(r)[t0..t0 + TO].copy_from_slice(&sums[0]);
-            }
-        }
-        for i in r..r + rows {
-            let d = dst(i);
-            dots(&mut d[tiled_outs..], &x[i * c..(i + 1) * c], &wb[tiled_outs * c..]);
-            if let Some(b) = bias {
-                d.iter_mut().zip(b).for_each(|(d, &b)| *d += b);
-            }
-        }
-        r += rows;
-    }
-}
-
 multiversion! {
-    /// `dst = W x` for rows `w` of `x.len()` each: lane-wise sums, folded in a fixed order.
-    fn dots(dst: &mut [f32], x: &[f32], w: &[f32]) {
-        let c = x.len();
-        for (d, row) in dst.iter_mut().zip(w.chunks_exact(c)) {
-            let mut acc = [0f32; LANES];
-            let (xs, ws) = (x.chunks_exact(LANES), row.chunks_exact(LANES));
-            let tail = xs.remainder().iter().zip(ws.remainder()).map(|(&a, &b)| a * b).sum::<f32>();
-            for (xa, wb) in xs.zip(ws) {
-                for i in 0..LANES {
-                    acc[i] = xa[i].mul_add(wb[i], acc[i]);
+    /// `sums[r][o] = x_r . w_o` for the rows of `x` (`c` each) and the rows of `wb` (a block
+    /// of outputs): 4-row tiles, then the last rows one at a time; in each, 4-output tiles,
+    /// then the last outputs. Compiled whole for each instruction-set level, the tiles inlined.
+    fn block(sums: &mut [f32], x: &[f32], wb: &[f32], c: usize) {
+        let (n, outs) = (x.len() / c, wb.len() / c);
+        let tiled_outs = outs - outs % TO;
+        let mut r = 0;
+        while r < n {
+            let rows = if r + TR <= n { TR } else { 1 };
+            for t0 in (0..tiled_outs).step_by(TO) {
+                let w = &wb[t0 * c..(t0 + TO) * c];
+                if rows == TR {
+                    let mut s = [[0f32; TO]; TR];
+                    tile_of(&mut s, &x[r * c..(r + TR) * c], w);
+                    for (i, s) in s.iter().enumerate() {
+                        sums[(r + i) * outs + t0..][..TO].copy_from_slice(s);
+                    }
+                } else {
+                    let mut s = [[0f32; TO]; 1];
+                    tile_of(&mut s, &x[r * c..(r + 1) * c], w);
+                    sums[r * outs + t0..][..TO].copy_from_slice(&s[0]);
                 }
             }
-            *d = fold_lanes(acc) + tail;
+            for i in r..r + rows {
+                dots_of(&mut sums[i * outs + tiled_outs..(i + 1) * outs], &x[i * c..(i + 1) * c], &wb[tiled_outs * c..]);
+            }
+            r += rows;
         }
     }
 }
 
-multiversion! {
-    /// `sums[r][o] = x_r . w_o` for `TR` rows of `x` and `TO` rows of `w` (`tile_of`).
-    fn tile(sums: &mut [[f32; TO]; TR], x: &[f32], w: &[f32]) {
-        tile_of(sums, x, w)
+/// `block` for CPUs with AVX2 but not AVX-512, written with intrinsics: `tile_of`'s 4x4 tile
+/// of 16-lane sums needs 32 AVX2 registers, twice what there are, so LLVM spills it. Here a
+/// tile is 4 rows by 3 outputs of 8-lane sums (12 registers, 3 for the weights, 1 for the
+/// input). One kernel for every row count on such a CPU, so each row's outputs are the same in
+/// any batch.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::super::simd::hsum8 as hsum;
+    use std::arch::x86_64::*;
+
+    const L: usize = 8;
+
+    /// `sums[r][o] = x_r . w_o` for the rows of `x` and of `wb` (`c` each; `sums` is
+    /// `[rows][outputs]`): 4-row by 3-output tiles, the last rows one at a time (8 outputs at
+    /// a time), the last outputs one at a time.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn block(sums: &mut [f32], x: &[f32], wb: &[f32], c: usize) {
+        let (n, outs) = (x.len() / c, wb.len() / c);
+        assert!(x.len() == n * c && wb.len() == outs * c && sums.len() == n * outs);
+        let mut r = 0;
+        while r < n {
+            let xr = &x[r * c..];
+            let mut o = 0;
+            while o < outs {
+                let w = &wb[o * c..];
+                let s = &mut sums[r * outs + o..];
+                // One row takes 8 outputs at a time: 8 independent sums keep both FMA units
+                // busy through their latency, where 3 would leave them waiting.
+                // SAFETY: AVX2 and FMA (the caller's promise); the tile's rows and outputs are
+                // inside `x`, `wb` and `sums` (`tile`'s requirements).
+                o += unsafe {
+                    match (n - r >= 4, outs - o) {
+                        (true, 3..) => tile::<4, 3>(s, outs, xr, w, c),
+                        (true, _) => tile::<4, 1>(s, outs, xr, w, c),
+                        (false, 8..) => tile::<1, 8>(s, outs, xr, w, c),
+                        (false, 3..) => tile::<1, 3>(s, outs, xr, w, c),
+                        (false, _) => tile::<1, 1>(s, outs, xr, w, c),
+                    }
+                };
+            }
+            r += if n - r >= 4 { 4 } else { 1 };
+        }
+    }
+
+    /// `s[i * stride + j] = x_i . w_j` for `N` rows of `x` and `M` rows of `w` (`c` each): each
+    /// sum is 8-lane fused multiply-adds over the chunks in order, `hsum`, plus the tail,
+    /// whatever `N` and `M`. Returns `M`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `x` holds at least `N` rows, `w` at least `M`, and `s`
+    /// at least `(N - 1) * stride + M` elements.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tile<const N: usize, const M: usize>(
+        s: &mut [f32],
+        stride: usize,
+        x: &[f32],
+        w: &[f32],
+        c: usize,
+    ) -> usize {
+        assert!(x.len() >= N * c && w.len() >= M * c && s.len() > (N - 1) * stride + M - 1);
+        let q = c / L;
+        let mut acc = [[_mm256_setzero_ps(); M]; N];
+        let (xp, wp) = (x.as_ptr(), w.as_ptr());
+        for k in 0..q {
+            // SAFETY: chunk k (k < q = c / L) of row i or output j ends at most at
+            // (i or j) * c + c, inside `x` and `w` (asserted above).
+            unsafe {
+                let mut wv = [_mm256_setzero_ps(); M];
+                for (j, v) in wv.iter_mut().enumerate() {
+                    *v = _mm256_loadu_ps(wp.add(j * c + k * L));
+                }
+                for (i, acc_i) in acc.iter_mut().enumerate() {
+                    let xv = _mm256_loadu_ps(xp.add(i * c + k * L));
+                    for (a, &v) in acc_i.iter_mut().zip(&wv) {
+                        *a = _mm256_fmadd_ps(xv, v, *a);
+                    }
+                }
+            }
+        }
+        for (i, acc_i) in acc.iter().enumerate() {
+            let xt = &x[i * c + q * L..(i + 1) * c];
+            for (j, &a) in acc_i.iter().enumerate() {
+                let tail = xt.iter().zip(&w[j * c + q * L..(j + 1) * c]).map(|(&a, &b)| a * b).sum::<f32>();
+                s[i * stride + j] = hsum(a) + tail;
+            }
+        }
+        M
     }
 }
 
-multiversion! {
-    /// `tile` for one row of `x` (a batch's last rows, and decoding one token).
-    fn row_tile(sums: &mut [[f32; TO]; 1], x: &[f32], w: &[f32]) {
-        tile_of(sums, x, w)
+/// `dst = W x` for rows `w` of `x.len()` each: lane-wise sums, folded in a fixed order.
+#[inline(always)]
+fn dots_of(dst: &mut [f32], x: &[f32], w: &[f32]) {
+    let c = x.len();
+    for (d, row) in dst.iter_mut().zip(w.chunks_exact(c)) {
+        let mut acc = [0f32; LANES];
+        let (xs, ws) = (x.chunks_exact(LANES), row.chunks_exact(LANES));
+        let tail = xs.remainder().iter().zip(ws.remainder()).map(|(&a, &b)| a * b).sum::<f32>();
+        for (xa, wb) in xs.zip(ws) {
+            for i in 0..LANES {
+                acc[i] = xa[i].mul_add(wb[i], acc[i]);
+            }
+        }
+        *d = fold_lanes(acc) + tail;
     }
 }
 
@@ -192,6 +275,27 @@ mod tests {
             let mut some = vec![0.0; m * oc];
             forward(&mut some, &inp[..m * c], &w, Some(&bias), m, c, oc);
             assert_eq!(some, all[..m * oc], "the first {m} rows");
+        }
+    }
+
+    #[test]
+    fn the_portable_kernel_is_row_invariant_too() {
+        // What CPUs with AVX-512 or without AVX2 run (`forward` here may take the AVX2 path).
+        let (c, outs, n) = (70, 14, 11);
+        let w: Vec<f32> = (0..outs * c).map(|i| ((i * 37 % 101) as f32 - 50.0) / 97.0).collect();
+        let inp: Vec<f32> = (0..n * c).map(|i| ((i * 53 % 89) as f32 - 44.0) / 31.0).collect();
+        let mut want = vec![0.0; n * outs];
+        forward_ref(&mut want, &inp, &w, None, n, c, outs);
+        let mut all = vec![0.0; n * outs];
+        block(&mut all, &inp, &w, c);
+        assert!(all.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4), "{all:?} vs {want:?}");
+        for m in 1..n {
+            let mut some = vec![0.0; m * outs];
+            block(&mut some, &inp[..m * c], &w, c);
+            assert_eq!(some, all[..m * outs], "the first {m} rows");
+            let mut one = vec![0.0; outs];
+            block(&mut one, &inp[m * c..(m + 1) * c], &w, c);
+            assert_eq!(one, all[m * outs..(m + 1) * outs], "row {m} alone");
         }
     }
 }

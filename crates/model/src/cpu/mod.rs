@@ -42,4 +42,30 @@ impl Shared {
     pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
+
+    /// Writes `sums` (`[rows][outs]`, a kernel's results for a block of outputs) to rows
+    /// `first..` of the `[..][oc]` matrix behind the pointer, at outputs `b0..b0 + outs`,
+    /// adding `bias[b0..]` if given.
+    ///
+    /// # Safety
+    /// The pointer must address that matrix with these rows and outputs inside it, and no other
+    /// thread may touch them meanwhile (each task writes only its own outputs).
+    pub(crate) unsafe fn put_rows(
+        self,
+        oc: usize,
+        first: usize,
+        b0: usize,
+        sums: &[f32],
+        outs: usize,
+        bias: Option<&[f32]>,
+    ) {
+        for (i, s) in sums.chunks_exact(outs).enumerate() {
+            // SAFETY: the caller's promise, for row `first + i`.
+            let dst = unsafe { std::slice::from_raw_parts_mut(self.0.add((first + i) * oc + b0), outs) };
+            match bias {
+                Some(b) => dst.iter_mut().zip(s).zip(&b[b0..b0 + outs]).for_each(|((d, &s), &b)| *d = s + b),
+                None => dst.copy_from_slice(s),
+            }
+        }
+    }
 }

@@ -6,9 +6,10 @@
 //! Runtime dispatch (as the `gemm` crate does) keeps one binary portable; building with
 //! `-C target-cpu=native` would be faster to write but crash on an older CPU.
 //!
-//! Two decoding kernels are the exception, where the vectoriser's code was measured well short
-//! of memory speed: the bf16 matrix-vector product (`linear_bf16`) and the one-query attention
-//! step (`attention`) each have an AVX-512 intrinsics version beside their portable one.
+//! A few decoding kernels are the exception, where the vectoriser's code was measured well
+//! short of memory speed: the bf16 matrix-vector product (`linear_bf16`) and the one-query
+//! attention step (`attention`) each have an AVX-512 intrinsics version beside their portable
+//! one, and the row-invariant products (`linear_rows`, `linear_bf16`) an AVX2 one (`hsum8`).
 
 use super::float::Float;
 
@@ -99,6 +100,20 @@ macro_rules! multiversion {
     };
 }
 pub(crate) use multiversion;
+
+/// The 8 lanes of an AVX vector added in one fixed order (the AVX2 kernels' fold). Only for
+/// functions compiled with AVX, into which it is inlined.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn hsum8(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    // SAFETY: inlined only into functions compiled with AVX2 (the AVX2 kernels).
+    unsafe {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+}
 
 /// `e^x` for f32 without a libm call, so loops over it vectorise: Cephes' `expf` (range
 /// reduction by ln 2 in two parts, degree-6 polynomial), within 2 ulp of the correctly rounded
