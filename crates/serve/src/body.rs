@@ -8,6 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minichat_chat::assistant::FinishReason;
+use minichat_tokenizer::special::SpecialSet;
 use minichat_tokenizer::Tokenizer;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,12 @@ impl Drop for CancelOnDrop {
 pub fn piece(tok: &Tokenizer, id: u32) -> (String, Vec<u8>) {
     let bytes = tok.token_bytes(id).map(<[u8]>::to_vec).unwrap_or_default();
     (String::from_utf8_lossy(&bytes).into_owned(), bytes)
+}
+
+/// Text as token ids, special tokens' text read as those tokens (as llama.cpp and vLLM read
+/// a prompt); an error names the field `param`.
+pub fn encode_special(tok: &Tokenizer, text: &str, param: &str) -> Result<Vec<u32>, ApiError> {
+    tok.encode(text, &SpecialSet::All, &SpecialSet::None).map_err(|e| ApiError::field(param, e.to_string()))
 }
 
 /// OpenAI's `finish_reason`; a full context is a "length" too.

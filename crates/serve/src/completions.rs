@@ -4,7 +4,7 @@
 //! (the prompt's too, with `echo`) has its log-probability and alternatives: what
 //! lm-evaluation-harness's `local-completions` model scores multiple choice with.
 
-use crate::body::{finish_reason, id, json, now, piece, respond};
+use crate::body::{encode_special, finish_reason, id, json, now, piece, respond};
 use crate::chat::{check_model, choices, usage_json, Head, FINGERPRINT};
 use crate::engine::{Choice, Update};
 use crate::error::ApiError;
@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use minichat_chat::assistant::Event;
 use minichat_chat::logprobs::TokenLogprob;
-use minichat_tokenizer::special::SpecialSet;
 use minichat_tokenizer::Tokenizer;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -38,20 +37,22 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
     // Every prompt starts a document, as the model was trained on them: `<|bos|>` goes in
     // front of one that lacks it (text or ids alike, so that lm-evaluation-harness's token-id
     // prompts score as `minichat eval` scores), unless `add_special_tokens` is false.
-    let mut prompts = Vec::with_capacity(req.prompts.len());
-    for p in &req.prompts {
-        prompts.push(match p {
-            Prompt::Text(t) => s
-                .tok
-                .encode(t, &SpecialSet::All, &SpecialSet::None)
-                .map_err(|e| ApiError::field("prompt", e.to_string()))?,
-            Prompt::Ids(ids) => ids.clone(),
-        });
-    }
-    let added_bos: Vec<bool> = prompts.iter().map(|p| req.add_bos && p.first() != Some(&bos)).collect();
-    for (p, _) in prompts.iter_mut().zip(&added_bos).filter(|(_, &added)| added) {
-        p.insert(0, bos);
-    }
+    let (prompts, added_bos): (Vec<Vec<u32>>, Vec<bool>) = req
+        .prompts
+        .iter()
+        .map(|p| {
+            let ids = match p {
+                Prompt::Text(t) => encode_special(&s.tok, t, "prompt")?,
+                Prompt::Ids(ids) => ids.clone(),
+            };
+            Ok(match req.add_bos && ids.first() != Some(&bos) {
+                true => ([&[bos][..], &ids].concat(), true),
+                false => (ids, false),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?
+        .into_iter()
+        .unzip();
     for (i, p) in prompts.iter().enumerate() {
         if p.is_empty() {
             return Err(ApiError::field("prompt", format!("prompt {i} has no tokens")));

@@ -3,7 +3,7 @@
 //! `/tokenizer_info` (what lm-evaluation-harness asks a remote tokenizer), `/health` and
 //! `/metrics`.
 
-use crate::body::{json, piece, respond};
+use crate::body::{encode_special, json, piece, respond};
 use crate::error::ApiError;
 use crate::fields::{wrong, Fields};
 use crate::server::AppState;
@@ -13,7 +13,6 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use minichat_tokenizer::special::SpecialSet;
 use serde_json::{json, Value};
 
 fn model_json(s: &AppState) -> Value {
@@ -62,11 +61,7 @@ fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
     let token_strs = f.bool("return_token_strs")?.unwrap_or(false);
     let mut ids = if add_special { vec![s.bos] } else { Vec::new() };
     if parse_special {
-        ids.extend(
-            s.tok
-                .encode(text, &SpecialSet::All, &SpecialSet::None)
-                .map_err(|e| ApiError::field("content", e.to_string()))?,
-        );
+        ids.extend(encode_special(&s.tok, text, "content")?);
     } else {
         ids.extend(s.tok.encode_ordinary(text));
     }

@@ -77,11 +77,11 @@ pub fn forward(out: &mut [f32], inp: &[f32], w16: &[u16], bias: Option<&[f32]>, 
     // Tiles a block at a time, every row over a block before the next: the block is read from
     // memory once and from cache for the other rows (a batch of decoding rows costs little
     // more memory traffic than one row). Each row's sums are the same whatever `n`.
-    let block = (BLOCK_BYTES / (2 * R * c)).max(1) * R;
+    let block = (BLOCK_BYTES / (2 * R * c)).clamp(1, MAX_BLOCK / R) * R;
     (0..tasks).into_par_iter().for_each(|task| {
         let (g0, g1) = ((task * per).min(groups), ((task + 1) * per).min(groups));
         let (o0, o1) = if g0 == g1 { (groups * R, oc) } else { (g0 * R, g1 * R) };
-        let mut sums = vec![0f32; XR * block];
+        let mut sums = [0f32; XR * MAX_BLOCK];
         for b0 in (o0..o1).step_by(block) {
             let b1 = (b0 + block).min(o1);
             let (w, outs) = (&w16[b0 * c..b1 * c], b1 - b0);
@@ -103,6 +103,8 @@ pub fn forward(out: &mut [f32], inp: &[f32], w16: &[u16], bias: Option<&[f32]>, 
 
 /// Bytes of weights per block: half of a 48 KiB L1 data cache (24 KiB: 8 tiles at 768 columns).
 const BLOCK_BYTES: usize = 24 << 10;
+/// Outputs per block at most (narrow matrices: the sums of a pass stay a small stack array).
+const MAX_BLOCK: usize = 64;
 /// Input rows per pass over a block.
 const XR: usize = 4;
 

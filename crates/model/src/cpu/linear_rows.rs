@@ -46,16 +46,7 @@ pub fn forward(out: &mut [f32], inp: &[f32], w: &[f32], bias: Option<&[f32]>, n:
             for b0 in (o0..o1).step_by(BLOCK) {
                 let (b1, outs) = ((b0 + BLOCK).min(o1), (b0 + BLOCK).min(o1) - b0);
                 let sums = &mut sums[..(p1 - p0) * outs];
-                let (x, wb) = (&inp[p0 * c..p1 * c], &w[b0 * c..b1 * c]);
-                #[cfg(target_arch = "x86_64")]
-                if super::simd::level() == super::simd::Level::V3 {
-                    // SAFETY: level() found AVX2 and FMA on this CPU.
-                    unsafe { avx2::block(sums, x, wb, c) };
-                } else {
-                    block(sums, x, wb, c);
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                block(sums, x, wb, c);
+                products(sums, &inp[p0 * c..p1 * c], &w[b0 * c..b1 * c], c);
                 // SAFETY: this task alone writes outputs o0..o1 (so b0..b1) of each row;
                 // bounds asserted above.
                 unsafe { out_p.put_rows(oc, p0, b0, sums, outs, bias) };
@@ -69,6 +60,17 @@ const MIN_TASK: usize = 1 << 16;
 
 /// Rows per pass over a run of outputs (their inputs, 96 KiB at 768 columns, stay in L2).
 const PASS_ROWS: usize = 32;
+
+/// `sums[r][o] = x_r . w_o` for the rows of `x` and of `wb` (`c` each) with this CPU's one
+/// kernel: `avx2::block` where AVX2 is the best there is, else the portable `block`.
+fn products(sums: &mut [f32], x: &[f32], wb: &[f32], c: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::level() == super::simd::Level::V3 {
+        // SAFETY: level() found AVX2 and FMA on this CPU.
+        return unsafe { avx2::block(sums, x, wb, c) };
+    }
+    block(sums, x, wb, c)
+}
 
 multiversion! {
     /// `sums[r][o] = x_r . w_o` for the rows of `x` (`c` each) and the rows of `wb` (a block
