@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use minichat_chat::assistant::Event;
 use minichat_chat::logprobs::TokenLogprob;
-use minichat_tokenizer::Tokenizer;
+use minichat_tokenizer::{StreamDecoder, Tokenizer};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -112,15 +112,19 @@ struct SoFar {
     chars: usize,
     /// Entries not yet sent in a stream: from this index on.
     sent: usize,
+    /// The drawn tokens' bytes as text, to know which tokens' text is whole.
+    decoder: StreamDecoder,
+    /// Entries whose text is whole (none of their bytes held back): a stream sends no further.
+    resolved: usize,
     finish: Option<&'static str>,
 }
 
 impl SoFar {
-    fn push(&mut self, tok: &Tokenizer, id: u32, logprob: Option<f32>, top: &[(u32, f32)], with_top: bool) {
-        let text = piece(tok, id).0;
+    /// A token with the text it completes (see `attach`), its log-probability and alternatives.
+    fn push(&mut self, tok: &Tokenizer, text: String, logprob: Option<f32>, top: &[(u32, f32)], with_top: bool) {
         self.text_offset.push(self.chars);
-        self.chars += text.chars().count();
-        self.tokens.push(text);
+        self.tokens.push(String::new());
+        self.attach(&text);
         self.token_logprobs.push(json!(logprob));
         let top = with_top.then(|| {
             let mut m = Map::new();
@@ -132,10 +136,25 @@ impl SoFar {
         self.top_logprobs.push(top.unwrap_or(Value::Null));
     }
 
+    /// Text that the last token completed. A token's text is the whole characters it
+    /// completes, as vLLM gives it: empty for the first part of a character split across
+    /// tokens, the whole character on the token that ends it. So the tokens add up to the
+    /// choice's text and `text_offset` points into it.
+    fn attach(&mut self, text: &str) {
+        if let Some(last) = self.tokens.last_mut() {
+            last.push_str(text);
+            self.chars += text.chars().count();
+        }
+    }
+
     /// The legacy logprobs object of the entries from `from` on.
     fn logprobs(&self, from: usize) -> Value {
-        json!({"tokens": self.tokens[from..], "token_logprobs": self.token_logprobs[from..],
-               "top_logprobs": self.top_logprobs[from..], "text_offset": self.text_offset[from..]})
+        self.logprobs_of(from..self.tokens.len())
+    }
+
+    fn logprobs_of(&self, r: std::ops::Range<usize>) -> Value {
+        json!({"tokens": self.tokens[r.clone()], "token_logprobs": self.token_logprobs[r.clone()],
+               "top_logprobs": self.top_logprobs[r.clone()], "text_offset": self.text_offset[r]})
     }
 }
 
@@ -193,11 +212,15 @@ impl Completion {
                 for i in prompt * self.n..(prompt + 1) * self.n {
                     let ids = self.echo[prompt].clone().unwrap_or_default();
                     let c = &mut self.choices[i];
-                    for (id, lp) in ids.iter().zip(&logprobs[skip..]) {
+                    let mut decoder = StreamDecoder::new();
+                    for (&id, lp) in ids.iter().zip(&logprobs[skip..]) {
                         let (logprob, top) = lp.as_ref().map_or((None, &[][..]), |l| (Some(l.logprob), &l.top[..]));
-                        c.push(&tok, *id, logprob, top, lp.is_some());
+                        let text = decoder.push(&tok, id).unwrap_or_default();
+                        c.push(&tok, text, logprob, top, lp.is_some());
                     }
+                    c.attach(&decoder.finish());
                     c.text = c.tokens.concat();
+                    c.resolved = c.tokens.len();
                     if self.streaming {
                         let v = self.chunk(i, &self.choices[i].text, Some(self.choices[i].logprobs(0)), None);
                         self.choices[i].sent = self.choices[i].tokens.len();
@@ -220,14 +243,26 @@ impl Completion {
 
     fn event(&mut self, i: usize, event: Event, out: &mut Vec<Value>) {
         match event {
+            // Its text comes with the `Event::Text` that follows once a character is whole.
+            // A stream sends a token once its text is whole, so that text the stream's end
+            // lets out (the rest of a split character) still joins it.
             Event::Token(TokenLogprob { token, logprob, top }) => {
                 let tok = self.tok.clone();
-                self.choices[i].push(&tok, token, Some(logprob), &top, true);
+                let c = &mut self.choices[i];
+                c.push(&tok, String::new(), Some(logprob), &top, true);
+                let _ = c.decoder.push(&tok, token);
+                if !c.decoder.holds_back() {
+                    c.resolved = c.tokens.len();
+                }
             }
             Event::Text(text) => {
+                if self.logprobs {
+                    self.choices[i].attach(&text);
+                }
                 if self.streaming {
-                    let lp = self.logprobs.then(|| self.choices[i].logprobs(self.choices[i].sent));
-                    self.choices[i].sent = self.choices[i].tokens.len();
+                    let c = &self.choices[i];
+                    let lp = self.logprobs.then(|| c.logprobs_of(c.sent..c.resolved));
+                    self.choices[i].sent = self.choices[i].resolved;
                     out.push(self.chunk(i, &text, lp, None));
                 }
                 self.choices[i].text.push_str(&text);

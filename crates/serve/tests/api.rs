@@ -272,6 +272,46 @@ fn text_completions_take_every_prompt_form_and_echo_logprobs() {
     assert_eq!(first["object"], "text_completion");
 }
 
+/// A character split across tokens: the tokens' texts still add up to the choice's text (the
+/// first part's text is empty, the token that ends the character has all of it, as in vLLM),
+/// in the echoed prompt and in generated text, so `text_offset` points into the text.
+#[test]
+fn split_characters_keep_tokens_adding_up_to_the_text() {
+    let addr = server();
+    let joined = |choice: &Value| -> String {
+        choice["logprobs"]["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect()
+    };
+    let pieces = post(addr, "/tokenize", &json!({"content": "🙂", "with_pieces": true})).json()["tokens"].clone();
+    let ids: Vec<u64> = pieces.as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+    assert!(ids.len() > 1, "the emoji is split in the tiny tokenizer: {pieces}");
+    let body = json!({"prompt": "a 🙂 b", "max_tokens": 1, "echo": true, "logprobs": 1, "temperature": 0});
+    let v = post(addr, "/v1/completions", &body).json();
+    let c = &v["choices"][0];
+    assert!(c["text"].as_str().unwrap().starts_with("a 🙂 b"));
+    assert_eq!(joined(c), c["text"].as_str().unwrap());
+    let tokens = c["logprobs"]["tokens"].as_array().unwrap();
+    assert!(tokens.iter().any(|t| t == "") && tokens.iter().any(|t| t.as_str().unwrap().contains('🙂')), "{tokens:?}");
+    // Generated: only the emoji's first piece can be drawn, so each is half a character.
+    let body = json!({"prompt": "a", "max_tokens": 2, "logprobs": 1, "logit_bias": {ids[0].to_string(): 100}});
+    for stream in [false, true] {
+        let mut b = body.clone();
+        b["stream"] = json!(stream);
+        let r = post(addr, "/v1/completions", &b);
+        let choices: Vec<Value> = if stream {
+            let events = r.events();
+            events[..events.len() - 1]
+                .iter()
+                .map(|e| serde_json::from_str::<Value>(e).unwrap()["choices"][0].clone())
+                .collect()
+        } else {
+            vec![r.json()["choices"][0].clone()]
+        };
+        let text: String = choices.iter().map(|c| c["text"].as_str().unwrap()).collect();
+        let tokens: String = choices.iter().filter(|c| !c["logprobs"].is_null()).map(joined).collect();
+        assert_eq!((text.as_str(), tokens.as_str()), ("\u{FFFD}\u{FFFD}", "\u{FFFD}\u{FFFD}"), "stream: {stream}");
+    }
+}
+
 #[test]
 fn tokenize_and_detokenize_round_trip() {
     let addr = server();

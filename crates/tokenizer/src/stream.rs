@@ -30,6 +30,11 @@ impl StreamDecoder {
         self.take_complete()
     }
 
+    /// Whether bytes are held back (the last token ended inside a character).
+    pub fn holds_back(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Ends the stream: whatever is held back is emitted, invalid bytes as U+FFFD.
     pub fn finish(&mut self) -> String {
         let out = String::from_utf8_lossy(&self.pending).into_owned();
@@ -110,7 +115,9 @@ mod tests {
         assert_eq!(d.push_bytes(&smile[3..]), "😀");
         assert_eq!(d.push_bytes(b"\xffok"), "\u{FFFD}ok");
         assert_eq!(d.push_bytes(&smile[..2]), "");
+        assert!(d.holds_back());
         assert_eq!(d.finish(), "\u{FFFD}");
+        assert!(!d.holds_back());
         assert_eq!(d.finish(), "");
     }
 }
