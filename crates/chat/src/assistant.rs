@@ -12,7 +12,8 @@
 //! A `Turn` owns its KV cache and sampler, so a caller can hold several and step them in turn
 //! (the server serves many conversations this way); `Assistant::reply` runs one to its end.
 //! A turn can also be queued unfed (`queue`): then its steps first feed the prompt a chunk at
-//! a time, so a long prompt does not stall the turns stepped beside it. A raw turn (`raw`)
+//! a time, so a long prompt does not stall the turns stepped beside it, and in a kept cache
+//! that holds its first tokens already (`queue_in`, `prompt_cache`). A raw turn (`raw`)
 //! continues text as a base model does: no chat format, no tools, it ends at a bos.
 
 use crate::conversation::{parse_reply, prompt_for_reply, tool_result_tokens, ChatTokens, Message, ToolCall};
@@ -22,7 +23,7 @@ use crate::sampler::Draw;
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::tools::Tools;
 use crate::Error;
-use minichat_model::kv_cache::{Batch, Segment};
+use minichat_model::kv_cache::{Batch, KvCache, Segment};
 use minichat_model::net::Net;
 use minichat_tokenizer::{StreamDecoder, Tokenizer};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +47,8 @@ pub enum FinishReason {
 pub struct Usage {
     /// The rendered conversation the reply continues.
     pub prompt_tokens: usize,
+    /// Of the prompt tokens, those a kept cache already held (`prompt_cache`): not fed again.
+    pub cached_tokens: usize,
     /// Tokens the model drew.
     pub completion_tokens: usize,
     /// Tokens tools' results forced in.
@@ -100,6 +103,7 @@ pub struct Turn {
     seq: Sequence,
     max_tokens: usize,
     prompt_tokens: usize,
+    cached_tokens: usize,
     /// Between a call's start and end token: its text is not shown as text.
     in_call: bool,
     stream: StreamDecoder,
@@ -124,6 +128,11 @@ impl Turn {
     /// Tokens drawn so far.
     pub fn drawn(&self) -> usize {
         self.seq.drawn
+    }
+
+    /// Its KV cache and the tokens it holds, to keep for a later prompt (`prompt_cache`).
+    pub fn into_cache(self) -> (KvCache, Vec<u32>) {
+        self.seq.into_cache()
     }
 }
 
@@ -157,13 +166,32 @@ impl<'a> Assistant<'a> {
     /// A turn whose prompt (rendered, or raw text's tokens when `raw`) is checked but not fed:
     /// its first steps feed `chunk` prompt tokens each.
     pub fn queue(&self, prompt: &[u32], settings: &Settings, chunk: usize, raw: bool) -> Result<Turn, Error> {
+        let cache = KvCache::new(self.net.config(), self.net.config().block_size)?;
+        self.queue_in(cache, prompt, settings, chunk, raw)
+    }
+
+    /// As `queue`, in a cache that holds the prompt's first `cache.len()` tokens already
+    /// (`PromptCache::take`): only the rest is fed.
+    pub fn queue_in(
+        &self,
+        cache: KvCache,
+        prompt: &[u32],
+        settings: &Settings,
+        chunk: usize,
+        raw: bool,
+    ) -> Result<Turn, Error> {
         let sampler = Sampler::new(settings.sampler.clone(), self.net.config().vocab_size)?;
-        Ok(self.turn(Sequence::unfed(self.net, prompt, sampler)?, prompt.len(), settings, chunk, raw))
+        let cached = cache.len();
+        let mut turn =
+            self.turn(Sequence::unfed_in(self.net, cache, prompt, sampler)?, prompt.len(), settings, chunk, raw);
+        turn.cached_tokens = cached;
+        Ok(turn)
     }
 
     fn turn(&self, seq: Sequence, prompt_tokens: usize, settings: &Settings, chunk: usize, raw: bool) -> Turn {
         Turn {
             prompt_tokens,
+            cached_tokens: 0,
             seq,
             max_tokens: settings.max_tokens,
             in_call: false,
@@ -278,7 +306,8 @@ impl<'a> Assistant<'a> {
 
     fn usage(&self, turn: &Turn) -> Usage {
         let tool_tokens = turn.seq.forced.iter().filter(|&&f| f).count();
-        Usage { prompt_tokens: turn.prompt_tokens, completion_tokens: turn.seq.drawn, tool_tokens }
+        let (prompt_tokens, cached_tokens) = (turn.prompt_tokens, turn.cached_tokens);
+        Usage { prompt_tokens, cached_tokens, completion_tokens: turn.seq.drawn, tool_tokens }
     }
 
     /// The finished (or cancelled) turn as a reply.

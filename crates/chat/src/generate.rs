@@ -72,6 +72,8 @@ pub struct Sequence {
     pub drawn: usize,
     /// Tokens queued to go through the cache at the next pass (`segment`).
     pending: Vec<u32>,
+    /// The context slid: the cache's positions no longer line up with `context`.
+    slid: bool,
 }
 
 /// Checks that a prompt can be run: not empty, its ids in the vocabulary, and room left in
@@ -113,14 +115,42 @@ impl Sequence {
             forced: Vec::new(),
             drawn: 0,
             pending: Vec::new(),
+            slid: false,
         }
     }
 
     /// A sample of a `check_prompt`ed prompt that is not fed yet: `prefill_chunk` feeds it a
     /// piece at a time (so a long prompt does not stall the sequences stepped beside it).
     pub fn unfed(net: &Net, prompt: &[u32], sampler: Sampler) -> Result<Sequence, Error> {
+        Sequence::unfed_in(net, KvCache::new(net.config(), net.config().block_size)?, prompt, sampler)
+    }
+
+    /// As `unfed`, in a cache of the model's context that already holds the prompt's first
+    /// `cache.len()` tokens (a kept cache, `prompt_cache`): only the rest is fed. At least the
+    /// last token must be left to feed, for the logits after it.
+    pub fn unfed_in(net: &Net, cache: KvCache, prompt: &[u32], sampler: Sampler) -> Result<Sequence, Error> {
         check_prompt(net, prompt)?;
-        Ok(Sequence::new(KvCache::new(net.config(), net.config().block_size)?, prompt, sampler))
+        if cache.len() >= prompt.len() || cache.max_len() != net.config().block_size {
+            return Err(Error::Config(format!(
+                "a cache holding {} of {} positions cannot start a prompt of {} tokens",
+                cache.len(),
+                cache.max_len(),
+                prompt.len()
+            )));
+        }
+        Ok(Sequence::new(cache, prompt, sampler))
+    }
+
+    /// The sequence's cache and the tokens it holds, to keep for a later prompt that shares
+    /// them (after a slide the cache holds other positions than the tokens': it comes back
+    /// empty).
+    pub fn into_cache(self) -> (KvCache, Vec<u32>) {
+        let (mut cache, mut context) = (self.cache, self.context);
+        if self.slid {
+            cache.clear();
+        }
+        context.truncate(cache.len());
+        (cache, context)
     }
 
     /// Prompt tokens not fed yet (0 once prefilled).
@@ -194,6 +224,7 @@ impl Sequence {
         }
         // Keep the newest half of the context and re-prefill it.
         let keep = &self.context[self.context.len() - (context / 2).max(1)..];
+        self.slid = true;
         self.cache.clear();
         net.extend(&mut self.cache, keep)?;
         Ok(None)

@@ -2,13 +2,14 @@
 //! assistant. Owns the sampler chain (`sampler`: penalties, logit bias, temperature, top-k,
 //! top-p, min-p, seeded draws), the generation engine (`generate`: one prefill shared by N
 //! samples, step-wise KV-cache decoding, stop conditions, a tool-call hook that forces tokens
-//! into the sequence), tokens' log-probabilities as OpenAI's API reports them (`logprobs`), the one assistant turn that `chat`, the exam and the server share
-//! (`assistant`: render, prefill, sample, run tools, events, cancellation), a conversation held
-//! turn after turn (`session`), conversations in the chat format with tool calls
-//! (`conversation`) and conversation files in the public formats (`dataset`), the tools the
-//! assistant calls (`tools`), generated tasks with exact answers and their files (`tasks`), and
-//! the exam with its report card (`exam`): generative tasks scored by exact answer, multiple
-//! choice by log-likelihood.
+//! into the sequence), tokens' log-probabilities as OpenAI's API reports them (`logprobs`),
+//! KV caches kept for later prompts that share a prefix (`prompt_cache`), the one assistant
+//! turn that `chat`, the exam and the server share (`assistant`: render, prefill, sample, run
+//! tools, events, cancellation), a conversation held turn after turn (`session`),
+//! conversations in the chat format with tool calls (`conversation`) and conversation files in
+//! the public formats (`dataset`), the tools the assistant calls (`tools`), generated tasks
+//! with exact answers and their files (`tasks`), and the exam with its report card (`exam`):
+//! generative tasks scored by exact answer, multiple choice by log-likelihood.
 
 pub mod assistant;
 pub mod conversation;
@@ -16,6 +17,7 @@ pub mod dataset;
 pub mod exam;
 pub mod generate;
 pub mod logprobs;
+pub mod prompt_cache;
 pub mod sampler;
 pub mod session;
 pub mod tasks;

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Prompt tokens fed per step while a prompt prefills (others decode between chunks).
     #[arg(long, default_value_t = 256)]
     prefill_chunk: usize,
+    /// Feed every prompt whole: keep no finished reply's KV cache for prompts that share its
+    /// start (replies are the same either way; this only costs time).
+    #[arg(long)]
+    no_prompt_cache: bool,
     /// An origin allowed to call from a browser (repeatable; `*` for any).
     #[arg(long)]
     cors_origin: Vec<String>,
@@ -91,6 +95,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         timeout: Duration::from_secs(a.timeout),
         max_body_bytes: a.max_body,
         prefill_chunk: a.prefill_chunk,
+        prompt_cache: !a.no_prompt_cache,
         cors_origins: a.cors_origin.clone(),
         ..Options::default()
     };

@@ -201,6 +201,7 @@ pub trait Backend: Sync {
     /// `dims.b` = 1, `dims.t` = n) against cached keys and values `[n_kv_head][max_len][d]` of
     /// positions `0..pos0 + n`; writes rows `first..first + n` of `out` `[rows][n_head * d]`
     /// and, if given, the probabilities into rows `pos0..` of `att` `[n_head][max_len][max_len]`.
+    /// `invariant`: each row's output exactly as if it were fed alone.
     #[allow(clippy::too_many_arguments)]
     fn attention_cached(
         &self,
@@ -213,6 +214,7 @@ pub trait Backend: Sync {
         dims: Dims,
         pos0: usize,
         max_len: usize,
+        invariant: bool,
     );
 
     /// Rotates the first `heads` heads of each `row`-wide row `r` in `rows` of `x` by RoPE at

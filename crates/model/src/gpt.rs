@@ -159,7 +159,7 @@ impl<B: Backend> Gpt<B> {
 
     /// The decoding forward: the blocks of `forward` over a batch of sequences, each feeding
     /// its tokens at positions `cache.len()..` of its cache (`kv_cache`). The rows of all the
-    /// sequences go through each product together (the groups of the plan); each sequence's
+    /// sequences go through each product together; each sequence's
     /// rows attend over the keys and values its own cache keeps. Leaves each one's next-token
     /// logits in its `cache.logits`: the final norm and the LM head run for each sequence's
     /// last row only. Called through `Decode::extend_batch`, inside the backend's pool.
@@ -168,7 +168,7 @@ impl<B: Backend> Gpt<B> {
         let (c, f, v, eps, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.n_head);
         let (ops, w, p) = (&self.params.backend, &self.params.weights, &self.params);
         let (plan, r) = batch.begin(ops, cfg, segments)?;
-        let g = &plan.groups;
+        let g = &plan.rows;
         for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
             ops.embed(&mut r.x, sp.first, seg.tokens, w, self.wte, Some(self.wpe + sp.pos0 * c), sp.n, c);
             seg.cache.capture_hidden(ops, 0, sp, &r.x, c);
@@ -178,7 +178,7 @@ impl<B: Backend> Gpt<B> {
             p.decode_linear(&mut r.qkv, &r.ln, g, bp.c_attn_w, Some(bp.c_attn_b), c, 3 * c);
             for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
                 seg.cache.append_kv(ops, l, sp, &r.qkv, c, h, c / h);
-                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out);
+                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out, g.1);
             }
             p.decode_linear(&mut r.proj, &r.att_out, g, bp.attn_proj_w, Some(bp.attn_proj_b), c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);

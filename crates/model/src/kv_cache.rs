@@ -9,9 +9,11 @@
 //! sequence's next-token logits (after its last row) in its `cache.logits`.
 //!
 //! A batch is `invariant` when each sequence must get exactly the numbers it would get alone
-//! (a server's guarantee that a seed gives the same text under any load): then the rows of
-//! short segments (decoding steps, a tool's result) share products computed row by row in a
-//! fixed order, and each long segment (a prompt chunk) gets products of its own.
+//! (a server's guarantee that a seed gives the same text under any load): then every row's
+//! products are computed row by row in a fixed order (`cpu/linear_rows.rs`, as fast as gemm
+//! at any row count on AVX2), so a position's keys, values and logits depend on its tokens
+//! only, not on the batch or on how the sequence was cut into segments; a cache filled in
+//! any pieces can then be kept and reused by a later prompt that shares its prefix.
 //!
 //! With `capture` on, the cache also keeps, for every position fed, each layer's attention
 //! probabilities and the residual stream entering and leaving each block, for the "seeing
@@ -97,30 +99,24 @@ pub(crate) struct Span {
     pub(crate) pos0: usize,
 }
 
-/// How a pass runs: each segment's rows, the groups of rows the products run over (rows,
-/// row-invariant), and the LM head's (one row per segment).
+/// How a pass runs: each segment's rows, the rows of the products (all the segments', and
+/// whether row-invariant) and the LM head's (one row per segment).
 pub(crate) struct Plan {
     pub(crate) spans: Vec<Span>,
-    pub(crate) groups: Vec<(Range<usize>, bool)>,
-    pub(crate) head: Vec<(Range<usize>, bool)>,
+    pub(crate) rows: (Range<usize>, bool),
+    pub(crate) head: (Range<usize>, bool),
 }
-
-/// Segments of at most this many tokens share the products of an invariant batch (the
-/// row-by-row kernel is as fast as gemm up to about this many rows); longer ones (long prompt
-/// chunks) are computed apart, at matrix-multiply speed.
-pub const SHARED_ROWS: usize = 64;
 
 /// Scratch for decoding passes over several sequences at once (see the header).
 pub struct Batch<B: Backend = Cpu> {
     invariant: bool,
-    shared_rows: usize,
     /// Scratch of the last few shapes (rows, sequences), newest last.
     rows: Vec<Rows<B>>,
 }
 
 impl<B: Backend> Clone for Batch<B> {
     fn clone(&self) -> Self {
-        Batch { invariant: self.invariant, shared_rows: self.shared_rows, rows: Vec::new() }
+        Batch { invariant: self.invariant, rows: Vec::new() }
     }
 }
 
@@ -133,12 +129,7 @@ impl<B: Backend> Default for Batch<B> {
 impl<B: Backend> Batch<B> {
     /// `invariant`: every sequence gets the numbers it would get alone (see the header).
     pub fn new(invariant: bool) -> Batch<B> {
-        Batch::with_shared_rows(invariant, SHARED_ROWS)
-    }
-
-    /// With another limit than `SHARED_ROWS` on the segments that share products.
-    pub fn with_shared_rows(invariant: bool, shared_rows: usize) -> Batch<B> {
-        Batch { invariant, shared_rows, rows: Vec::new() }
+        Batch { invariant, rows: Vec::new() }
     }
 
     /// Checks every segment, lays their rows out and sizes the scratch; returns the plan and
@@ -152,30 +143,15 @@ impl<B: Backend> Batch<B> {
         if segments.is_empty() {
             return Err(Error::Config("no sequences to feed".into()));
         }
-        let mut pos = Vec::with_capacity(segments.len());
-        for seg in segments.iter_mut() {
-            pos.push(seg.cache.check(cfg, seg.tokens)?);
-        }
-        // Short segments first (their rows share the products), then each long one.
-        let shared = |seg: &Segment<B>| !self.invariant || seg.tokens.len() <= self.shared_rows;
-        let mut spans = vec![Span { first: 0, n: 0, pos0: 0 }; segments.len()];
+        let mut spans = Vec::with_capacity(segments.len());
         let mut next = 0;
-        for pass in [true, false] {
-            for (i, seg) in segments.iter().enumerate().filter(|(_, s)| shared(s) == pass) {
-                spans[i] = Span { first: next, n: seg.tokens.len(), pos0: pos[i] };
-                next += seg.tokens.len();
-            }
+        for seg in segments.iter_mut() {
+            let pos0 = seg.cache.check(cfg, seg.tokens)?;
+            spans.push(Span { first: next, n: seg.tokens.len(), pos0 });
+            next += seg.tokens.len();
         }
-        let shared_rows: usize = segments.iter().filter(|s| shared(s)).map(|s| s.tokens.len()).sum();
-        let mut groups = Vec::new();
-        if shared_rows > 0 {
-            groups.push((0..shared_rows, self.invariant));
-        }
-        for (seg, sp) in segments.iter().zip(&spans).filter(|(s, _)| !shared(s)) {
-            groups.push((sp.first..sp.first + seg.tokens.len(), false));
-        }
-        let head = vec![(0..segments.len(), self.invariant)];
         let (n, s) = (next, segments.len());
+        let plan = Plan { spans, rows: (0..n, self.invariant), head: (0..s, self.invariant) };
         let at = match self.rows.iter().position(|r| r.n == n && r.s == s) {
             Some(i) => i,
             None => {
@@ -186,7 +162,7 @@ impl<B: Backend> Batch<B> {
                 self.rows.len() - 1
             }
         };
-        Ok((Plan { spans, groups, head }, &mut self.rows[at]))
+        Ok((plan, &mut self.rows[at]))
     }
 }
 
@@ -258,6 +234,12 @@ impl<B: Backend> KvCache<B> {
         self.len = 0;
     }
 
+    /// Keeps the first `len` positions (all if there are fewer) and forgets the rest: a
+    /// prompt that shares them goes on from there (`minichat_chat::prompt_cache`).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Checks that `tokens` fit and are in the vocabulary; returns the first position.
     pub(crate) fn check(&self, cfg: &ModelConfig, tokens: &[u32]) -> Result<usize, Error> {
         if tokens.is_empty() {
@@ -307,9 +289,21 @@ impl<B: Backend> KvCache<B> {
     }
 
     /// Attention of the segment's queries over the cache of layer `l`, into its rows of `out`.
-    pub(crate) fn attend(&mut self, ops: &B, l: usize, dims: Dims, sp: Span, qkv: &B::Buf, out: &mut B::Buf) {
+    /// `invariant`: each row as if fed alone (see the header).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn attend(
+        &mut self,
+        ops: &B,
+        l: usize,
+        dims: Dims,
+        sp: Span,
+        qkv: &B::Buf,
+        out: &mut B::Buf,
+        invariant: bool,
+    ) {
         let att = self.capture.as_mut().map(|c| &mut c.attention[l]);
-        ops.attention_cached(out, att, qkv, sp.first, &self.keys[l], &self.values[l], dims, sp.pos0, self.max_len);
+        let (k, v) = (&self.keys[l], &self.values[l]);
+        ops.attention_cached(out, att, qkv, sp.first, k, v, dims, sp.pos0, self.max_len, invariant);
     }
 
     /// Copies the segment's logits (row `i` of the pass's) and counts its positions as fed.

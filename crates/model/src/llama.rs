@@ -166,7 +166,7 @@ impl<B: Backend> Llama<B> {
 
     /// The decoding forward: the blocks of `forward` over a batch of sequences, each feeding
     /// its tokens at positions `cache.len()..` of its cache (`kv_cache`). The rows of all the
-    /// sequences go through each product together (the groups of the plan); each sequence's
+    /// sequences go through each product together; each sequence's
     /// rows are rotated at its own positions and attend over the keys and values its own cache
     /// keeps. Leaves each one's next-token logits in its `cache.logits`: the final norm and
     /// the LM head run for each sequence's last row only. Called through
@@ -177,7 +177,7 @@ impl<B: Backend> Llama<B> {
         let kv = cfg.n_kv_head * hd;
         let (ops, w, p) = (&self.params.backend, &self.params.weights, &self.params);
         let (plan, r) = batch.begin(ops, cfg, segments)?;
-        let g = &plan.groups;
+        let g = &plan.rows;
         for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
             ops.embed(&mut r.x, sp.first, seg.tokens, w, self.embed, None, sp.n, c);
             seg.cache.capture_hidden(ops, 0, sp, &r.x, c);
@@ -191,7 +191,7 @@ impl<B: Backend> Llama<B> {
                 let rows = sp.first..sp.first + sp.n;
                 ops.rope(&mut r.qkv, rows, cos, sin, cfg.n_head + cfg.n_kv_head, hd, c + 2 * kv, sp.n, sp.pos0, false);
                 seg.cache.append_kv(ops, l, sp, &r.qkv, c, cfg.n_kv_head, hd);
-                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out);
+                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out, g.1);
             }
             p.decode_linear(&mut r.proj, &r.att_out, g, bp.o, None, c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);

@@ -139,23 +139,21 @@ impl<B: Backend> Parameters<B> {
         self.packed = Some(self.backend.pack(&self.weights, matrices));
     }
 
-    /// A linear layer of a decoding pass, run over each group of rows (rows, row-invariant) of
-    /// the batch (`kv_cache::Plan`): the packed weights when there are some.
+    /// A linear layer of a decoding pass over `rows` of the batch (rows, row-invariant: see
+    /// `kv_cache::Plan`): the packed weights when there are some.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn decode_linear(
         &self,
         out: &mut B::Buf,
         inp: &B::Buf,
-        groups: &[(std::ops::Range<usize>, bool)],
+        rows: &(std::ops::Range<usize>, bool),
         weight: usize,
         bias: Option<usize>,
         c: usize,
         oc: usize,
     ) {
-        for (rows, invariant) in groups {
-            let (packed, w) = (self.packed.as_ref(), &self.weights);
-            self.backend.linear_decode(out, inp, rows.clone(), *invariant, packed, w, weight, bias, c, oc);
-        }
+        let (packed, w) = (self.packed.as_ref(), &self.weights);
+        self.backend.linear_decode(out, inp, rows.0.clone(), rows.1, packed, w, weight, bias, c, oc);
     }
 
     /// The gradient of the parameter `name` in Hugging Face layout (for comparisons).

@@ -166,6 +166,9 @@ impl Reply {
                 let reason = finish_reason(finish);
                 self.choices[i].finish = Some(reason);
                 self.usage.prompt_tokens = usage.prompt_tokens;
+                if i == 0 {
+                    self.usage.cached_tokens = usage.cached_tokens;
+                }
                 self.usage.completion_tokens += usage.completion_tokens;
                 if streaming {
                     let lp = std::mem::take(&mut self.choices[i].logprobs);
@@ -215,9 +218,12 @@ impl Feed for Reply {
 /// Names the engine behind the replies (OpenAI's `system_fingerprint`).
 pub const FINGERPRINT: &str = concat!("minichat-", env!("CARGO_PKG_VERSION"));
 
+/// OpenAI's `usage`; `prompt_tokens_details.cached_tokens` counts the prompt tokens a kept
+/// cache held (of the first choice of each prompt).
 pub fn usage_json(u: &Usage) -> Value {
     json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-           "total_tokens": u.prompt_tokens + u.completion_tokens})
+           "total_tokens": u.prompt_tokens + u.completion_tokens,
+           "prompt_tokens_details": {"cached_tokens": u.cached_tokens}})
 }
 
 /// A token's entry of `logprobs.content`: its text and bytes, its logprob, the alternatives.

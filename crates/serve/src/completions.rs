@@ -88,6 +88,7 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         include_usage: c.include_usage,
         streaming: c.stream,
         prompt_tokens: 0,
+        cached_tokens: 0,
         completion_tokens: 0,
     };
     let mut first = Vec::new();
@@ -171,6 +172,7 @@ struct Completion {
     include_usage: bool,
     streaming: bool,
     prompt_tokens: usize,
+    cached_tokens: usize,
     completion_tokens: usize,
 }
 
@@ -272,6 +274,7 @@ impl Completion {
                 self.choices[i].finish = Some(reason);
                 if i.is_multiple_of(self.n) {
                     self.prompt_tokens += usage.prompt_tokens;
+                    self.cached_tokens += usage.cached_tokens;
                 }
                 self.completion_tokens += usage.completion_tokens;
                 if self.streaming {
@@ -287,6 +290,7 @@ impl Completion {
     fn usage(&self) -> Value {
         usage_json(&minichat_chat::assistant::Usage {
             prompt_tokens: self.prompt_tokens,
+            cached_tokens: self.cached_tokens,
             completion_tokens: self.completion_tokens,
             tool_tokens: 0,
         })

@@ -11,12 +11,18 @@
 //! whose client went away (its job's cancel flag) or whose time is up ends at the next round
 //! and frees its slot, touching no other slot. What a turn does goes back to the request's
 //! handler as `Update`s on its own channel.
+//!
+//! A finished choice's KV cache is kept (`PromptCache`, one per slot at most): a new choice
+//! starts in the kept cache that shares the longest start with its prompt and feeds only the
+//! rest (a chat's earlier turns, a shared system prompt, a prompt sent again), as llama.cpp's
+//! slots do. Every pass is invariant, so this changes no reply, only how soon it starts.
 
 use crate::metrics::Metrics;
 use crate::stop::StopText;
 use minichat_chat::assistant::{Assistant, Event, FinishReason, Settings, Turn};
 use minichat_chat::conversation::ChatTokens;
 use minichat_chat::logprobs::{prompt_logprobs, TokenLogprob};
+use minichat_chat::prompt_cache::PromptCache;
 use minichat_chat::tools::Tools;
 use minichat_model::kv_cache::Batch;
 use minichat_model::net::Net;
@@ -72,6 +78,8 @@ pub struct EngineConfig {
     pub parallel: usize,
     /// Prompt tokens a slot feeds per round while prefilling.
     pub prefill_chunk: usize,
+    /// Keep finished choices' KV caches (one per slot) for prompts that share their start.
+    pub prompt_cache: bool,
 }
 
 /// A choice holding a slot.
@@ -107,8 +115,10 @@ impl Engine {
         let assistant = Assistant { net: &self.net, tok: &self.tok, ct: self.ct, tools: Some(&tools) };
         let mut waiting: VecDeque<(Arc<Job>, usize)> = VecDeque::new();
         let mut slots: Vec<Slot> = Vec::new();
-        // Invariant: each reply is what it would be alone, whatever else runs.
+        // Invariant: each reply is what it would be alone, whatever else runs (and whatever
+        // kept cache it starts in).
         let mut batch = Batch::new(true);
+        let mut kept = PromptCache::new(if self.config.prompt_cache { self.config.parallel.max(1) } else { 0 });
         let mut open = true;
         loop {
             // Take what has arrived; sleep only when there is nothing to do.
@@ -134,19 +144,26 @@ impl Engine {
             if !open && slots.is_empty() && waiting.is_empty() {
                 return;
             }
-            self.admit(&assistant, &mut waiting, &mut slots);
+            self.admit(&assistant, &mut waiting, &mut slots, &mut kept);
             for slot in &mut slots {
                 self.end_early(&assistant, slot);
             }
-            slots.retain(|s| s.turn.finish().is_none() && !s.failed);
+            release(&mut slots, &mut kept);
             self.round(&assistant, &mut batch, &mut slots);
-            slots.retain(|s| s.turn.finish().is_none() && !s.failed);
+            release(&mut slots, &mut kept);
             self.metrics.running.store(slots.len(), Ordering::Relaxed);
         }
     }
 
-    /// Moves waiting choices into free slots (choices of a cancelled job are dropped).
-    fn admit(&self, assistant: &Assistant, waiting: &mut VecDeque<(Arc<Job>, usize)>, slots: &mut Vec<Slot>) {
+    /// Moves waiting choices into free slots (choices of a cancelled job are dropped), each in
+    /// the kept cache that shares most of its prompt.
+    fn admit(
+        &self,
+        assistant: &Assistant,
+        waiting: &mut VecDeque<(Arc<Job>, usize)>,
+        slots: &mut Vec<Slot>,
+        kept: &mut PromptCache,
+    ) {
         while slots.len() < self.config.parallel.max(1) {
             let Some((job, choice)) = waiting.pop_front() else { break };
             if choice == 0 {
@@ -165,7 +182,12 @@ impl Engine {
                 self.metrics.prompt_tokens.fetch_add(n as u64, Ordering::Relaxed);
             }
             let c = &job.choices[choice];
-            match assistant.queue(&job.prompts[c.prompt], &c.settings, self.config.prefill_chunk, job.raw) {
+            let prompt = &job.prompts[c.prompt];
+            let turn = kept.take(self.net.config(), prompt).and_then(|cache| {
+                self.metrics.cached_prompt_tokens.fetch_add(cache.len() as u64, Ordering::Relaxed);
+                assistant.queue_in(cache, prompt, &c.settings, self.config.prefill_chunk, job.raw)
+            });
+            match turn {
                 Ok(turn) => {
                     let stop = StopText::new(job.stop.clone());
                     slots.push(Slot { job, choice, turn, stop, last_token: None, stopped: false, failed: false });
@@ -265,6 +287,18 @@ impl Engine {
 
     fn finished(&self, slot: &Slot) {
         self.metrics.generated_tokens.fetch_add(slot.turn.drawn() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Takes the slots whose turn has ended out; keeps their caches (a failed pass's cache is
+/// dropped: what it holds is unknown).
+fn release(slots: &mut Vec<Slot>, kept: &mut PromptCache) {
+    let (live, done): (Vec<Slot>, Vec<Slot>) =
+        std::mem::take(slots).into_iter().partition(|s| s.turn.finish().is_none() && !s.failed);
+    *slots = live;
+    for slot in done.into_iter().filter(|s| !s.failed) {
+        let (cache, tokens) = slot.turn.into_cache();
+        kept.put(cache, tokens);
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Metrics {
     /// Requests accepted and not yet in a slot.
     pub waiting: AtomicUsize,
     pub prompt_tokens: AtomicU64,
+    /// Of the choices' prompt tokens, those a kept cache held (not fed again).
+    pub cached_prompt_tokens: AtomicU64,
     pub generated_tokens: AtomicU64,
     /// Requests answered: 2xx, 4xx, 5xx.
     pub answered: [AtomicU64; 3],
@@ -89,6 +91,12 @@ impl Metrics {
             "minichat_prompt_tokens_total",
             "Prompt tokens fed.",
             self.prompt_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "minichat_prompt_tokens_cached_total",
+            "Prompt tokens a kept KV cache already held (not fed again).",
+            self.cached_prompt_tokens.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

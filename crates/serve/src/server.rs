@@ -49,6 +49,10 @@ pub struct Options {
     pub timeout: Duration,
     pub max_body_bytes: usize,
     pub prefill_chunk: usize,
+    /// Keep each finished reply's KV cache (as many as there are slots) so that a prompt that
+    /// shares its start feeds only the rest (`minichat_chat::prompt_cache`; the text is the
+    /// same either way).
+    pub prompt_cache: bool,
     /// Keep-alive comments (`: ping`) this often while a stream waits.
     pub ping_interval: Duration,
     /// Origins allowed to call from a browser (`*` for any); none: no CORS headers.
@@ -69,6 +73,7 @@ impl Default for Options {
             timeout: Duration::from_secs(600),
             max_body_bytes: 2 << 20,
             prefill_chunk: 256,
+            prompt_cache: true,
             ping_interval: Duration::from_secs(10),
             cors_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
@@ -179,7 +184,11 @@ impl Server {
             tok: tok.clone(),
             search: model.search,
             ct: ct.unwrap_or(ChatTokens::bos_only(bos)),
-            config: EngineConfig { parallel: options.parallel.max(1), prefill_chunk: options.prefill_chunk.max(1) },
+            config: EngineConfig {
+                parallel: options.parallel.max(1),
+                prefill_chunk: options.prefill_chunk.max(1),
+                prompt_cache: options.prompt_cache,
+            },
             metrics: metrics.clone(),
             cut: cut.clone(),
         };

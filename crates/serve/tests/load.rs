@@ -140,3 +140,35 @@ fn more_requests_than_slots_each_get_the_text_they_get_alone() {
         assert_eq!(r.json()["choices"][0]["text"], alone[i], "prompt {i}");
     }
 }
+
+/// A finished reply's KV cache is kept: a prompt that shares its start (the same prompt again,
+/// or the prompt and the reply with more after them, as a chat's next turn) feeds only the
+/// rest, says so in `usage.prompt_tokens_details.cached_tokens` and the metrics, and gets the
+/// same text and log-probabilities as from a server that keeps nothing.
+#[test]
+fn a_prompt_that_shares_a_kept_cache_feeds_only_the_rest_and_gets_the_same_reply() {
+    let ask = |addr, prompt: &str| {
+        let body = json!({"prompt": prompt, "max_tokens": 12, "temperature": 0.9, "seed": 5, "logprobs": 2});
+        let r = post(addr, "/v1/completions", &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let cached = |v: &Value| v["usage"]["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap();
+    let cold = start(Options { parallel: 1, prompt_cache: false, prefill_chunk: 4, ..Options::default() });
+    let warm = start(Options { parallel: 1, prefill_chunk: 4, ..Options::default() });
+    let first = "The quick brown fox jumps over the lazy dog";
+    let a = ask(warm, first);
+    let prompt_tokens = a["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert_eq!(cached(&a), 0);
+    let again = ask(warm, first);
+    assert_eq!(cached(&again), prompt_tokens - 1, "all but the last token held");
+    assert_eq!(again["choices"], a["choices"]);
+    let next = format!("{first}{} And then", a["choices"][0]["text"].as_str().unwrap());
+    let going_on = ask(warm, &next);
+    assert!(cached(&going_on) >= prompt_tokens - 1, "{}", going_on["usage"]);
+    let from_cold = ask(cold, &next);
+    assert_eq!(cached(&from_cold), 0);
+    assert_eq!(going_on["choices"], from_cold["choices"]);
+    assert!(metric(warm, "minichat_prompt_tokens_cached_total") >= (2 * prompt_tokens - 2) as f64);
+    assert_eq!(metric(cold, "minichat_prompt_tokens_cached_total"), 0.0);
+}

@@ -209,7 +209,9 @@ pub fn forward(out: &mut [f32], att: &mut [f32], qkv: &[f32], dims: Dims) {
 /// major, so decoding streams each head's keys from one contiguous block):
 /// writes `out` `[n][n_head * d]` and, if given, the probabilities into rows `pos0..pos0 + n` of
 /// `att` `[n_head][max_len][max_len]`. One gemm pair per head, so a long prompt prefills at
-/// matrix-multiply speed and one token decodes through gemm's matrix-vector path.
+/// matrix-multiply speed; one position, or every position when `invariant`, goes through
+/// `attend_row` on its own, so its output does not depend on the rows fed beside it (gemm's
+/// rounding changes with the row count).
 #[allow(clippy::too_many_arguments)]
 pub fn forward_cached(
     out: &mut [f32],
@@ -220,6 +222,7 @@ pub fn forward_cached(
     dims: Dims,
     pos0: usize,
     max_len: usize,
+    invariant: bool,
 ) {
     let Dims { t: n, n_head, n_kv_head, d, .. } = dims;
     let total = pos0 + n;
@@ -233,8 +236,8 @@ pub fn forward_cached(
     let scale = 1.0 / (d as f32).sqrt();
     let (rs, out_rs) = (dims.qkv_row(), n_head * d);
     let out_p = Shared(out.as_mut_ptr());
-    if n == 1 {
-        return decode_one(out, att_p, qkv, k, v, dims, pos0, max_len);
+    if n == 1 || invariant {
+        return row_by_row(out, att_p, qkv, k, v, dims, pos0, max_len);
     }
     (0..n_head).into_par_iter().for_each(|h| {
         let kvh = h / (n_head / n_kv_head);
@@ -283,11 +286,12 @@ pub fn forward_cached(
     });
 }
 
-/// `forward_cached` for one new position (decoding): per head, dot products with each cached
-/// key, softmax, and the weighted sum of cached values, without the setup of a gemm call per
-/// head (which cost more than the arithmetic here).
+/// `forward_cached` one position and head at a time (decoding, or an invariant pass): dot
+/// products with each cached key up to the position, softmax, and the weighted sum of cached
+/// values, without the setup of a gemm call per head (which costs more than the arithmetic
+/// for one position).
 #[allow(clippy::too_many_arguments)]
-fn decode_one(
+fn row_by_row(
     out: &mut [f32],
     att: Option<Shared>,
     qkv: &[f32],
@@ -297,16 +301,17 @@ fn decode_one(
     pos0: usize,
     max_len: usize,
 ) {
-    let Dims { n_head, n_kv_head, d, .. } = dims;
-    let (total, group) = (pos0 + 1, n_head / n_kv_head);
-    out[..n_head * d].par_chunks_mut(d).enumerate().for_each(|(h, o)| {
-        let (q, kv) = (&qkv[h * d..(h + 1) * d], (h / group) * max_len * d..);
+    let Dims { t: n, n_head, n_kv_head, d, .. } = dims;
+    let (rs, group) = (dims.qkv_row(), n_head / n_kv_head);
+    out[..n * n_head * d].par_chunks_mut(d).enumerate().for_each(|(ih, o)| {
+        let (i, h) = (ih / n_head, ih % n_head);
+        let (total, q, kv) = (pos0 + i + 1, &qkv[i * rs + h * d..][..d], (h / group) * max_len * d..);
         with_scratch(total, |p| {
             attend_row(o, p, q, &k[kv.clone()][..total * d], &v[kv][..total * d]);
             if let Some(a) = att {
-                // SAFETY: head h writes only row pos0 of its own att slab; callers size att.
+                // SAFETY: (i, h) writes only row pos0 + i of head h's att slab; callers size att.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(p.as_ptr(), a.get().add((h * max_len + pos0) * max_len), total)
+                    std::ptr::copy_nonoverlapping(p.as_ptr(), a.get().add((h * max_len + pos0 + i) * max_len), total)
                 };
             }
         });
@@ -565,7 +570,8 @@ mod tests {
     #[test]
     fn cached_attention_equals_the_full_pass() {
         // Feed a sequence in pieces (3 rows, then 1, then 1, then 4) through a cache; every
-        // row's output and probabilities must equal the full causal pass. Head sizes 8 and 24
+        // row's output and probabilities must equal the full causal pass, and an invariant
+        // pass's rows must be bit for bit those fed one at a time. Head sizes 8 and 24
         // decode on the portable kernel, 16 and 64 on AVX-512 where the CPU has it.
         for (d, n_kv_head) in [(8, 2), (16, 2), (24, 4), (64, 1)] {
             let full = Dims { b: 1, t: 9, n_head: 4, n_kv_head, d };
@@ -590,7 +596,16 @@ mod tests {
                 }
                 let dims = Dims { t: n, ..full };
                 let o = &mut out2[pos0 * full.n_head * d..];
-                forward_cached(o, Some(&mut att2), rows, &kc, &vc, dims, pos0, t);
+                forward_cached(o, Some(&mut att2), rows, &kc, &vc, dims, pos0, t, false);
+                // Invariant: each row exactly as when it is fed alone.
+                let (mut o3, mut att3) = (vec![0f32; n * full.n_head * d], vec![0f32; na]);
+                forward_cached(&mut o3, Some(&mut att3), rows, &kc, &vc, dims, pos0, t, true);
+                for i in 0..n {
+                    let mut o1 = vec![0f32; full.n_head * d];
+                    let one = Dims { t: 1, ..full };
+                    forward_cached(&mut o1, None, &rows[i * row..], &kc, &vc, one, pos0 + i, t, false);
+                    assert_eq!(o1, o3[i * full.n_head * d..][..full.n_head * d], "d {d} row {}", pos0 + i);
+                }
                 pos0 += n;
             }
             let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));

@@ -257,9 +257,10 @@ impl Backend for Cpu {
         dims: Dims,
         pos0: usize,
         max_len: usize,
+        invariant: bool,
     ) {
         let (out, qkv) = (&mut out[first * dims.n_head * dims.d..], &qkv[first * dims.qkv_row()..]);
-        attention::forward_cached(out, att.map(|a| a.as_mut_slice()), qkv, k, v, dims, pos0, max_len);
+        attention::forward_cached(out, att.map(|a| a.as_mut_slice()), qkv, k, v, dims, pos0, max_len, invariant);
     }
 
     fn rope(
