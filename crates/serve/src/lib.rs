@@ -6,8 +6,9 @@
 //! models/tokenize/health/metrics endpoints), the engine thread that runs every request's
 //! turns side by side through the chat crate's assistant turn (`engine`: slots, a bounded
 //! queue, chunked prefill, cancellation per request, time limits), `stop` strings, the
-//! `metrics`, and the server itself (`server`: options, API key, CORS, shutdown). HTTP and
-//! async code live in this crate only.
+//! `metrics`, the server itself (`server`: options, API key, CORS, shutdown), and the web page
+//! at `/` (`ui`, its files in `ui/`: chat in the browser). HTTP and async code live in this
+//! crate only.
 
 pub mod body;
 pub mod chat;
@@ -21,6 +22,7 @@ pub mod request;
 pub mod server;
 pub mod sse;
 pub mod stop;
+pub mod ui;
 
 pub use engine::SearchFn;
 pub use server::{serve_until_signal, Model, Options, Server};

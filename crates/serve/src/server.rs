@@ -6,7 +6,7 @@ use crate::body::CancelOnDrop;
 use crate::engine::{Choice, Engine, EngineConfig, Job, SearchFn, Update};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::{chat, completions, info};
+use crate::{chat, completions, info, ui};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -257,7 +257,7 @@ async fn signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// The routes, behind the key check and CORS.
+/// The routes, behind the key check (but for `/health` and the page) and CORS.
 pub fn router(state: AppState) -> Router {
     let limit = state.options.max_body_bytes;
     Router::new()
@@ -270,6 +270,8 @@ pub fn router(state: AppState) -> Router {
         .route("/tokenizer_info", get(info::tokenizer_info))
         .route("/health", get(info::health))
         .route("/metrics", get(info::metrics))
+        .route("/", get(ui::index))
+        .route("/ui/{name}", get(ui::asset))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -292,7 +294,10 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
     let allowed = allowed.cloned();
     let mut response = if req.method() == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
-    } else if req.uri().path() != "/health" && !key_ok(state.options.api_key.as_deref(), req.headers()) {
+    } else if req.uri().path() != "/health"
+        && !ui::is_page(req.uri().path())
+        && !key_ok(state.options.api_key.as_deref(), req.headers())
+    {
         ApiError::unauthorized().into_response()
     } else {
         next.run(req).await

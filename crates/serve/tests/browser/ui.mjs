@@ -1,0 +1,170 @@
+// The chat page in Debian's Chromium, driven by playwright-core (from npm, no browser
+// download): node ui.mjs URL [SCREENSHOT_DIR]. Run by crates/serve/tests/ui.rs against a
+// server with a small random model; exits non-zero, saying what failed, on the first check
+// that fails. Checks: a message streams and gets its stats, stop cancels on the server,
+// regenerate and edit make siblings that can be browsed, HTML and script in a message or a
+// reply stay text, conversations survive a reload, the banner shows when the server cannot
+// be reached or is busy and goes when it is back, and the page logs no error (a CSP
+// violation would be one).
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const [url, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu"],
+});
+const errors = [];
+let step = "start";
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    // The checks below make failing requests on purpose; anything else is an error.
+    if (m.type() === "error" && !/Failed to load resource|net::ERR_FAILED/.test(m.text())) errors.push(m.text());
+  });
+  const shot = async (name) => {
+    if (!shots) return;
+    mkdirSync(shots, { recursive: true });
+    await page.screenshot({ path: `${shots}/${name}.png` });
+  };
+  const replies = () => page.locator("#messages .msg.assistant");
+  const done = async (n) => {
+    await page.waitForFunction((n) => {
+      const all = document.querySelectorAll("#messages .msg.assistant");
+      return all.length === n && !document.querySelector(".msg.streaming") && !document.getElementById("send").hidden;
+    }, n, { timeout: 60000 });
+  };
+  const setting = async (id, value) => page.fill(`#${id}`, String(value)).then(() => page.dispatchEvent(`#${id}`, "change"));
+
+  step = "the page loads with its security headers and names the model";
+  const first = await page.goto(url);
+  assert.match(first.headers()["content-security-policy"], /script-src 'self'/);
+  await page.waitForFunction(() => document.getElementById("model").textContent.includes("context"));
+  await page.click("#settings summary");
+
+  step = "a message streams in and gets its token count and rate";
+  await setting("max_tokens", 12);
+  await page.evaluate(() => {
+    window.__updates = 0;
+    new MutationObserver(() => window.__updates++).observe(document.getElementById("messages"), { childList: true, subtree: true });
+  });
+  await page.fill("#input", "What is 12*7?");
+  await page.press("#input", "Enter");
+  await done(1);
+  assert.equal(await page.locator("#messages .msg.user .body").first().textContent(), "What is 12*7?");
+  assert.match(await replies().first().locator(".stats").textContent(), /^\d+ tokens · [\d.]+ tokens\/s/);
+  assert.ok((await page.evaluate(() => window.__updates)) > 3, "the reply was drawn as it streamed");
+  await shot("chat");
+
+  // The test model writes until max_tokens once its end tokens are banned (the page does not
+  // send logit_bias; the test adds it on the way out).
+  const ends = await page.evaluate(async () => {
+    const r = await fetch("/tokenize", { method: "POST", body: JSON.stringify({ content: "<|bos|><|assistant_end|>", parse_special: true }) });
+    return (await r.json()).tokens;
+  });
+  const banEnds = async (route) => {
+    const body = JSON.parse(route.request().postData());
+    body.logit_bias = Object.fromEntries(ends.map((t) => [t, -100]));
+    await route.continue({ postData: JSON.stringify(body) });
+  };
+
+  step = "stop ends a long reply and frees its slot on the server";
+  await page.route("**/v1/chat/completions", banEnds);
+  await setting("max_tokens", 3000);
+  await page.fill("#input", "Go on");
+  await page.press("#input", "Enter");
+  await page.waitForFunction(() => (document.querySelector(".msg.streaming .body")?.textContent.length ?? 0) > 0);
+  await page.click("#stop");
+  await done(2);
+  assert.match(await replies().nth(1).locator(".meta").textContent(), /stopped/);
+  const running = async () => {
+    const text = await page.evaluate(async () => (await fetch("/metrics")).text());
+    return Number(text.match(/^minichat_requests_running (\S+)/m)[1]);
+  };
+  for (let i = 0; (await running()) !== 0; i++) {
+    assert.ok(i < 50, "the stopped reply still runs on the server");
+    await page.waitForTimeout(100);
+  }
+  await page.unroute("**/v1/chat/completions");
+
+  step = "regenerate makes a sibling; the arrows go back to the first";
+  await setting("max_tokens", 6);
+  const before = await replies().nth(1).locator(".body").textContent();
+  await replies().nth(1).getByRole("button", { name: "Regenerate" }).click();
+  await done(2);
+  assert.equal(await replies().nth(1).locator(".siblings").textContent(), "2/2");
+  await replies().nth(1).getByRole("button", { name: "‹" }).click();
+  assert.equal(await replies().nth(1).locator(".siblings").textContent(), "1/2");
+  assert.equal(await replies().nth(1).locator(".body").textContent(), before);
+
+  step = "edit makes a sibling of the user message with its own reply";
+  await page.locator("#messages .msg.user").nth(1).getByRole("button", { name: "Edit" }).click();
+  await page.fill("#messages textarea.edit", "Spell cat:");
+  await page.getByRole("button", { name: "Save and send" }).click();
+  await done(2);
+  const edited = page.locator("#messages .msg.user").nth(1);
+  assert.equal(await edited.locator(".siblings").textContent(), "2/2");
+  assert.match(await edited.textContent(), /^Spell cat:/);
+
+  step = "HTML and script in a message stay text";
+  const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> **not bold**';
+  await page.fill("#input", evil);
+  await page.press("#input", "Enter");
+  await done(3);
+  assert.equal(await page.locator("#messages .msg.user").nth(2).locator(".body").textContent(), evil);
+
+  step = "HTML and script in a reply stay text; its markdown is drawn";
+  const reply = "Here:\n```html\n<script>window.__pwned=3</script>\n```\n<img src=x onerror=\"window.__pwned=4\"> and **bold**";
+  await page.route("**/v1/chat/completions", (route) => {
+    const chunk = (delta, finish = null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const parts = [chunk({ role: "assistant" }), chunk({ content: reply.slice(0, 20) }), chunk({ content: reply.slice(20) }), chunk({}, "stop"), "data: [DONE]\n\n"];
+    return route.fulfill({ status: 200, headers: { "content-type": "text/event-stream" }, body: parts.join("") });
+  });
+  await replies().nth(2).getByRole("button", { name: "Regenerate" }).click();
+  await done(3);
+  await page.unroute("**/v1/chat/completions");
+  const last = replies().nth(2);
+  assert.equal(await last.locator("pre code").textContent(), "<script>window.__pwned=3</script>");
+  assert.equal(await last.locator("strong").textContent(), "bold");
+  assert.equal(await page.locator("#messages img, #messages script").count(), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+  step = "conversations survive a reload";
+  const shown = await page.locator("#messages .msg").count();
+  await page.reload();
+  await page.waitForFunction((n) => document.querySelectorAll("#messages .msg").length === n, shown);
+  assert.equal(await page.locator("#chats li").count(), 1);
+
+  step = "a server that cannot be reached shows a banner, which goes when it is back";
+  await page.route("**/v1/chat/completions", (route) => route.abort("connectionrefused"));
+  await page.route("**/health", (route) => route.abort("connectionrefused"));
+  await page.fill("#input", "Anyone there?");
+  await page.press("#input", "Enter");
+  await page.waitForSelector("#banner:not([hidden])");
+  assert.match(await page.textContent("#banner"), /cannot be reached/);
+  await page.unroute("**/v1/chat/completions");
+  await page.unroute("**/health");
+  await page.waitForSelector("#banner", { state: "hidden", timeout: 10000 });
+
+  step = "a busy server shows a banner";
+  await page.route("**/v1/chat/completions", (route) =>
+    route.fulfill({ status: 503, headers: { "content-type": "application/json", "retry-after": "1" }, body: JSON.stringify({ error: { message: "the server is busy", type: "server_busy_error" } }) }),
+  );
+  await page.fill("#input", "Busy?");
+  await page.press("#input", "Enter");
+  await page.waitForSelector("#banner:not([hidden])");
+  assert.match(await page.textContent("#banner"), /busy/);
+  assert.match(await replies().last().locator(".error").textContent(), /the server is busy/);
+
+  step = "no errors in the page";
+  assert.deepEqual(errors, []);
+  console.log("ui: every check passed");
+} catch (e) {
+  console.error(`ui: failed at "${step}": ${e.message}`);
+  if (errors.length) console.error(`page errors: ${errors.join("\n")}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
