@@ -11,6 +11,7 @@ mod ctrl_c;
 mod data;
 mod eval;
 mod export;
+mod feedback;
 mod generate;
 mod next;
 mod plot;
@@ -60,8 +61,12 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Chat with a chat model in the terminal (/help for commands).
     Chat(chat::ChatArgs),
-    /// Serve a chat model over an OpenAI-compatible HTTP API (chat and text completions).
+    /// Serve a chat model over an OpenAI-compatible HTTP API (chat and text completions) and
+    /// a chat page in the browser at its address.
     Serve(serve::ServeArgs),
+    /// Votes on replies from the chat page: export them as preference pairs.
+    #[command(subcommand)]
+    Feedback(feedback::Command),
     /// The web-data pipeline: WARC files to clean, deduplicated text shards and a search index.
     #[command(subcommand)]
     Data(data::Command),
@@ -98,6 +103,7 @@ fn main() {
         Command::Generate(a) => generate::run(a),
         Command::Chat(a) => chat::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Feedback(cmd) => feedback::run(cmd),
         Command::Data(cmd) => data::run(cmd),
         Command::Tasks(cmd) => tasks::run(cmd),
     };

@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// start (replies are the same either way; this only costs time).
     #[arg(long)]
     no_prompt_cache: bool,
+    /// The SQLite file that keeps votes on replies from the web page (default:
+    /// RUN/feedback.sqlite); `minichat feedback export` turns them into preference pairs.
+    #[arg(long)]
+    feedback: Option<PathBuf>,
     /// An origin allowed to call from a browser (repeatable; `*` for any).
     #[arg(long)]
     cors_origin: Vec<String>,
@@ -96,6 +100,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         max_body_bytes: a.max_body,
         prefill_chunk: a.prefill_chunk,
         prompt_cache: !a.no_prompt_cache,
+        feedback: Some(a.feedback.clone().unwrap_or_else(|| a.run.join(minichat_serve::feedback::FILE))),
         cors_origins: a.cors_origin.clone(),
         ..Options::default()
     };

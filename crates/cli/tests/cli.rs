@@ -272,3 +272,32 @@ fn tasks_make_asks_facts_of_a_search_index_through_the_search_tool() {
     let err = fails(&[&args[..], &["--search-index", s(&plain)]].concat(), None);
     assert!(err.contains("0 facts found") && err.contains("Source code: Lib/"), "{err}");
 }
+
+#[test]
+fn feedback_export_writes_trl_preference_pairs() {
+    use minichat_serve::feedback::{Feedback, Vote};
+    let run = tmp("feedback-run");
+    std::fs::create_dir_all(&run).unwrap();
+    let db = run.join(minichat_serve::feedback::FILE);
+    let _ = std::fs::remove_file(&db);
+    let prompt = serde_json::json!([{"role": "user", "content": "What is 12*7?"}]);
+    let votes = Feedback::open(&db).unwrap();
+    for (id, answer, rating) in [("a", "84", 1), ("b", "85", -1), ("c", "86", -1)] {
+        let reply = serde_json::json!([{"role": "assistant", "content": answer}]);
+        let vote = Vote { reply_id: id.into(), model: "m".into(), prompt: prompt.clone(), reply, rating };
+        votes.record(&vote).unwrap();
+    }
+    drop(votes);
+    let out = tmp("pairs.jsonl");
+    let said = ok(&["feedback", "export", s(&run), "-o", s(&out)], None);
+    assert!(said.contains("3 votes") && said.contains("2 pairs"), "{said}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!((&l["prompt"], &l["chosen"][0]["content"]), (&prompt, &serde_json::json!("84")));
+        assert_eq!(l["rejected"][0]["role"], "assistant");
+    }
+    let err = fails(&["feedback", "export", s(&tmp("nowhere")), "-o", s(&out)], None);
+    assert!(err.contains("no votes file"), "{err}");
+}

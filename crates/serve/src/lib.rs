@@ -6,8 +6,9 @@
 //! models/tokenize/health/metrics endpoints), the engine thread that runs every request's
 //! turns side by side through the chat crate's assistant turn (`engine`: slots, a bounded
 //! queue, chunked prefill, cancellation per request, time limits), `stop` strings, the
-//! `metrics`, the server itself (`server`: options, API key, CORS, shutdown), and the web page
-//! at `/` (`ui`, its files in `ui/`: chat in the browser). HTTP and async code live in this
+//! `metrics`, votes on replies kept in SQLite and read back as preference pairs (`feedback`),
+//! the server itself (`server`: options, API key, CORS, shutdown), and the web page at `/`
+//! (`ui`, its files in `ui/`: chat in the browser). HTTP and async code live in this
 //! crate only.
 
 pub mod body;
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod completions;
 pub mod engine;
 pub mod error;
+pub mod feedback;
 pub mod fields;
 pub mod info;
 pub mod metrics;

@@ -5,6 +5,7 @@
 use crate::body::CancelOnDrop;
 use crate::engine::{Choice, Engine, EngineConfig, Job, SearchFn, Update};
 use crate::error::ApiError;
+use crate::feedback::{self, Feedback};
 use crate::metrics::Metrics;
 use crate::{chat, completions, info, ui};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -59,6 +60,8 @@ pub struct Options {
     pub cors_origins: Vec<String>,
     /// After Ctrl-C, how long replies in flight may go on.
     pub shutdown_grace: Duration,
+    /// The SQLite file that keeps votes on replies (`POST /v1/feedback`); none: not kept.
+    pub feedback: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
             ping_interval: Duration::from_secs(10),
             cors_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
+            feedback: None,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Shared {
     pub info: ModelInfo,
     pub options: Options,
     pub metrics: Arc<Metrics>,
+    /// Where votes on replies go (`Options::feedback`).
+    pub feedback: Option<Arc<Feedback>>,
 }
 
 pub type AppState = Arc<Shared>;
@@ -174,6 +180,10 @@ impl Server {
             params: model.net.weights().len(),
             family: format!("{:?}", cfg.family).to_lowercase(),
         };
+        let feedback = match &options.feedback {
+            Some(path) => Some(Arc::new(Feedback::open(path).map_err(std::io::Error::other)?)),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port)).await?;
         let tok = Arc::new(model.tok);
         let metrics = Arc::new(Metrics::default());
@@ -193,7 +203,7 @@ impl Server {
             cut: cut.clone(),
         };
         let engine = std::thread::Builder::new().name("minichat-engine".into()).spawn(move || engine.run(rx))?;
-        let state = Arc::new(Shared { jobs: Mutex::new(Some(tx)), tok, ct, bos, info, options, metrics });
+        let state = Arc::new(Shared { jobs: Mutex::new(Some(tx)), tok, ct, bos, info, options, metrics, feedback });
         Ok(Server { listener, state, engine, cut })
     }
 
@@ -263,6 +273,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/completions", post(completions::handle))
+        .route("/v1/feedback", post(feedback::handle))
         .route("/v1/models", get(info::models))
         .route("/v1/models/{*id}", get(info::model))
         .route("/tokenize", post(info::tokenize))

@@ -86,21 +86,26 @@ function messagesUpTo(c, last, system) {
   const out = system.trim() ? [{ role: "system", content: system }] : [];
   for (const node of path(c)) {
     if (node.role === "user") out.push({ role: "user", content: node.content });
-    else {
-      let text = "";
-      for (const part of node.parts) {
-        if (part.type === "text") text += part.text;
-        else {
-          const call = { id: `call_${out.length}`, type: "function", function: { name: part.name, arguments: part.arguments } };
-          out.push({ role: "assistant", content: text, tool_calls: [call] });
-          out.push({ role: "tool", tool_call_id: call.id, content: part.result ?? "" });
-          text = "";
-        }
-      }
-      if (text) out.push({ role: "assistant", content: text });
-    }
+    else out.push(...replyMessages(node, out.length));
     if (node === last) break;
   }
+  return out;
+}
+
+// A reply as OpenAI messages: its text, and each tool call with its result.
+function replyMessages(node, at = 0) {
+  const out = [];
+  let text = "";
+  for (const part of node.parts) {
+    if (part.type === "text") text += part.text;
+    else {
+      const call = { id: `call_${at + out.length}`, type: "function", function: { name: part.name, arguments: part.arguments } };
+      out.push({ role: "assistant", content: text, tool_calls: [call] });
+      out.push({ role: "tool", tool_call_id: call.id, content: part.result ?? "" });
+      text = "";
+    }
+  }
+  if (text || !out.length) out.push({ role: "assistant", content: text });
   return out;
 }
 
@@ -115,7 +120,7 @@ function headers(s) {
 // Streams a reply to the path up to `user` into a new assistant message under it.
 async function generate(c, user) {
   const s = settings();
-  const node = add(c, user, { role: "assistant", parts: [], stats: null, error: null });
+  const node = add(c, user, { role: "assistant", parts: [], stats: null, error: null, system: s.system });
   const body = {
     model: modelId ?? "minichat",
     messages: messagesUpTo(c, user, s.system),
@@ -269,6 +274,35 @@ function showSibling(c, node, step) {
   draw();
 }
 
+// A vote on a reply, for RLHF (the server keeps it: `minichat feedback export`). Voting a
+// reply up votes its siblings down, as Open WebUI does: it was preferred to them. The same
+// vote again takes it back.
+async function vote(c, node, value) {
+  const rating = node.rating === value ? 0 : value;
+  const votes = [[node, rating]];
+  if (rating === 1) {
+    for (const id of parentOf(c, node).children) {
+      const other = c.nodes[id];
+      if (other !== node && other.rating !== -1 && !other.error) votes.push([other, -1]);
+    }
+  }
+  const s = settings();
+  const prompt = messagesUpTo(c, c.nodes[node.parent], node.system ?? s.system);
+  for (const [n, r] of votes) {
+    try {
+      const body = { reply_id: n.id, rating: r, model: modelId, prompt, reply: replyMessages(n) };
+      const answer = await fetch("/v1/feedback", { method: "POST", headers: headers(s), body: JSON.stringify(body) });
+      if (!answer.ok) throw await httpError(answer);
+      n.rating = r || undefined;
+    } catch (e) {
+      banner(`The vote was not stored: ${e.message}`);
+      break;
+    }
+  }
+  save();
+  draw();
+}
+
 function stop() {
   running?.controller.abort();
 }
@@ -360,6 +394,14 @@ function message(c, node) {
   if (node.role === "user") meta.append(button("Edit", () => edit(c, node, body)));
   else if (running?.node !== node) {
     meta.append(button("Regenerate", () => regenerate(c, node)));
+    for (const [value, label, name] of [[1, "👍", "Good reply"], [-1, "👎", "Bad reply"]]) {
+      const b = button(label, () => vote(c, node, value));
+      b.className = `vote${node.rating === value ? " chosen" : ""}`;
+      b.title = name;
+      b.setAttribute("aria-label", name);
+      b.setAttribute("aria-pressed", String(node.rating === value));
+      meta.append(b);
+    }
     const s = node.stats ?? {};
     if (s.tokens !== undefined) {
       const stat = document.createElement("span");

@@ -1,5 +1,5 @@
 // Markdown as DOM nodes, never as HTML: every piece of text goes in through `textContent`,
-// so nothing a model or a user writes can become markup or run (no innerHTML anywhere).
+// so nothing a model or a user writes can become markup or run (no string is parsed as HTML).
 // The subset a chat reply uses: fenced code blocks, headings, bullet and numbered lists,
 // paragraphs, and inline `code`, **bold** and *italic*. Links stay text.
 

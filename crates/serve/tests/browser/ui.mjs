@@ -3,7 +3,7 @@
 // server with a small random model; exits non-zero, saying what failed, on the first check
 // that fails. Checks: a message streams and gets its stats, stop cancels on the server,
 // regenerate and edit make siblings that can be browsed, HTML and script in a message or a
-// reply stay text, conversations survive a reload, the banner shows when the server cannot
+// reply stay text, votes reach the server, conversations survive a reload, the banner shows when the server cannot
 // be reached or is busy and goes when it is back, and the page logs no error (a CSP
 // violation would be one).
 import { chromium } from "playwright-core";
@@ -98,6 +98,14 @@ try {
   await replies().nth(1).getByRole("button", { name: "‹" }).click();
   assert.equal(await replies().nth(1).locator(".siblings").textContent(), "1/2");
   assert.equal(await replies().nth(1).locator(".body").textContent(), before);
+
+  step = "a vote up on one sibling votes the other down, and is kept by the server";
+  await replies().nth(1).getByRole("button", { name: "Good reply" }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#messages button[aria-pressed="true"]').length === 1);
+  await replies().nth(1).getByRole("button", { name: "›" }).click();
+  assert.equal(await replies().nth(1).getByRole("button", { name: "Bad reply" }).getAttribute("aria-pressed"), "true");
+  await replies().nth(1).getByRole("button", { name: "‹" }).click();
+  await shot("siblings");
 
   step = "edit makes a sibling of the user message with its own reply";
   await page.locator("#messages .msg.user").nth(1).getByRole("button", { name: "Edit" }).click();
