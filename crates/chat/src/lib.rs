@@ -3,7 +3,8 @@
 //! top-p, min-p, seeded draws), the generation engine (`generate`: one prefill shared by N
 //! samples, step-wise KV-cache decoding, stop conditions, a tool-call hook that forces tokens
 //! into the sequence), tokens' log-probabilities as OpenAI's API reports them (`logprobs`),
-//! KV caches kept for later prompts that share a prefix (`prompt_cache`), the one assistant
+//! KV caches kept for later prompts that share a prefix (`prompt_cache`), what happens inside
+//! the model on a sequence (`trace`: attention, logit lens, norms), the one assistant
 //! turn that `chat`, the exam and the server share (`assistant`: render, prefill, sample, run
 //! tools, events, cancellation), a conversation held turn after turn (`session`),
 //! conversations in the chat format with tool calls (`conversation`) and conversation files in
@@ -22,6 +23,7 @@ pub mod sampler;
 pub mod session;
 pub mod tasks;
 pub mod tools;
+pub mod trace;
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

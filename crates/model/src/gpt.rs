@@ -157,6 +157,19 @@ impl<B: Backend> Gpt<B> {
         Ok(())
     }
 
+    /// The final LayerNorm and the (tied) LM head over the rows of a residual stream `x`
+    /// (`[n][c]`): the logits `[n][vocab]` the model would give if it ended there. On an
+    /// earlier layer's output this is the logit lens (nostalgebraist 2020).
+    pub fn head(&self, x: &[f32]) -> Vec<f32> {
+        let (c, v, eps) = (self.config.n_embd, self.config.vocab_size, self.config.norm_eps);
+        let (ops, w, n) = (&self.params.backend, &self.params.weights, x.len() / c);
+        let x = ops.upload(&x[..n * c]);
+        let (mut ln, mut mean, mut rstd, mut logits) = (ops.zeros(n * c), ops.zeros(n), ops.zeros(n), ops.zeros(n * v));
+        ops.layer_norm(&mut ln, &mut mean, &mut rstd, &x, w, self.ln_f, c, eps);
+        ops.linear(&mut logits, &ln, w, self.wte, None, n, c, v);
+        ops.download(&logits)
+    }
+
     /// The decoding forward: the blocks of `forward` over a batch of sequences, each feeding
     /// its tokens at positions `cache.len()..` of its cache (`kv_cache`). The rows of all the
     /// sequences go through each product together; each sequence's

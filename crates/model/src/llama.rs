@@ -164,6 +164,19 @@ impl<B: Backend> Llama<B> {
         Ok(())
     }
 
+    /// The final RMSNorm and the LM head over the rows of a residual stream `x` (`[n][c]`):
+    /// the logits `[n][vocab]` the model would give if it ended there. On an earlier layer's
+    /// output this is the logit lens (nostalgebraist 2020).
+    pub fn head(&self, x: &[f32]) -> Vec<f32> {
+        let (c, v, eps) = (self.config.n_embd, self.config.vocab_size, self.config.norm_eps);
+        let (ops, w, n) = (&self.params.backend, &self.params.weights, x.len() / c);
+        let x = ops.upload(&x[..n * c]);
+        let (mut normed, mut rstd, mut logits) = (ops.zeros(n * c), ops.zeros(n), ops.zeros(n * v));
+        ops.rms_norm(&mut normed, &mut rstd, &x, w, self.norm, c, eps);
+        ops.linear(&mut logits, &normed, w, self.lm_head, None, n, c, v);
+        ops.download(&logits)
+    }
+
     /// The decoding forward: the blocks of `forward` over a batch of sequences, each feeding
     /// its tokens at positions `cache.len()..` of its cache (`kv_cache`). The rows of all the
     /// sequences go through each product together; each sequence's

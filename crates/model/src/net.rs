@@ -124,6 +124,15 @@ impl Net {
         }
     }
 
+    /// The final norm and the LM head over rows of a residual stream (`[n][n_embd]`): the
+    /// logits `[n][vocab]` as if the model ended there (the logit lens on earlier layers).
+    pub fn head(&self, x: &[f32]) -> Vec<f32> {
+        match self {
+            Net::Gpt(m) => m.head(x),
+            Net::Llama(m) => m.head(x),
+        }
+    }
+
     /// Feeds tokens through a KV cache; the next-token logits land in `cache.logits`.
     pub fn extend(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<(), Error> {
         match self {

@@ -60,6 +60,13 @@ pub struct Job {
     pub updates: UnboundedSender<Update>,
 }
 
+/// What the engine is handed: a request's replies to run, or a look at the model (a trace for
+/// the page's views) run between two rounds.
+pub enum Work {
+    Reply(Job),
+    Inspect(Box<dyn FnOnce(&Net) + Send>),
+}
+
 /// What the engine tells a request's handler.
 #[derive(Debug)]
 pub enum Update {
@@ -109,7 +116,7 @@ pub struct Engine {
 
 impl Engine {
     /// Serves jobs until the sending side is dropped and every job is done.
-    pub fn run(self, jobs: Receiver<Job>) {
+    pub fn run(self, jobs: Receiver<Work>) {
         let search = self.search.as_ref().map(|f| Box::new(move |q: &str| f(q)) as _);
         let tools = Tools { search };
         let assistant = Assistant { net: &self.net, tok: &self.tok, ct: self.ct, tools: Some(&tools) };
@@ -123,14 +130,14 @@ impl Engine {
         loop {
             // Take what has arrived; sleep only when there is nothing to do.
             while open {
-                let job = if slots.is_empty() && waiting.is_empty() {
+                let work = if slots.is_empty() && waiting.is_empty() {
                     match jobs.recv() {
-                        Ok(job) => job,
+                        Ok(work) => work,
                         Err(_) => return,
                     }
                 } else {
                     match jobs.try_recv() {
-                        Ok(job) => job,
+                        Ok(work) => work,
                         Err(TryRecvError::Empty) => break,
                         Err(TryRecvError::Disconnected) => {
                             open = false;
@@ -138,7 +145,13 @@ impl Engine {
                         }
                     }
                 };
-                let job = Arc::new(job);
+                let job = match work {
+                    Work::Reply(job) => Arc::new(job),
+                    Work::Inspect(look) => {
+                        look(&self.net);
+                        continue;
+                    }
+                };
                 waiting.extend((0..job.choices.len()).map(|c| (job.clone(), c)));
             }
             if !open && slots.is_empty() && waiting.is_empty() {

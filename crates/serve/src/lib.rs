@@ -3,7 +3,8 @@
 //! lm-evaluation-harness). Owns the HTTP side and nothing of the model: the wire formats
 //! (`request` reads bodies leniently through `fields`, `chat` and `completions` write
 //! responses and streams, `sse` the event stream, `error` the error objects, `info` the
-//! models/tokenize/health/metrics endpoints), the engine thread that runs every request's
+//! models/tokenize/health/metrics endpoints, `trace` what happens inside the model for the
+//! page's views), the engine thread that runs every request's
 //! turns side by side through the chat crate's assistant turn (`engine`: slots, a bounded
 //! queue, chunked prefill, cancellation per request, time limits), `stop` strings, the
 //! `metrics`, votes on replies kept in SQLite and read back as preference pairs (`feedback`),
@@ -24,6 +25,7 @@ pub mod request;
 pub mod server;
 pub mod sse;
 pub mod stop;
+pub mod trace;
 pub mod ui;
 
 pub use engine::SearchFn;

@@ -156,7 +156,7 @@ impl ChatRequest {
 
 /// `messages`: OpenAI's list, as the chat format holds it. Consecutive system (or developer)
 /// and user messages are joined, as clients often split them.
-fn messages(v: Option<&Value>) -> Result<Vec<Message>, ApiError> {
+pub fn messages(v: Option<&Value>) -> Result<Vec<Message>, ApiError> {
     let Some(v) = v else { return Err(ApiError::field("messages", "`messages` is required")) };
     let Value::Array(list) = v else { return Err(wrong("messages", "a list of messages", v)) };
     if list.is_empty() {

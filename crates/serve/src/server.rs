@@ -3,11 +3,11 @@
 //! period, then cut them with a final error event).
 
 use crate::body::CancelOnDrop;
-use crate::engine::{Choice, Engine, EngineConfig, Job, SearchFn, Update};
+use crate::engine::{Choice, Engine, EngineConfig, Job, SearchFn, Update, Work};
 use crate::error::ApiError;
 use crate::feedback::{self, Feedback};
 use crate::metrics::Metrics;
-use crate::{chat, completions, info, ui};
+use crate::{chat, completions, info, trace, ui};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -98,7 +98,7 @@ pub struct ModelInfo {
 
 /// What every handler shares.
 pub struct Shared {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::Sender<Work>>>,
     pub tok: Arc<Tokenizer>,
     /// The chat format's tokens; None for a base model's tokenizer (then only text
     /// completions are served).
@@ -125,10 +125,26 @@ impl Shared {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let Some(tx) = jobs.as_ref() else { return Err(ApiError::internal("the server is shutting down")) };
         m.waiting.fetch_add(1, Ordering::Relaxed);
-        tx.send(job).map_err(|_| {
+        tx.send(Work::Reply(job)).map_err(|_| {
             m.waiting.fetch_sub(1, Ordering::Relaxed);
             ApiError::internal("the engine has stopped")
         })
+    }
+
+    /// Runs `look` on the model in the engine's thread, between two rounds; its answer comes
+    /// back on the receiver.
+    pub fn inspect<T: Send + 'static>(
+        &self,
+        look: impl FnOnce(&Net) -> T + Send + 'static,
+    ) -> Result<tokio::sync::oneshot::Receiver<T>, ApiError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(engine) = jobs.as_ref() else { return Err(ApiError::internal("the server is shutting down")) };
+        let work = Work::Inspect(Box::new(move |net| {
+            let _ = tx.send(look(net));
+        }));
+        engine.send(work).map_err(|_| ApiError::internal("the engine has stopped"))?;
+        Ok(rx)
     }
 
     /// Submits a job of these prompts and choices; returns its updates and the guard that
@@ -274,6 +290,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/completions", post(completions::handle))
         .route("/v1/feedback", post(feedback::handle))
+        .route("/v1/trace", post(trace::handle))
         .route("/v1/models", get(info::models))
         .route("/v1/models/{*id}", get(info::model))
         .route("/tokenize", post(info::tokenize))

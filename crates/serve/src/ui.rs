@@ -10,11 +10,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// The page's files: name, content type, content.
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 6] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../ui/index.html")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../ui/app.js")),
     ("sse.js", "text/javascript; charset=utf-8", include_str!("../ui/sse.js")),
     ("markdown.js", "text/javascript; charset=utf-8", include_str!("../ui/markdown.js")),
+    ("views.js", "text/javascript; charset=utf-8", include_str!("../ui/views.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../ui/style.css")),
 ];
 

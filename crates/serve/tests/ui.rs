@@ -2,14 +2,17 @@
 //! requests carry it), and used in a real browser: Debian's Chromium driven by
 //! `tests/browser/ui.mjs` (playwright-core from npm; `scripts/setup_test_browser.sh` installs
 //! both) against a server with a small random model: streaming, stop, regenerate, edit,
-//! votes kept in SQLite as preference pairs, HTML and script kept as text, a reload, and the
-//! banners. And `POST /v1/feedback` on its own.
+//! votes kept in SQLite as preference pairs, HTML and script kept as text, a reload, the
+//! banners, the Tokens view and the Next token view (its sliders keep what the server's
+//! sampler keeps). And `POST /v1/feedback` on its own.
 
 mod common;
 
 use common::*;
+use minichat_chat::sampler::{argmax, filter, softmax};
+use minichat_model::kv_cache::KvCache;
 use minichat_serve::feedback::{preference_pairs, Feedback};
-use minichat_serve::Options;
+use minichat_serve::{Model, Options};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
@@ -45,6 +48,7 @@ fn the_chat_page_works_in_chromium() {
     let addr = start_with(slow_model(), options);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
     let out = Command::new("node")
+        .env("EXPECT_NEXT", expected_next("The quick brown").to_string())
         .arg(dir.join("ui.mjs"))
         .arg(format!("http://{addr}/"))
         .arg(&shots)
@@ -65,6 +69,29 @@ fn the_chat_page_works_in_chromium() {
     assert_eq!(prompt.iter().filter(|m| m["role"] == "assistant").count(), 1, "the first reply is in the prompt");
     assert_eq!(pairs[0]["chosen"][0]["role"], "assistant");
     let _ = std::fs::remove_file(&votes);
+}
+
+/// What the server's sampler keeps after `text` for a few slider settings (the page must
+/// keep the same): the count, and the ids when few enough to be listed.
+fn expected_next(text: &str) -> serde_json::Value {
+    let Model { net, tok, .. } = slow_model();
+    let tokens = [vec![tok.bos_id().unwrap()], tok.encode_ordinary(text)].concat();
+    let mut cache = KvCache::new(net.config(), net.config().block_size).unwrap();
+    net.extend(&mut cache, &tokens).unwrap();
+    let cases: Vec<_> = [(1.0f32, 5usize, 1.0f32, 0.0f32), (0.7, 0, 0.5, 0.0), (1.3, 0, 1.0, 0.2), (0.0, 0, 1.0, 0.0), (0.5, 20, 0.9, 0.05)]
+        .iter()
+        .map(|&(temperature, top_k, top_p, min_p)| {
+            let kept: Vec<usize> = if temperature == 0.0 {
+                vec![argmax(&cache.logits) as usize]
+            } else {
+                let p = filter(softmax(&cache.logits, temperature), top_k, top_p, min_p);
+                (0..p.len()).filter(|&i| p[i] > 0.0).collect()
+            };
+            let ids = (kept.len() <= 50).then_some(&kept);
+            json!({"temperature": temperature, "top_k": top_k, "top_p": top_p, "min_p": min_p, "kept": kept.len(), "ids": ids})
+        })
+        .collect();
+    json!({"text": text, "cases": cases})
 }
 
 #[test]
@@ -93,4 +120,43 @@ fn votes_are_checked_and_kept() {
     assert_eq!(r.status, 404);
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("--feedback"));
     let _ = std::fs::remove_file(&votes);
+}
+
+#[test]
+fn a_trace_has_every_view_s_data() {
+    let addr = start(Options::default());
+    let t = post(addr, "/v1/trace", &json!({"text": "The quick brown fox", "top": 3})).json();
+    let tokens = t["tokens"].as_array().unwrap();
+    let (n, layers, heads, vocab) = (
+        tokens.len(),
+        t["n_layer"].as_u64().unwrap() as usize + 1,
+        t["n_head"].as_u64().unwrap() as usize,
+        t["vocab"].as_u64().unwrap() as usize,
+    );
+    assert!(tokens[0]["special"].as_bool().unwrap() && n > 2, "<|bos|> first: {tokens:?}");
+    let b64 = |bytes: usize| bytes.div_ceil(3) * 4;
+    assert_eq!(t["attention"].as_str().unwrap().len(), b64((layers - 1) * heads * n * n * 4));
+    assert_eq!(t["logits"].as_str().unwrap().len(), b64(vocab * 4));
+    for key in ["norms", "lens", "next_rank"] {
+        let per_layer = t[key].as_array().unwrap();
+        assert!(per_layer.len() == layers && per_layer.iter().all(|l| l.as_array().unwrap().len() == n), "{key}");
+    }
+    assert_eq!(t["lens"][0][0].as_array().unwrap().len(), 3);
+    assert!(t["next_rank"][0][n - 1].is_null());
+    let logits: Vec<f64> = t["next"].as_array().unwrap().iter().map(|c| c["logit"].as_f64().unwrap()).collect();
+    assert!(logits.len() == 50 && logits.windows(2).all(|w| w[0] >= w[1]));
+    // A conversation: rendered in the chat format, with what fine-tuning learns.
+    let messages = json!([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]);
+    let c = post(addr, "/v1/trace", &json!({"messages": messages, "top": 0})).json();
+    let trained: Vec<bool> = c["tokens"].as_array().unwrap().iter().map(|x| x["trained"].as_bool().unwrap()).collect();
+    assert!(trained.iter().any(|&x| x) && !trained[0]);
+    for (body, param) in [
+        (json!({}), "text"),
+        (json!({"text": "x".repeat(3000)}), "text"),
+        (json!({"messages": "hi"}), "messages"),
+        (json!({"text": "hi", "top": 99}), "top"),
+    ] {
+        let r = post(addr, "/v1/trace", &body);
+        assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some(param)), "{body}");
+    }
 }

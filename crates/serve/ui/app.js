@@ -9,6 +9,7 @@
 
 import { events } from "./sse.js";
 import { render as renderMarkdown } from "./markdown.js";
+import { setupViews } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "minichat.chats.v1";
@@ -86,7 +87,8 @@ function messagesUpTo(c, last, system) {
   const out = system.trim() ? [{ role: "system", content: system }] : [];
   for (const node of path(c)) {
     if (node.role === "user") out.push({ role: "user", content: node.content });
-    else out.push(...replyMessages(node, out.length));
+    // A reply that failed before writing anything is not part of the conversation.
+    else if (node.parts.length) out.push(...replyMessages(node, out.length));
     if (node === last) break;
   }
   return out;
@@ -191,14 +193,20 @@ async function httpError(r) {
   try {
     message = (await r.json()).error?.message ?? message;
   } catch {}
-  if (r.status === 503) banner("The server is busy (every slot taken and the queue full); try again in a moment.");
+  if (r.status === 503) banner("The server is busy (every slot taken and the queue full); try again in a moment.", 10);
   if (r.status === 401) banner("The server wants an API key: set it under Settings.");
   return new Error(message);
 }
 
-function banner(text) {
+// Says what is wrong with the server until it is fixed, clicked away, or (a busy server) for
+// 10 seconds.
+let bannerTimer = null;
+function banner(text, seconds = 0) {
   $("banner").textContent = text;
+  $("banner").title = "click to hide";
   $("banner").hidden = false;
+  clearTimeout(bannerTimer);
+  if (seconds) bannerTimer = setTimeout(hideBanner, seconds * 1000);
 }
 
 function hideBanner() {
@@ -441,6 +449,7 @@ $("input").addEventListener("keydown", (e) => {
   }
 });
 $("stop").addEventListener("click", stop);
+$("banner").addEventListener("click", hideBanner);
 $("new-chat").addEventListener("click", () => {
   if (running) return;
   newChat();
@@ -449,6 +458,23 @@ $("new-chat").addEventListener("click", () => {
 });
 window.addEventListener("unhandledrejection", (e) => {
   if (e.reason instanceof TypeError) watchHealth();
+});
+for (const tab of document.querySelectorAll("#tabs button")) {
+  tab.addEventListener("click", () => {
+    for (const t of document.querySelectorAll("#tabs button")) {
+      t.setAttribute("aria-selected", String(t === tab));
+      $(`view-${t.dataset.view}`).hidden = t !== tab;
+    }
+  });
+}
+setupViews({
+  headers: () => headers(settings()),
+  // The conversation shown, as the API takes it (the Tokens view renders it).
+  conversation: () => {
+    const c = chat();
+    const last = c ? path(c).at(-1) : null;
+    return last ? messagesUpTo(c, last, settings().system) : [];
+  },
 });
 draw();
 loadModel();

@@ -166,11 +166,71 @@ try {
   assert.match(await page.textContent("#banner"), /busy/);
   assert.match(await replies().last().locator(".error").textContent(), /the server is busy/);
 
+  step = "the Tokens view shows a text's tokens, and the conversation's with its training mask";
+  await page.getByRole("tab", { name: "Tokens" }).click();
+  await page.fill("#tokens-text", "Hello world 🙂");
+  await page.click("#tokens-go");
+  await page.waitForSelector("#tokens-count");
+  const shownIds = await page.$$eval("#tokens-out .tok", (spans) => spans.map((s) => Number(s.dataset.id)));
+  const tokenized = await page.evaluate(async () => {
+    const r = await fetch("/tokenize", { method: "POST", body: JSON.stringify({ content: "Hello world 🙂", add_special: true }) });
+    return (await r.json()).tokens;
+  });
+  assert.deepEqual(shownIds, tokenized);
+  assert.equal(await page.locator("#tokens-out .tok.special").count(), 1, "<|bos|>");
+  await page.check("#tokens-chat");
+  await page.click("#tokens-go");
+  await page.waitForFunction(() => document.querySelectorAll("#tokens-out .tok.special").length > 4);
+  assert.ok((await page.locator("#tokens-out .tok.trained").count()) > 0, "the assistant's tokens are marked");
+  await shot("tokens");
+
+  step = "the Next token view filters as the server's sampler does, without a request per slider";
+  const expected = JSON.parse(process.env.EXPECT_NEXT ?? "null");
+  assert.ok(expected, "EXPECT_NEXT (the sampler's sets, from the Rust side) is set");
+  await page.getByRole("tab", { name: "Next token" }).click();
+  await page.fill("#next-text", expected.text);
+  let traces = 0;
+  page.on("request", (r) => (traces += r.url().endsWith("/v1/trace") ? 1 : 0));
+  await page.click("#next-go");
+  await page.waitForSelector("#next-summary");
+  const slide = (id, value) =>
+    page.$eval(`#next-${id}`, (e, v) => {
+      e.value = v;
+      e.dispatchEvent(new Event("input"));
+    }, String(value));
+  for (const c of expected.cases) {
+    await slide("temperature", c.temperature);
+    await slide("top_k", c.top_k);
+    await slide("top_p", c.top_p);
+    await slide("min_p", c.min_p);
+    const kept = Number(await page.getAttribute("#next-summary", "data-kept"));
+    assert.equal(kept, c.kept, `tokens kept with ${JSON.stringify(c)}`);
+    if (c.ids) {
+      const ids = await page.$$eval('#next-out .cand[data-kept="true"]', (rows) => rows.map((r) => Number(r.dataset.id)));
+      assert.deepEqual(ids.sort((a, b) => a - b), c.ids, `the kept tokens with ${JSON.stringify(c)}`);
+    }
+  }
+  assert.equal(traces, 1, "the sliders asked the server nothing");
+  await shot("next");
+  const firstCandidate = page.locator("#next-out .cand").first();
+  await firstCandidate.click();
+  await page.waitForFunction((t) => document.getElementById("next-text").value.length > t.length, expected.text);
+  await page.getByRole("tab", { name: "Chat" }).click();
+
   step = "no errors in the page";
   assert.deepEqual(errors, []);
   console.log("ui: every check passed");
 } catch (e) {
   console.error(`ui: failed at "${step}": ${e.message}`);
+  // What the page showed, to tell a slow server from a failed request.
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  for (const p of pages) {
+    const shown = await p.evaluate(() => ({
+      banner: document.getElementById("banner").hidden ? null : document.getElementById("banner").textContent,
+      messages: [...document.querySelectorAll("#messages .msg")].map((m) => `${m.className}: ${m.textContent.slice(0, 200)}`),
+    })).catch((err) => `(the page cannot be read: ${err.message})`);
+    console.error(`the page: ${JSON.stringify(shown, null, 1)}`);
+  }
   if (errors.length) console.error(`page errors: ${errors.join("\n")}`);
   process.exitCode = 1;
 } finally {

@@ -1,0 +1,115 @@
+//! What happens inside the model on a sequence, for the web page's views: one pass through a
+//! KV cache with its capture on gives every layer's attention probabilities and residual
+//! stream. From the residual streams come the logit lens (nostalgebraist 2020: each layer's
+//! output through the final norm and the LM head, what the model would predict if it stopped
+//! there), with the rank of the token that actually follows, and the stream's norm; the final
+//! logits after the last token are kept whole, for the next-token view to filter in the
+//! browser as the sampler does.
+
+use crate::sampler::softmax;
+use crate::Error;
+use minichat_model::kv_cache::KvCache;
+use minichat_model::net::Net;
+use minichat_model::Cpu;
+
+/// One sequence's trace (`t` tokens, `layers` = n_layer + 1 residual streams: the embedding
+/// output, then each block's).
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub tokens: Vec<u32>,
+    pub n_layer: usize,
+    pub n_head: usize,
+    /// `[n_layer][n_head][t][t]`: row `i` of a head is position `i`'s attention over `0..=i`.
+    pub attention: Vec<f32>,
+    /// `[layers][t]`: the residual stream's L2 norm.
+    pub norms: Vec<f32>,
+    /// `[layers][t]`: the lens's `top` most likely next tokens, with their probabilities.
+    pub lens: Vec<Vec<(u32, f32)>>,
+    /// `[layers][t]`: the rank (0: the most likely) under the lens of the token that follows
+    /// position `i` in the sequence; None after the last.
+    pub next_rank: Vec<Option<u32>>,
+    /// The logits after the last token.
+    pub logits: Vec<f32>,
+}
+
+/// Traces `tokens` (at most the model's context) with `top` lens tokens per position.
+pub fn trace(net: &Net, tokens: &[u32], top: usize) -> Result<Trace, Error> {
+    let cfg = net.config();
+    let (t, c, v) = (tokens.len(), cfg.n_embd, cfg.vocab_size);
+    if t == 0 || t > cfg.block_size {
+        return Err(Error::Prompt(format!("{t} tokens cannot be traced in the model's context of {}", cfg.block_size)));
+    }
+    let mut cache = KvCache::new(cfg, t)?;
+    cache.enable_capture(&Cpu, cfg);
+    net.extend(&mut cache, tokens)?;
+    let capture = cache.capture.as_ref().expect("capture is on");
+    let (n_layer, n_head) = (cfg.n_layer, cfg.n_head);
+    // The cache holds exactly t positions, so each head's [t][t] block is contiguous.
+    let attention = capture.attention.iter().flat_map(|a| a[..n_head * t * t].iter().copied()).collect();
+    let (mut norms, mut lens, mut next_rank) = (Vec::new(), Vec::new(), Vec::new());
+    for hidden in &capture.hidden {
+        let hidden = &hidden[..t * c];
+        norms.extend(hidden.chunks_exact(c).map(|row| row.iter().map(|x| x * x).sum::<f32>().sqrt()));
+        let logits = net.head(hidden);
+        for (i, row) in logits.chunks_exact(v).enumerate() {
+            let p = softmax(row, 1.0);
+            let mut order: Vec<u32> = (0..v as u32).collect();
+            let k = top.min(v);
+            if k > 0 {
+                order.select_nth_unstable_by(k - 1, |&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+                order.truncate(k);
+                order.sort_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+            } else {
+                order.clear();
+            }
+            lens.push(order.iter().map(|&j| (j, p[j as usize] as f32)).collect());
+            next_rank.push(tokens.get(i + 1).map(|&next| {
+                let q = p[next as usize];
+                p.iter().enumerate().filter(|&(j, &x)| x > q || (x == q && (j as u32) < next)).count() as u32
+            }));
+        }
+    }
+    Ok(Trace {
+        tokens: tokens.to_vec(),
+        n_layer,
+        n_head,
+        attention,
+        norms,
+        lens,
+        next_rank,
+        logits: cache.logits.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minichat_model::init::gpt2_init;
+    use minichat_model::{Family, ModelConfig};
+
+    #[test]
+    fn attention_rows_sum_to_one_and_the_last_lens_is_the_model() {
+        let mut cfg = ModelConfig::from_depth(Family::Gpt2, 2, 40);
+        (cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.intermediate_size, cfg.block_size) = (16, 2, 2, 64, 12);
+        let mut net = Net::new(cfg).unwrap();
+        let params = net.params().to_vec();
+        gpt2_init(&params, net.buffers().0, 2, 3);
+        let tokens = [1u32, 5, 9, 5, 30, 2];
+        let tr = trace(&net, &tokens, 3).unwrap();
+        let t = tokens.len();
+        assert_eq!(tr.attention.len(), 2 * 2 * t * t);
+        for row in tr.attention.chunks_exact(t) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
+        }
+        assert_eq!((tr.norms.len(), tr.lens.len(), tr.next_rank.len()), (3 * t, 3 * t, 3 * t));
+        // The last layer's lens at the last position is the model's own next-token guess.
+        let mut cache = KvCache::new(net.config(), t).unwrap();
+        net.extend(&mut cache, &tokens).unwrap();
+        let best = crate::sampler::argmax(&cache.logits);
+        assert_eq!(tr.lens[3 * t - 1][0].0, best);
+        assert_eq!(tr.logits, cache.logits);
+        assert_eq!(tr.next_rank[t - 1], None);
+        assert!(tr.next_rank[..t - 1].iter().all(|r| r.is_some_and(|r| r < 40)));
+        assert!(trace(&net, &[1; 13], 3).is_err(), "longer than the context");
+    }
+}

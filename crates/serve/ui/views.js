@@ -1,0 +1,176 @@
+// The views inside the model, from one trace (POST /v1/trace) of a text or of the current
+// conversation in the chat template:
+// - Tokens (tiktokenizer's): coloured token spans with their ids, special tokens marked.
+// - Next token (Transformer Explainer's): the distribution after the text, which the sliders
+//   reshape in the browser from the raw logits exactly as the server's sampler does
+//   (crates/chat/src/sampler.rs: softmax(logits / T) in f64, then top-k, top-p, min-p, ties
+//   to the lower id); clicking a candidate appends it and traces again.
+
+const $ = (id) => document.getElementById(id);
+
+// Little-endian f32s from base64 (the trace's binary parts).
+export function floats(b64) {
+  const raw = atob(b64);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return new Float32Array(bytes.buffer);
+}
+
+// softmax(l / t) in f64, as the sampler's `softmax` (max of the f32 logits first).
+export function softmax(logits, t) {
+  let max = -Infinity;
+  for (const x of logits) max = Math.max(max, x);
+  const p = new Float64Array(logits.length);
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += p[i] = Math.exp((logits[i] - max) / t);
+  for (let i = 0; i < p.length; i++) p[i] /= z;
+  return p;
+}
+
+// The sampler's steps 2-5: the probabilities left after temperature, top-k, top-p and min-p,
+// renormalised (temperature 0: the most likely token alone).
+export function filtered(logits, { temperature, topK, topP, minP }) {
+  const n = logits.length;
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
+    const p = new Float64Array(n);
+    p[best] = 1;
+    return p;
+  }
+  const p = softmax(logits, Math.fround(temperature));
+  const k = topK >= n ? 0 : topK;
+  const order = [...p.keys()].filter((i) => p[i] > 0).sort((a, b) => p[b] - p[a] || a - b);
+  let keep = k > 0 ? Math.min(k, order.length) : order.length;
+  if (Math.fround(topP) < 1) {
+    let total = 0;
+    for (let j = 0; j < keep; j++) total += p[order[j]];
+    let acc = 0;
+    for (let j = 0; j < keep; j++) {
+      acc += p[order[j]] / total;
+      if (acc >= Math.fround(topP)) {
+        keep = j + 1;
+        break;
+      }
+    }
+  }
+  if (minP > 0 && keep > 0) {
+    const floor = p[order[0]] * Math.fround(minP);
+    let j = 0;
+    while (j < keep && p[order[j]] >= floor) j++;
+    keep = Math.max(j, 1);
+  }
+  for (let j = keep; j < order.length; j++) p[order[j]] = 0;
+  let z = 0;
+  for (const x of p) z += x;
+  for (let i = 0; i < n; i++) p[i] /= z;
+  return p;
+}
+
+export function setupViews({ headers, conversation }) {
+  let lastNext = null;
+
+  async function traceOf(body) {
+    const r = await fetch("/v1/trace", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    const v = await r.json();
+    if (!r.ok) throw new Error(v.error?.message ?? `${r.status}`);
+    return v;
+  }
+
+  function tokenSpan(tok, i) {
+    const span = document.createElement("span");
+    span.className = `tok c${i % 6}${tok.special ? " special" : ""}${tok.trained ? " trained" : ""}`;
+    span.textContent = tok.text;
+    span.title = `token ${i}: id ${tok.id}`;
+    span.dataset.id = tok.id;
+    return span;
+  }
+
+  async function showTokens() {
+    const out = $("tokens-out");
+    const useChat = $("tokens-chat").checked;
+    try {
+      const messages = useChat ? conversation() : null;
+      if (useChat && !messages?.length) throw new Error("this conversation is empty");
+      const t = await traceOf(useChat ? { messages, top: 0 } : { text: $("tokens-text").value, top: 0 });
+      const spans = document.createElement("div");
+      spans.className = "spans";
+      spans.append(...t.tokens.map(tokenSpan));
+      const ids = document.createElement("pre");
+      ids.className = "ids";
+      ids.textContent = t.tokens.map((x) => x.id).join(" ");
+      const count = document.createElement("p");
+      count.id = "tokens-count";
+      count.textContent = `${t.tokens.length} tokens, ${t.tokens.filter((x) => x.special).length} special`;
+      out.replaceChildren(count, spans, ids);
+    } catch (e) {
+      out.textContent = `Error: ${e.message}`;
+    }
+  }
+
+  async function traceNext() {
+    const out = $("next-out");
+    try {
+      const t = await traceOf({ text: $("next-text").value, top: 0 });
+      lastNext = { logits: floats(t.logits), next: t.next };
+      drawNext();
+    } catch (e) {
+      out.textContent = `Error: ${e.message}`;
+    }
+  }
+
+  function sliders() {
+    return {
+      temperature: Number($("next-temperature").value),
+      topK: Number($("next-top_k").value),
+      topP: Number($("next-top_p").value),
+      minP: Number($("next-min_p").value),
+    };
+  }
+
+  // Redraws the candidates from the logits kept in the page: no request per slider move.
+  function drawNext() {
+    for (const id of ["temperature", "top_k", "top_p", "min_p"]) $(`next-${id}-value`).textContent = $(`next-${id}`).value;
+    if (!lastNext) return;
+    const s = sliders();
+    const p = filtered(lastNext.logits, s);
+    const before = s.temperature === 0 ? p : softmax(lastNext.logits, Math.fround(s.temperature));
+    let kept = 0;
+    for (const x of p) kept += x > 0 ? 1 : 0;
+    const summary = document.createElement("p");
+    summary.id = "next-summary";
+    summary.dataset.kept = kept;
+    summary.textContent = `${kept} of ${p.length} tokens can be drawn; the ${lastNext.next.length} most likely:`;
+    const rows = lastNext.next.map((c) => {
+      const row = document.createElement("button");
+      row.type = "button";
+      row.className = `cand${p[c.id] > 0 ? "" : " cut"}`;
+      row.dataset.id = c.id;
+      row.dataset.kept = String(p[c.id] > 0);
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = JSON.stringify(c.text);
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      const fill = document.createElement("span");
+      fill.style.width = `${(100 * p[c.id]).toFixed(2)}%`;
+      bar.append(fill);
+      const num = document.createElement("span");
+      num.className = "num";
+      num.textContent = `${(100 * p[c.id]).toFixed(2)}% (${(100 * before[c.id]).toFixed(2)}% before the filters)`;
+      row.append(name, bar, num);
+      row.title = `id ${c.id}, logit ${c.logit.toFixed(3)}: click to append it`;
+      row.addEventListener("click", () => {
+        $("next-text").value += c.text;
+        traceNext();
+      });
+      return row;
+    });
+    $("next-out").replaceChildren(summary, ...rows);
+  }
+
+  $("tokens-go").addEventListener("click", showTokens);
+  $("next-go").addEventListener("click", traceNext);
+  for (const id of ["temperature", "top_k", "top_p", "min_p"]) $(`next-${id}`).addEventListener("input", drawNext);
+  drawNext();
+}
