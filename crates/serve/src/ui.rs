@@ -10,12 +10,14 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// The page's files: name, content type, content.
-const FILES: [(&str, &str, &str); 6] = [
+const FILES: [(&str, &str, &str); 8] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../ui/index.html")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../ui/app.js")),
     ("sse.js", "text/javascript; charset=utf-8", include_str!("../ui/sse.js")),
     ("markdown.js", "text/javascript; charset=utf-8", include_str!("../ui/markdown.js")),
     ("views.js", "text/javascript; charset=utf-8", include_str!("../ui/views.js")),
+    ("attention.js", "text/javascript; charset=utf-8", include_str!("../ui/attention.js")),
+    ("lens.js", "text/javascript; charset=utf-8", include_str!("../ui/lens.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../ui/style.css")),
 ];
 

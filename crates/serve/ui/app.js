@@ -9,7 +9,9 @@
 
 import { events } from "./sse.js";
 import { render as renderMarkdown } from "./markdown.js";
-import { setupViews } from "./views.js";
+import { setupViews, tracer } from "./views.js";
+import { setupAttention } from "./attention.js";
+import { setupLens } from "./lens.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "minichat.chats.v1";
@@ -467,8 +469,11 @@ for (const tab of document.querySelectorAll("#tabs button")) {
     }
   });
 }
+const traceOf = tracer(() => headers(settings()));
+setupAttention({ traceOf });
+setupLens({ traceOf });
 setupViews({
-  headers: () => headers(settings()),
+  traceOf,
   // The conversation shown, as the API takes it (the Tokens view renders it).
   conversation: () => {
     const c = chat();

@@ -1,5 +1,5 @@
 // The views inside the model, from one trace (POST /v1/trace) of a text or of the current
-// conversation in the chat template:
+// conversation in the chat template (the Attention and Layers views: attention.js, lens.js):
 // - Tokens (tiktokenizer's): coloured token spans with their ids, special tokens marked.
 // - Next token (Transformer Explainer's): the distribution after the text, which the sliders
 //   reshape in the browser from the raw logits exactly as the server's sampler does
@@ -67,15 +67,18 @@ export function filtered(logits, { temperature, topK, topP, minP }) {
   return p;
 }
 
-export function setupViews({ headers, conversation }) {
-  let lastNext = null;
-
-  async function traceOf(body) {
+// A function that traces a body ({text} or {messages}, and top) through the server.
+export function tracer(headers) {
+  return async (body) => {
     const r = await fetch("/v1/trace", { method: "POST", headers: headers(), body: JSON.stringify(body) });
     const v = await r.json();
     if (!r.ok) throw new Error(v.error?.message ?? `${r.status}`);
     return v;
-  }
+  };
+}
+
+export function setupViews({ traceOf, conversation }) {
+  let lastNext = null;
 
   function tokenSpan(tok, i) {
     const span = document.createElement("span");

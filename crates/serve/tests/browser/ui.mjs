@@ -215,6 +215,47 @@ try {
   const firstCandidate = page.locator("#next-out .cand").first();
   await firstCandidate.click();
   await page.waitForFunction((t) => document.getElementById("next-text").value.length > t.length, expected.text);
+
+  step = "the Attention view draws the model's weights: rows that sum to 1, every layer and head";
+  const text = "The quick brown fox";
+  const api = await page.evaluate(async (text) => {
+    const r = await fetch("/v1/trace", { method: "POST", body: JSON.stringify({ text, top: 5 }) });
+    const t = await r.json();
+    const raw = atob(t.attention);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return { n_layer: t.n_layer, n_head: t.n_head, t: t.tokens.length, att: [...new Float32Array(bytes.buffer)], best: t.next[0].id };
+  }, text);
+  await page.getByRole("tab", { name: "Attention" }).click();
+  await page.fill("#attention-text", text);
+  await page.click("#attention-go");
+  await page.waitForSelector("svg.lines line", { state: "attached" });
+  assert.equal(await page.locator("#attention-model canvas").count(), api.n_layer * api.n_head);
+  const [layer, head, hovered] = [api.n_layer - 1, 1, api.t - 1];
+  await page.locator(`#attention-model canvas[data-layer="${layer}"][data-head="${head}"]`).click();
+  assert.equal(await page.locator('button.head[aria-pressed="true"]').count(), 1);
+  await page.locator(`svg.lines text.left[data-index="${hovered}"]`).hover();
+  const drawn = await page.$$eval("svg.lines line:not(.hidden)", (ls) => ls.map((l) => [Number(l.dataset.from), Number(l.dataset.to), Number(l.dataset.weight)]));
+  assert.equal(drawn.length, api.t, "one line to each token up to the hovered one");
+  let sum = 0;
+  for (const [from, to, w] of drawn) {
+    assert.equal(from, hovered);
+    const want = api.att[((layer * api.n_head + head) * api.t + hovered) * api.t + to];
+    assert.ok(Math.abs(w - want) < 1e-6, `weight ${from}->${to}: ${w} against ${want}`);
+    sum += w;
+  }
+  assert.ok(Math.abs(sum - 1) < 1e-4, `the hovered row sums to ${sum}`);
+  await shot("attention");
+
+  step = "the Layers view has a row per layer, and the last is the model's own prediction";
+  await page.getByRole("tab", { name: "Layers" }).click();
+  await page.fill("#lens-text", text);
+  await page.click("#lens-go");
+  await page.waitForSelector("table.lens");
+  assert.equal(await page.locator("table.lens tr[data-layer]").count(), api.n_layer + 1);
+  const top = page.locator(`table.lens tr[data-layer="${api.n_layer}"] td`).last();
+  assert.equal(Number(await top.getAttribute("data-id")), api.best);
+  await shot("layers");
   await page.getByRole("tab", { name: "Chat" }).click();
 
   step = "no errors in the page";
