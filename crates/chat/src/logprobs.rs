@@ -3,7 +3,7 @@
 //! for drawn tokens (`Event::Token` of the assistant turn) and for a prompt's tokens (what
 //! `echo` with `logprobs` returns, and what lm-evaluation-harness scores choices with).
 
-use crate::sampler::{log_prob, softmax, Draw};
+use crate::sampler::{log_prob, most_likely, softmax, Draw};
 use crate::Error;
 use minichat_model::net::Net;
 
@@ -25,16 +25,7 @@ impl TokenLogprob {
     /// Of `token` under `logits`, with the `top` most likely (ties to the lower id).
     pub fn under(logits: &[f32], token: u32, top: usize) -> TokenLogprob {
         let p = softmax(logits, 1.0);
-        let mut order: Vec<u32> = (0..p.len() as u32).collect();
-        let k = top.min(order.len());
-        if k > 0 {
-            order.select_nth_unstable_by(k - 1, |&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
-            order.truncate(k);
-            order.sort_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
-        } else {
-            order.clear();
-        }
-        let top = order.into_iter().map(|t| (t, log_prob(p[t as usize]))).collect();
+        let top = most_likely(&p, top).into_iter().map(|t| (t, log_prob(p[t as usize]))).collect();
         TokenLogprob { token, logprob: log_prob(p.get(token as usize).copied().unwrap_or(0.0)), top }
     }
 }

@@ -241,16 +241,25 @@ pub fn filter(mut p: Vec<f64>, top_k: usize, top_p: f32, min_p: f32) -> Vec<f64>
     p
 }
 
-/// The `n` most likely tokens with their probabilities.
-fn top(p: &[f64], n: usize) -> Vec<(u32, f32)> {
+/// The `n` most likely tokens under `p`, most likely first (ties to the lower id): only the
+/// `n` are sorted.
+pub fn most_likely(p: &[f64], n: usize) -> Vec<u32> {
     let by_prob = |a: &u32, b: &u32| p[*b as usize].total_cmp(&p[*a as usize]).then(a.cmp(b));
     let mut order: Vec<u32> = (0..p.len() as u32).collect();
-    if n > 0 && n < order.len() {
+    if n == 0 {
+        return Vec::new();
+    }
+    if n < order.len() {
         order.select_nth_unstable_by(n - 1, by_prob);
         order.truncate(n);
     }
     order.sort_by(by_prob);
-    order.into_iter().take(n).filter(|&i| p[i as usize] > 0.0).map(|i| (i, p[i as usize] as f32)).collect()
+    order
+}
+
+/// The `n` most likely tokens with their probabilities (those that can be drawn).
+fn top(p: &[f64], n: usize) -> Vec<(u32, f32)> {
+    most_likely(p, n).into_iter().filter(|&i| p[i as usize] > 0.0).map(|i| (i, p[i as usize] as f32)).collect()
 }
 
 /// A draw from a normalised distribution.

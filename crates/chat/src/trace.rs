@@ -6,7 +6,7 @@
 //! logits after the last token are kept whole, for the next-token view to filter in the
 //! browser as the sampler does.
 
-use crate::sampler::softmax;
+use crate::sampler::{most_likely, softmax};
 use crate::Error;
 use minichat_model::kv_cache::KvCache;
 use minichat_model::net::Net;
@@ -53,16 +53,7 @@ pub fn trace(net: &Net, tokens: &[u32], top: usize) -> Result<Trace, Error> {
         let logits = net.head(hidden);
         for (i, row) in logits.chunks_exact(v).enumerate() {
             let p = softmax(row, 1.0);
-            let mut order: Vec<u32> = (0..v as u32).collect();
-            let k = top.min(v);
-            if k > 0 {
-                order.select_nth_unstable_by(k - 1, |&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
-                order.truncate(k);
-                order.sort_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
-            } else {
-                order.clear();
-            }
-            lens.push(order.iter().map(|&j| (j, p[j as usize] as f32)).collect());
+            lens.push(most_likely(&p, top).into_iter().map(|j| (j, p[j as usize] as f32)).collect());
             next_rank.push(tokens.get(i + 1).map(|&next| {
                 let q = p[next as usize];
                 p.iter().enumerate().filter(|&(j, &x)| x > q || (x == q && (j as u32) < next)).count() as u32

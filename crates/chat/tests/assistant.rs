@@ -5,14 +5,15 @@
 //! from it; the events, messages and token counts are checked, and so are cancellation, the
 //! token budget and stepping two turns in alternation.
 
+mod common;
+
 use minichat_chat::assistant::{Assistant, Event, FinishReason, Settings};
 use minichat_chat::conversation::{ChatTokens, Message, Role, ToolCall};
 use minichat_chat::sampler::SamplerConfig;
 use minichat_chat::tools::Tools;
 use minichat_model::net::Net;
 use minichat_model::{Family, ModelConfig};
-use minichat_tokenizer::train::{TrainConfig, Trainer};
-use minichat_tokenizer::{Tokenizer, CHAT_SPECIAL_TOKENS};
+use minichat_tokenizer::Tokenizer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,16 +22,7 @@ const CALL: &str = "calculator 12*7";
 const ANSWER: &str = "Result:84.";
 
 fn tokenizer() -> Tokenizer {
-    let config = TrainConfig {
-        vocab_size: 300,
-        pattern: "gpt4".into(),
-        special_tokens: CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
-        max_doc_chars: None,
-        name: "assistant-test".into(),
-    };
-    let mut trainer = Trainer::new(config).unwrap();
-    trainer.add_documents(&vec![format!("{CALL} {ANSWER} {QUESTION}"); 100]);
-    trainer.finish(|_, _| {}).unwrap().0
+    common::chat_tokenizer("assistant-test", &format!("{CALL} {ANSWER} {QUESTION}"), 100)
 }
 
 /// The reply the model is built to write, as (token, next token) pairs: assistant start ->

@@ -3,6 +3,8 @@
 //! the same tokens with the same log-probabilities, bit for bit, as a turn started empty,
 //! when every pass is invariant, as the server's are.
 
+mod common;
+
 use minichat_chat::assistant::{Assistant, Event, Settings, Turn};
 use minichat_chat::prompt_cache::PromptCache;
 use minichat_chat::sampler::SamplerConfig;
@@ -10,24 +12,11 @@ use minichat_model::init::gpt2_init;
 use minichat_model::kv_cache::Batch;
 use minichat_model::net::Net;
 use minichat_model::{Family, ModelConfig};
-use minichat_tokenizer::train::{TrainConfig, Trainer};
-use minichat_tokenizer::{Tokenizer, CHAT_SPECIAL_TOKENS};
+use minichat_tokenizer::Tokenizer;
 
 fn tokenizer() -> Tokenizer {
-    let config = TrainConfig {
-        vocab_size: 300,
-        pattern: "gpt4".into(),
-        special_tokens: CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
-        max_doc_chars: None,
-        name: "prompt-cache-test".into(),
-    };
-    let mut trainer = Trainer::new(config).unwrap();
-    trainer.add_documents(&vec![
-        "The quick brown fox jumps over the lazy dog. Zwölf Boxkämpfer jagen Viktor."
-            .to_string();
-        50
-    ]);
-    trainer.finish(|_, _| {}).unwrap().0
+    let doc = "The quick brown fox jumps over the lazy dog. Zwölf Boxkämpfer jagen Viktor.";
+    common::chat_tokenizer("prompt-cache-test", doc, 50)
 }
 
 fn model(vocab: usize) -> Net {
