@@ -101,6 +101,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         prefill_chunk: a.prefill_chunk,
         prompt_cache: !a.no_prompt_cache,
         feedback: Some(a.feedback.clone().unwrap_or_else(|| a.run.join(minichat_serve::feedback::FILE))),
+        metrics: Some(run.metrics()),
         cors_origins: a.cors_origin.clone(),
         ..Options::default()
     };

@@ -132,3 +132,29 @@ pub async fn health() -> Json<Value> {
 pub async fn metrics(State(s): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
 }
+
+/// `GET /v1/training` (minichat's): the served run's metrics log as `{"records": [...],
+/// "skipped": n}`, one JSON object per line as training writes it (steps, evaluations and
+/// samples; crates/train/src/metrics.rs), read afresh on each request so the page's Training
+/// view follows a run that is still training. A line that is not JSON (the one being appended
+/// to, say) is skipped and counted.
+pub async fn training(State(s): State<AppState>) -> Response {
+    let Some(path) = s.options.metrics.clone() else {
+        return ApiError::not_found("this server was not given a run's metrics log").into_response();
+    };
+    let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(&path).map_err(|e| (path, e))).await;
+    match read {
+        Ok(Ok(text)) => {
+            let lines = text.lines().filter(|l| !l.trim().is_empty());
+            let (records, skipped): (Vec<_>, Vec<_>) =
+                lines.map(serde_json::from_str::<Value>).partition(|r| r.as_ref().is_ok_and(Value::is_object));
+            let records: Vec<Value> = records.into_iter().flatten().collect();
+            Json(json!({"records": records, "skipped": skipped.len()})).into_response()
+        }
+        Ok(Err((path, e))) if e.kind() == std::io::ErrorKind::NotFound => {
+            ApiError::not_found(format!("{}: no metrics yet", path.display())).into_response()
+        }
+        Ok(Err((path, e))) => ApiError::internal(format!("{}: {e}", path.display())).into_response(),
+        Err(e) => ApiError::internal(format!("reading the metrics: {e}")).into_response(),
+    }
+}

@@ -62,6 +62,8 @@ pub struct Options {
     pub shutdown_grace: Duration,
     /// The SQLite file that keeps votes on replies (`POST /v1/feedback`); none: not kept.
     pub feedback: Option<std::path::PathBuf>,
+    /// The served run's metrics log (`metrics.jsonl`), for the page's Training view.
+    pub metrics: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             cors_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
             feedback: None,
+            metrics: None,
         }
     }
 }
@@ -291,6 +294,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/completions", post(completions::handle))
         .route("/v1/feedback", post(feedback::handle))
         .route("/v1/trace", post(trace::handle))
+        .route("/v1/training", get(info::training))
         .route("/v1/models", get(info::models))
         .route("/v1/models/{*id}", get(info::model))
         .route("/tokenize", post(info::tokenize))

@@ -44,11 +44,32 @@ fn the_chat_page_works_in_chromium() {
     );
     let votes = std::env::temp_dir().join(format!("minichat-ui-votes-{}.sqlite", std::process::id()));
     let _ = std::fs::remove_file(&votes);
-    let options = Options { parallel: 2, max_tokens: 4000, feedback: Some(votes.clone()), ..Options::default() };
+    // A run's metrics log as training writes it: three steps, an evaluation, a sample.
+    let metrics = std::env::temp_dir().join(format!("minichat-ui-metrics-{}.jsonl", std::process::id()));
+    let step = |s: u64, loss: f32| {
+        json!({"step": s, "loss": loss, "lr": 1e-3 / s as f64, "grad_norm": 1.0, "tokens_per_s": 1000.0,
+               "mfu": 0.1, "tokens": 1024 * s, "seconds": s as f64})
+    };
+    let lines = [
+        step(1, 5.0),
+        step(2, 4.0),
+        json!({"step": 2, "val_loss": 4.2, "val_bpb": 1.9}),
+        json!({"step": 2, "prompt": "The quick brown fox", "greedy": "over the lazy dog", "sampled": "ran"}),
+        step(3, 3.0),
+    ];
+    std::fs::write(&metrics, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let options = Options {
+        parallel: 2,
+        max_tokens: 4000,
+        feedback: Some(votes.clone()),
+        metrics: Some(metrics.clone()),
+        ..Options::default()
+    };
     let addr = start_with(slow_model(), options);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
     let out = Command::new("node")
         .env("EXPECT_NEXT", expected_next("The quick brown").to_string())
+        .env("METRICS_FILE", &metrics)
         .arg(dir.join("ui.mjs"))
         .arg(format!("http://{addr}/"))
         .arg(&shots)
@@ -69,6 +90,7 @@ fn the_chat_page_works_in_chromium() {
     assert_eq!(prompt.iter().filter(|m| m["role"] == "assistant").count(), 1, "the first reply is in the prompt");
     assert_eq!(pairs[0]["chosen"][0]["role"], "assistant");
     let _ = std::fs::remove_file(&votes);
+    let _ = std::fs::remove_file(&metrics);
 }
 
 /// What the server's sampler keeps after `text` for a few slider settings (the page must
@@ -159,4 +181,18 @@ fn a_trace_has_every_view_s_data() {
         let r = post(addr, "/v1/trace", &body);
         assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some(param)), "{body}");
     }
+}
+
+#[test]
+fn the_training_log_is_served_as_it_grows() {
+    assert_eq!(get(start(Options::default()), "/v1/training").status, 404, "no run's log given");
+    let metrics = std::env::temp_dir().join(format!("minichat-api-metrics-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&metrics);
+    let addr = start(Options { metrics: Some(metrics.clone()), ..Options::default() });
+    assert_eq!(get(addr, "/v1/training").status, 404, "no metrics yet");
+    // The last line is being written: skipped and counted, not an error.
+    std::fs::write(&metrics, "{\"step\": 1, \"loss\": 5.0}\n{\"step\": 2, \"lo").unwrap();
+    let v = get(addr, "/v1/training").json();
+    assert_eq!((v["records"].as_array().unwrap().len(), v["skipped"].as_u64()), (1, Some(1)));
+    let _ = std::fs::remove_file(&metrics);
 }

@@ -12,6 +12,7 @@ import { render as renderMarkdown } from "./markdown.js";
 import { setupViews, tracer } from "./views.js";
 import { setupAttention } from "./attention.js";
 import { setupLens } from "./lens.js";
+import { setupTraining } from "./training.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "minichat.chats.v1";
@@ -461,12 +462,14 @@ $("new-chat").addEventListener("click", () => {
 window.addEventListener("unhandledrejection", (e) => {
   if (e.reason instanceof TypeError) watchHealth();
 });
+const training = setupTraining({ headers: () => headers(settings()) });
 for (const tab of document.querySelectorAll("#tabs button")) {
   tab.addEventListener("click", () => {
     for (const t of document.querySelectorAll("#tabs button")) {
       t.setAttribute("aria-selected", String(t === tab));
       $(`view-${t.dataset.view}`).hidden = t !== tab;
     }
+    training.shown(tab.dataset.view === "training");
   });
 }
 const traceOf = tracer(() => headers(settings()));

@@ -4,11 +4,12 @@
 // that fails. Checks: a message streams and gets its stats, stop cancels on the server,
 // regenerate and edit make siblings that can be browsed, HTML and script in a message or a
 // reply stay text, votes reach the server, conversations survive a reload, the banner shows when the server cannot
-// be reached or is busy and goes when it is back, and the page logs no error (a CSP
+// be reached or is busy and goes when it is back, the views inside the model (tokens, next
+// token, attention, layers) and the Training view, and the page logs no error (a CSP
 // violation would be one).
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync } from "node:fs";
 
 const [url, shots] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -165,6 +166,8 @@ try {
   await page.waitForSelector("#banner:not([hidden])");
   assert.match(await page.textContent("#banner"), /busy/);
   assert.match(await replies().last().locator(".error").textContent(), /the server is busy/);
+  await page.click("#banner");
+  await page.waitForSelector("#banner", { state: "hidden" });
 
   step = "the Tokens view shows a text's tokens, and the conversation's with its training mask";
   await page.getByRole("tab", { name: "Tokens" }).click();
@@ -256,6 +259,18 @@ try {
   const top = page.locator(`table.lens tr[data-layer="${api.n_layer}"] td`).last();
   assert.equal(Number(await top.getAttribute("data-id")), api.best);
   await shot("layers");
+
+  step = "the Training view draws the run's metrics and follows new ones";
+  const metrics = process.env.METRICS_FILE;
+  assert.ok(metrics, "METRICS_FILE (the served run's log, from the Rust side) is set");
+  await page.getByRole("tab", { name: "Training" }).click();
+  await page.waitForSelector('#training-loss polyline[data-points="3"]', { state: "attached" });
+  assert.equal(await page.locator("#training-loss circle.dot").count(), 1, "one validation loss");
+  assert.match(await page.textContent("#training-samples"), /greedy: over the lazy dog/);
+  appendFileSync(metrics, JSON.stringify({ step: 4, loss: 2.5, lr: 0.0004, grad_norm: 1.0, tokens_per_s: 1000, mfu: 0.1, tokens: 4096, seconds: 4 }) + "\n");
+  await page.waitForSelector('#training-loss polyline[data-points="4"]', { state: "attached", timeout: 10000 });
+  assert.match(await page.textContent("#training-summary"), /^step 4: loss 2.5000/);
+  await shot("training");
   await page.getByRole("tab", { name: "Chat" }).click();
 
   step = "no errors in the page";
