@@ -119,15 +119,11 @@ impl Sequence {
         }
     }
 
-    /// A sample of a `check_prompt`ed prompt that is not fed yet: `prefill_chunk` feeds it a
-    /// piece at a time (so a long prompt does not stall the sequences stepped beside it).
-    pub fn unfed(net: &Net, prompt: &[u32], sampler: Sampler) -> Result<Sequence, Error> {
-        Sequence::unfed_in(net, KvCache::new(net.config(), net.config().block_size)?, prompt, sampler)
-    }
-
-    /// As `unfed`, in a cache of the model's context that already holds the prompt's first
-    /// `cache.len()` tokens (a kept cache, `prompt_cache`): only the rest is fed. At least the
-    /// last token must be left to feed, for the logits after it.
+    /// A sample of a prompt that is not all fed yet: `prefill_chunk` feeds the rest a piece at
+    /// a time (so a long prompt does not stall the sequences stepped beside it). `cache`, of
+    /// the model's context, holds the prompt's first `cache.len()` tokens already (none when
+    /// new; a kept cache, `prompt_cache`); at least the last token must be left to feed, for
+    /// the logits after it.
     pub fn unfed_in(net: &Net, cache: KvCache, prompt: &[u32], sampler: Sampler) -> Result<Sequence, Error> {
         check_prompt(net, prompt)?;
         if cache.len() >= prompt.len() || cache.max_len() != net.config().block_size {

@@ -50,11 +50,10 @@ impl PromptCache {
     /// when none is kept. Its `len()` is the prompt tokens it already holds.
     pub fn take(&mut self, cfg: &ModelConfig, prompt: &[u32]) -> Result<KvCache, Error> {
         let shared = |k: &Kept| k.tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count();
-        let best =
-            (0..self.kept.len()).max_by_key(|&i| (shared(&self.kept[i]), std::cmp::Reverse(self.kept[i].kept_at)));
+        let best = self.kept.iter().enumerate().map(|(i, k)| (shared(k), std::cmp::Reverse(k.kept_at), i)).max();
         match best {
-            Some(i) => {
-                let keep = shared(&self.kept[i]).min(prompt.len().saturating_sub(1));
+            Some((shared, _, i)) => {
+                let keep = shared.min(prompt.len().saturating_sub(1));
                 let mut cache = self.kept.swap_remove(i).cache;
                 cache.truncate(keep);
                 Ok(cache)

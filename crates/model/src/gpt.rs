@@ -181,25 +181,25 @@ impl<B: Backend> Gpt<B> {
         let (c, f, v, eps, h) = (cfg.n_embd, cfg.intermediate_size, cfg.vocab_size, cfg.norm_eps, cfg.n_head);
         let (ops, w, p) = (&self.params.backend, &self.params.weights, &self.params);
         let (plan, r) = batch.begin(ops, cfg, segments)?;
-        let g = &plan.rows;
+        let (n, inv) = (r.n, plan.invariant);
         for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
             ops.embed(&mut r.x, sp.first, seg.tokens, w, self.wte, Some(self.wpe + sp.pos0 * c), sp.n, c);
             seg.cache.capture_hidden(ops, 0, sp, &r.x, c);
         }
         for (l, bp) in self.blocks.iter().enumerate() {
             ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x, w, bp.ln_1, c, eps);
-            p.decode_linear(&mut r.qkv, &r.ln, g, bp.c_attn_w, Some(bp.c_attn_b), c, 3 * c);
+            p.decode_linear(&mut r.qkv, &r.ln, n, inv, bp.c_attn_w, Some(bp.c_attn_b), c, 3 * c);
             for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
                 seg.cache.append_kv(ops, l, sp, &r.qkv, c, h, c / h);
-                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out, g.1);
+                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out, inv);
             }
-            p.decode_linear(&mut r.proj, &r.att_out, g, bp.attn_proj_w, Some(bp.attn_proj_b), c, c);
+            p.decode_linear(&mut r.proj, &r.att_out, n, inv, bp.attn_proj_w, Some(bp.attn_proj_b), c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);
             ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x2, w, bp.ln_2, c, eps);
             let [fc, fc_gelu, _] = &mut r.mlp;
-            p.decode_linear(fc, &r.ln, g, bp.c_fc_w, Some(bp.c_fc_b), c, f);
+            p.decode_linear(fc, &r.ln, n, inv, bp.c_fc_w, Some(bp.c_fc_b), c, f);
             ops.gelu(fc_gelu, fc);
-            p.decode_linear(&mut r.proj, fc_gelu, g, bp.mlp_proj_w, Some(bp.mlp_proj_b), f, c);
+            p.decode_linear(&mut r.proj, fc_gelu, n, inv, bp.mlp_proj_w, Some(bp.mlp_proj_b), f, c);
             ops.add(&mut r.x, &r.x2, &r.proj);
             for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
                 seg.cache.capture_hidden(ops, l + 1, sp, &r.x, c);
@@ -210,7 +210,7 @@ impl<B: Backend> Gpt<B> {
             ops.copy_rows(&mut r.head_in, (i * c, c), &r.x, ((sp.first + sp.n - 1) * c, c), 1, c);
         }
         ops.layer_norm(&mut r.head_ln, &mut r.mean, &mut r.rstd, &r.head_in, w, self.ln_f, c, eps);
-        p.decode_linear(&mut r.logits, &r.head_ln, &plan.head, self.wte, None, c, v);
+        p.decode_linear(&mut r.logits, &r.head_ln, r.s, inv, self.wte, None, c, v);
         for (i, (seg, &sp)) in segments.iter_mut().zip(&plan.spans).enumerate() {
             seg.cache.finish(ops, i, sp, &r.logits, v);
         }

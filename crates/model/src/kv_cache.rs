@@ -20,8 +20,6 @@
 //! inside" views. Buffers are allocated once for `max_len` positions (a batch's scratch once
 //! per shape, the last few shapes kept).
 
-use std::ops::Range;
-
 use crate::backend::Backend;
 use crate::config::ModelConfig;
 use crate::cpu::attention::Dims;
@@ -99,12 +97,11 @@ pub(crate) struct Span {
     pub(crate) pos0: usize,
 }
 
-/// How a pass runs: each segment's rows, the rows of the products (all the segments', and
-/// whether row-invariant) and the LM head's (one row per segment).
+/// How a pass runs: each segment's rows, and whether the products are row-invariant (they
+/// run over all the scratch's `n` rows together, the LM head over its `s`, one per segment).
 pub(crate) struct Plan {
     pub(crate) spans: Vec<Span>,
-    pub(crate) rows: (Range<usize>, bool),
-    pub(crate) head: (Range<usize>, bool),
+    pub(crate) invariant: bool,
 }
 
 /// Scratch for decoding passes over several sequences at once (see the header).
@@ -151,7 +148,7 @@ impl<B: Backend> Batch<B> {
             next += seg.tokens.len();
         }
         let (n, s) = (next, segments.len());
-        let plan = Plan { spans, rows: (0..n, self.invariant), head: (0..s, self.invariant) };
+        let plan = Plan { spans, invariant: self.invariant };
         let at = match self.rows.iter().position(|r| r.n == n && r.s == s) {
             Some(i) => i,
             None => {

@@ -190,30 +190,30 @@ impl<B: Backend> Llama<B> {
         let kv = cfg.n_kv_head * hd;
         let (ops, w, p) = (&self.params.backend, &self.params.weights, &self.params);
         let (plan, r) = batch.begin(ops, cfg, segments)?;
-        let g = &plan.rows;
+        let (n, inv) = (r.n, plan.invariant);
         for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
             ops.embed(&mut r.x, sp.first, seg.tokens, w, self.embed, None, sp.n, c);
             seg.cache.capture_hidden(ops, 0, sp, &r.x, c);
         }
         for (l, bp) in self.blocks.iter().enumerate() {
             ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x, w, bp.input_norm, c, eps);
-            p.decode_linear(&mut r.qkv, &r.ln, g, bp.q, None, c, c + 2 * kv);
+            p.decode_linear(&mut r.qkv, &r.ln, n, inv, bp.q, None, c, c + 2 * kv);
             for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
                 // The segment's row i is its position pos0 + i.
                 let (cos, sin) = (&self.rope_cos, &self.rope_sin);
                 let rows = sp.first..sp.first + sp.n;
                 ops.rope(&mut r.qkv, rows, cos, sin, cfg.n_head + cfg.n_kv_head, hd, c + 2 * kv, sp.n, sp.pos0, false);
                 seg.cache.append_kv(ops, l, sp, &r.qkv, c, cfg.n_kv_head, hd);
-                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out, g.1);
+                seg.cache.attend(ops, l, self.dims(1, sp.n), sp, &r.qkv, &mut r.att_out, inv);
             }
-            p.decode_linear(&mut r.proj, &r.att_out, g, bp.o, None, c, c);
+            p.decode_linear(&mut r.proj, &r.att_out, n, inv, bp.o, None, c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);
             ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x2, w, bp.post_norm, c, eps);
             let [gate, up, act] = &mut r.mlp;
-            p.decode_linear(gate, &r.ln, g, bp.gate, None, c, f);
-            p.decode_linear(up, &r.ln, g, bp.up, None, c, f);
+            p.decode_linear(gate, &r.ln, n, inv, bp.gate, None, c, f);
+            p.decode_linear(up, &r.ln, n, inv, bp.up, None, c, f);
             ops.swiglu(act, gate, up);
-            p.decode_linear(&mut r.proj, act, g, bp.down, None, f, c);
+            p.decode_linear(&mut r.proj, act, n, inv, bp.down, None, f, c);
             ops.add(&mut r.x, &r.x2, &r.proj);
             for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
                 seg.cache.capture_hidden(ops, l + 1, sp, &r.x, c);
@@ -223,7 +223,7 @@ impl<B: Backend> Llama<B> {
             ops.copy_rows(&mut r.head_in, (i * c, c), &r.x, ((sp.first + sp.n - 1) * c, c), 1, c);
         }
         ops.rms_norm(&mut r.head_ln, &mut r.rstd, &r.head_in, w, self.norm, c, eps);
-        p.decode_linear(&mut r.logits, &r.head_ln, &plan.head, self.lm_head, None, c, v);
+        p.decode_linear(&mut r.logits, &r.head_ln, r.s, inv, self.lm_head, None, c, v);
         for (i, (seg, &sp)) in segments.iter_mut().zip(&plan.spans).enumerate() {
             seg.cache.finish(ops, i, sp, &r.logits, v);
         }

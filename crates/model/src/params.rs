@@ -139,21 +139,22 @@ impl<B: Backend> Parameters<B> {
         self.packed = Some(self.backend.pack(&self.weights, matrices));
     }
 
-    /// A linear layer of a decoding pass over `rows` of the batch (rows, row-invariant: see
+    /// A linear layer of a decoding pass over its first `rows` rows, row-invariant or not (see
     /// `kv_cache::Plan`): the packed weights when there are some.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn decode_linear(
         &self,
         out: &mut B::Buf,
         inp: &B::Buf,
-        rows: &(std::ops::Range<usize>, bool),
+        rows: usize,
+        invariant: bool,
         weight: usize,
         bias: Option<usize>,
         c: usize,
         oc: usize,
     ) {
         let (packed, w) = (self.packed.as_ref(), &self.weights);
-        self.backend.linear_decode(out, inp, rows.0.clone(), rows.1, packed, w, weight, bias, c, oc);
+        self.backend.linear_decode(out, inp, 0..rows, invariant, packed, w, weight, bias, c, oc);
     }
 
     /// The gradient of the parameter `name` in Hugging Face layout (for comparisons).

@@ -306,12 +306,11 @@ impl Engine {
 /// Takes the slots whose turn has ended out; keeps their caches (a failed pass's cache is
 /// dropped: what it holds is unknown).
 fn release(slots: &mut Vec<Slot>, kept: &mut PromptCache) {
-    let (live, done): (Vec<Slot>, Vec<Slot>) =
-        std::mem::take(slots).into_iter().partition(|s| s.turn.finish().is_none() && !s.failed);
-    *slots = live;
-    for slot in done.into_iter().filter(|s| !s.failed) {
-        let (cache, tokens) = slot.turn.into_cache();
-        kept.put(cache, tokens);
+    for slot in slots.extract_if(.., |s| s.turn.finish().is_some() || s.failed) {
+        if !slot.failed {
+            let (cache, tokens) = slot.turn.into_cache();
+            kept.put(cache, tokens);
+        }
     }
 }
 

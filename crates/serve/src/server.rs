@@ -125,13 +125,17 @@ impl Shared {
         if running >= self.options.parallel && waiting >= self.options.queue {
             return Err(ApiError::busy(waiting));
         }
+        m.waiting.fetch_add(1, Ordering::Relaxed);
+        self.send(Work::Reply(job)).inspect_err(|_| {
+            m.waiting.fetch_sub(1, Ordering::Relaxed);
+        })
+    }
+
+    /// Hands work to the engine's thread.
+    fn send(&self, work: Work) -> Result<(), ApiError> {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let Some(tx) = jobs.as_ref() else { return Err(ApiError::internal("the server is shutting down")) };
-        m.waiting.fetch_add(1, Ordering::Relaxed);
-        tx.send(Work::Reply(job)).map_err(|_| {
-            m.waiting.fetch_sub(1, Ordering::Relaxed);
-            ApiError::internal("the engine has stopped")
-        })
+        tx.send(work).map_err(|_| ApiError::internal("the engine has stopped"))
     }
 
     /// Runs `look` on the model in the engine's thread, between two rounds; its answer comes
@@ -141,12 +145,9 @@ impl Shared {
         look: impl FnOnce(&Net) -> T + Send + 'static,
     ) -> Result<tokio::sync::oneshot::Receiver<T>, ApiError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(engine) = jobs.as_ref() else { return Err(ApiError::internal("the server is shutting down")) };
-        let work = Work::Inspect(Box::new(move |net| {
+        self.send(Work::Inspect(Box::new(move |net| {
             let _ = tx.send(look(net));
-        }));
-        engine.send(work).map_err(|_| ApiError::internal("the engine has stopped"))?;
+        })))?;
         Ok(rx)
     }
 

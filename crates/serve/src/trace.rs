@@ -24,6 +24,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use minichat_chat::conversation::{render, Role};
+use minichat_chat::sampler::{most_likely, softmax};
 use minichat_chat::trace::{trace, Trace};
 use serde_json::{json, Value};
 
@@ -104,12 +105,10 @@ fn to_json(s: &AppState, t: &Trace, mask: Option<&[u8]>) -> Value {
         })
         .collect();
     let ranks: Vec<&[Option<u32>]> = (0..layers).map(|i| &t.next_rank[per_layer(i)]).collect();
-    let mut order: Vec<u32> = (0..t.logits.len() as u32).collect();
-    order.sort_by(|&a, &b| t.logits[b as usize].total_cmp(&t.logits[a as usize]).then(a.cmp(&b)));
-    let next: Vec<Value> = order
-        .iter()
-        .take(NEXT)
-        .map(|&id| json!({"id": id, "text": text(id), "logit": t.logits[id as usize]}))
+    // The order of the probabilities is the logits' (ties to the lower id): only NEXT sorted.
+    let next: Vec<Value> = most_likely(&softmax(&t.logits, 1.0), NEXT)
+        .into_iter()
+        .map(|id| json!({"id": id, "text": text(id), "logit": t.logits[id as usize]}))
         .collect();
     json!({
         "model": s.info.id, "tokens": tokens, "n_layer": t.n_layer, "n_head": t.n_head, "vocab": t.logits.len(),

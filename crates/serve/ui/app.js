@@ -39,9 +39,12 @@ function save() {
 }
 
 function settings() {
-  const s = Object.fromEntries(FIELDS.map((f) => [f, $(f).value]));
-  localStorage.setItem(SETTINGS, JSON.stringify(s));
-  return s;
+  return Object.fromEntries(FIELDS.map((f) => [f, $(f).value]));
+}
+
+// Kept when a setting changes (not at every read: requests read them often).
+function saveSettings() {
+  localStorage.setItem(SETTINGS, JSON.stringify(settings()));
 }
 
 // ---- the conversation tree -----------------------------------------------------------------
@@ -437,7 +440,7 @@ function showRunning(on) {
 
 const saved = load(SETTINGS, {});
 for (const f of FIELDS) if (saved[f] !== undefined) $(f).value = saved[f];
-for (const f of FIELDS) $(f).addEventListener("change", () => settings());
+for (const f of FIELDS) $(f).addEventListener("change", saveSettings);
 $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("input").value;

@@ -27,18 +27,24 @@ export function softmax(logits, t) {
   return p;
 }
 
-// The sampler's steps 2-5: the probabilities left after temperature, top-k, top-p and min-p,
-// renormalised (temperature 0: the most likely token alone).
-export function filtered(logits, { temperature, topK, topP, minP }) {
-  const n = logits.length;
+// The sampler's step 2, temperature: softmax(logits / T), or at T = 0 the most likely token
+// alone.
+export function tempered(logits, temperature) {
   if (temperature === 0) {
     let best = 0;
-    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
-    const p = new Float64Array(n);
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    const p = new Float64Array(logits.length);
     p[best] = 1;
     return p;
   }
-  const p = softmax(logits, Math.fround(temperature));
+  return softmax(logits, Math.fround(temperature));
+}
+
+// The sampler's steps 3-5 on a copy of `probs`: what top-k, top-p and min-p leave,
+// renormalised.
+export function filtered(probs, { topK, topP, minP }) {
+  const p = Float64Array.from(probs);
+  const n = p.length;
   const k = topK >= n ? 0 : topK;
   const order = [...p.keys()].filter((i) => p[i] > 0).sort((a, b) => p[b] - p[a] || a - b);
   let keep = k > 0 ? Math.min(k, order.length) : order.length;
@@ -136,8 +142,8 @@ export function setupViews({ traceOf, conversation }) {
     for (const id of ["temperature", "top_k", "top_p", "min_p"]) $(`next-${id}-value`).textContent = $(`next-${id}`).value;
     if (!lastNext) return;
     const s = sliders();
-    const p = filtered(lastNext.logits, s);
-    const before = s.temperature === 0 ? p : softmax(lastNext.logits, Math.fround(s.temperature));
+    const before = tempered(lastNext.logits, s.temperature);
+    const p = filtered(before, s);
     let kept = 0;
     for (const x of p) kept += x > 0 ? 1 : 0;
     const summary = document.createElement("p");
