@@ -23,6 +23,11 @@ pub struct Trace {
     pub attention: Vec<f32>,
     /// `[layers][t]`: the residual stream's L2 norm.
     pub norms: Vec<f32>,
+    /// `[n_layer][t]`: the L2 norm of what each block's attention adds to the stream, and of
+    /// what its MLP adds (the two writes of a pre-norm block: x += attn(norm(x)), then
+    /// x += mlp(norm(x))).
+    pub attn_writes: Vec<f32>,
+    pub mlp_writes: Vec<f32>,
     /// `[layers][t]`: the lens's `top` most likely next tokens, with their probabilities.
     pub lens: Vec<Vec<(u32, f32)>>,
     /// `[layers][t]`: the rank (0: the most likely) under the lens of the token that follows
@@ -46,10 +51,24 @@ pub fn trace(net: &Net, tokens: &[u32], top: usize) -> Result<Trace, Error> {
     let (n_layer, n_head) = (cfg.n_layer, cfg.n_head);
     // The cache holds exactly t positions, so each head's [t][t] block is contiguous.
     let attention = capture.attention.iter().flat_map(|a| a[..n_head * t * t].iter().copied()).collect();
+    let norm = |row: &[f32]| row.iter().map(|x| x * x).sum::<f32>().sqrt();
+    // The norm of `to - from`, row by row.
+    let write = |from: &[f32], to: &[f32]| -> Vec<f32> {
+        from[..t * c]
+            .chunks_exact(c)
+            .zip(to[..t * c].chunks_exact(c))
+            .map(|(a, b)| a.iter().zip(b).map(|(a, b)| (b - a) * (b - a)).sum::<f32>().sqrt())
+            .collect()
+    };
+    let (mut attn_writes, mut mlp_writes) = (Vec::new(), Vec::new());
+    for (l, mid) in capture.mid.iter().enumerate() {
+        attn_writes.extend(write(&capture.hidden[l], mid));
+        mlp_writes.extend(write(mid, &capture.hidden[l + 1]));
+    }
     let (mut norms, mut lens, mut next_rank) = (Vec::new(), Vec::new(), Vec::new());
     for hidden in &capture.hidden {
         let hidden = &hidden[..t * c];
-        norms.extend(hidden.chunks_exact(c).map(|row| row.iter().map(|x| x * x).sum::<f32>().sqrt()));
+        norms.extend(hidden.chunks_exact(c).map(norm));
         let logits = net.head(hidden);
         for (i, row) in logits.chunks_exact(v).enumerate() {
             let p = softmax(row, 1.0);
@@ -66,6 +85,8 @@ pub fn trace(net: &Net, tokens: &[u32], top: usize) -> Result<Trace, Error> {
         n_head,
         attention,
         norms,
+        attn_writes,
+        mlp_writes,
         lens,
         next_rank,
         logits: cache.logits.clone(),
@@ -93,6 +114,16 @@ mod tests {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
         }
         assert_eq!((tr.norms.len(), tr.lens.len(), tr.next_rank.len()), (3 * t, 3 * t, 3 * t));
+        assert_eq!((tr.attn_writes.len(), tr.mlp_writes.len()), (2 * t, 2 * t));
+        // The stream after a block is the stream before it plus the two writes, so the norms
+        // obey the triangle inequality.
+        for l in 0..2 {
+            for i in 0..t {
+                let (before, after) = (tr.norms[l * t + i], tr.norms[(l + 1) * t + i]);
+                let w = tr.attn_writes[l * t + i] + tr.mlp_writes[l * t + i];
+                assert!(w > 0.0 && after <= before + w + 1e-4 && before <= after + w + 1e-4, "layer {l} position {i}");
+            }
+        }
         // The last layer's lens at the last position is the model's own next-token guess.
         let mut cache = KvCache::new(net.config(), t).unwrap();
         net.extend(&mut cache, &tokens).unwrap();

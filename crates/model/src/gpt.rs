@@ -195,6 +195,9 @@ impl<B: Backend> Gpt<B> {
             }
             p.decode_linear(&mut r.proj, &r.att_out, n, inv, bp.attn_proj_w, Some(bp.attn_proj_b), c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);
+            for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+                seg.cache.capture_mid(ops, l, sp, &r.x2, c);
+            }
             ops.layer_norm(&mut r.ln, &mut r.mean, &mut r.rstd, &r.x2, w, bp.ln_2, c, eps);
             let [fc, fc_gelu, _] = &mut r.mlp;
             p.decode_linear(fc, &r.ln, n, inv, bp.c_fc_w, Some(bp.c_fc_b), c, f);

@@ -34,6 +34,10 @@ pub struct Capture<B: Backend = Cpu> {
     /// `[n_layer + 1]` buffers of `[max_len][n_embd]`: the embedding output, then the residual
     /// stream after each block.
     pub hidden: Vec<B::Buf>,
+    /// `[n_layer]` buffers of `[max_len][n_embd]`: the residual stream inside each block, after
+    /// attention has added to it and before the MLP does (so each sub-layer's write is a
+    /// difference of two captured streams).
+    pub mid: Vec<B::Buf>,
     /// `[n_layer]` buffers of `[n_head][max_len][max_len]`: row `i` of a head holds position
     /// `i`'s attention over positions `0..=i` (zero after).
     pub attention: Vec<B::Buf>,
@@ -209,6 +213,7 @@ impl<B: Backend> KvCache<B> {
         let (m, c) = (self.max_len, cfg.n_embd);
         self.capture = Some(Capture {
             hidden: (0..=cfg.n_layer).map(|_| ops.zeros(m * c)).collect(),
+            mid: (0..cfg.n_layer).map(|_| ops.zeros(m * c)).collect(),
             attention: (0..cfg.n_layer).map(|_| ops.zeros(cfg.n_head * m * m)).collect(),
         });
     }
@@ -260,6 +265,14 @@ impl<B: Backend> KvCache<B> {
     pub(crate) fn capture_hidden(&mut self, ops: &B, i: usize, sp: Span, x: &B::Buf, c: usize) {
         if let Some(cap) = self.capture.as_mut() {
             ops.copy_rows(&mut cap.hidden[i], (sp.pos0 * c, c), x, (sp.first * c, c), sp.n, c);
+        }
+    }
+
+    /// Keeps the segment's rows of `x` (the residual stream after layer `l`'s attention) as its
+    /// mid-block state, if capturing.
+    pub(crate) fn capture_mid(&mut self, ops: &B, l: usize, sp: Span, x: &B::Buf, c: usize) {
+        if let Some(cap) = self.capture.as_mut() {
+            ops.copy_rows(&mut cap.mid[l], (sp.pos0 * c, c), x, (sp.first * c, c), sp.n, c);
         }
     }
 

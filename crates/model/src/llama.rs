@@ -208,6 +208,9 @@ impl<B: Backend> Llama<B> {
             }
             p.decode_linear(&mut r.proj, &r.att_out, n, inv, bp.o, None, c, c);
             ops.add(&mut r.x2, &r.x, &r.proj);
+            for (seg, &sp) in segments.iter_mut().zip(&plan.spans) {
+                seg.cache.capture_mid(ops, l, sp, &r.x2, c);
+            }
             ops.rms_norm(&mut r.ln, &mut r.rstd, &r.x2, w, bp.post_norm, c, eps);
             let [gate, up, act] = &mut r.mlp;
             p.decode_linear(gate, &r.ln, n, inv, bp.gate, None, c, f);

@@ -13,7 +13,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use minichat_tokenizer::{pretrained, Tokenizer};
 use serde_json::{json, Value};
+use std::sync::OnceLock;
 
 fn model_json(s: &AppState) -> Value {
     let i = &s.info;
@@ -38,15 +40,48 @@ pub async fn model(State(s): State<AppState>, Path(id): Path<String>) -> Respons
 }
 
 pub async fn tokenize(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    respond(tokenize_body(&s, body).map(Json))
+    // Off the async workers: a long text, or an OpenAI encoding's first use (it is inflated,
+    // ~0.1 s for o200k_base), takes a while.
+    let done = tokio::task::spawn_blocking(move || tokenize_body(&s, body)).await;
+    respond(done.unwrap_or_else(|e| Err(ApiError::internal(format!("tokenizing: {e}")))).map(Json))
+}
+
+/// OpenAI's encodings (`minichat_tokenizer::pretrained`), each loaded on first use and kept:
+/// `/tokenize` uses one instead of the model's when asked (`"encoding"`), so the page can show
+/// a text's tokens side by side with GPT-4's and GPT-4o's.
+fn openai_encoding(name: &str) -> Result<&'static Tokenizer, ApiError> {
+    static LOADED: [OnceLock<Tokenizer>; pretrained::NAMES.len()] =
+        [const { OnceLock::new() }; pretrained::NAMES.len()];
+    let i = pretrained::NAMES.iter().position(|&n| n == name).ok_or_else(|| {
+        let names = pretrained::NAMES.join(", ");
+        ApiError::field("encoding", format!("unknown encoding `{name}`; known: {names} (or none: the model's)"))
+    })?;
+    if let Some(tok) = LOADED[i].get() {
+        return Ok(tok);
+    }
+    let tok = pretrained::load(name).map_err(|e| ApiError::internal(format!("loading {name}: {e}")))?;
+    Ok(LOADED[i].get_or_init(|| tok))
 }
 
 /// `{"content" | "prompt": text, "add_special" | "add_special_tokens", "parse_special",
 /// "with_pieces" | "return_token_strs"}` to `{"tokens", "count", "max_model_len",
-/// "token_strs"?}`; with `with_pieces` each token is `{"id", "piece"}` (llama.cpp).
+/// "token_strs"?}`; with `with_pieces` each token is `{"id", "piece"}` (llama.cpp). With
+/// `"encoding": "cl100k_base" | "o200k_base" | "r50k_base"` (minichat's) the text is read by
+/// that OpenAI encoding instead, as tiktoken's `encode_ordinary` does (special tokens' text is
+/// text, nothing added), and the answer names it.
 fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let v = json(body, s.options.max_body_bytes)?;
     let mut f = Fields::of(&v)?;
+    if let Some(name) = f.string("encoding")? {
+        let text = f
+            .string("content")?
+            .or(f.string("prompt")?)
+            .ok_or_else(|| ApiError::field("content", "`content` (or `prompt`) is required: the text to tokenize"))?;
+        let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
+        let tok = openai_encoding(name)?;
+        let ids = tok.encode_ordinary(text);
+        return Ok(json!({"encoding": name, "count": ids.len(), "tokens": tokens_json(tok, &ids, with_pieces)}));
+    }
     let text = match (f.string("content")?, f.string("prompt")?) {
         (Some(t), _) | (None, Some(t)) => t,
         (None, None) => {
@@ -65,23 +100,27 @@ fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
     } else {
         ids.extend(s.tok.encode_ordinary(text));
     }
-    let mut out = json!({"count": ids.len(), "max_model_len": s.info.context});
-    out["tokens"] = if with_pieces {
-        ids.iter()
-            .map(|&id| {
-                let (text, bytes) = piece(&s.tok, id);
-                // A piece that is not whole UTF-8 goes as its bytes, as llama.cpp sends it.
-                let p = if std::str::from_utf8(&bytes).is_ok() { json!(text) } else { json!(bytes) };
-                json!({"id": id, "piece": p})
-            })
-            .collect()
-    } else {
-        json!(ids)
-    };
+    let mut out =
+        json!({"count": ids.len(), "max_model_len": s.info.context, "tokens": tokens_json(&s.tok, &ids, with_pieces)});
     if token_strs {
         out["token_strs"] = ids.iter().map(|&id| json!(piece(&s.tok, id).0)).collect();
     }
     Ok(out)
+}
+
+/// The ids, or with `with_pieces` each as `{"id", "piece"}`: a piece that is not whole UTF-8
+/// (part of a character split across tokens) goes as its bytes, as llama.cpp sends it.
+fn tokens_json(tok: &Tokenizer, ids: &[u32], with_pieces: bool) -> Value {
+    if !with_pieces {
+        return json!(ids);
+    }
+    ids.iter()
+        .map(|&id| {
+            let (text, bytes) = piece(tok, id);
+            let p = if std::str::from_utf8(&bytes).is_ok() { json!(text) } else { json!(bytes) };
+            json!({"id": id, "piece": p})
+        })
+        .collect()
 }
 
 pub async fn detokenize(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {

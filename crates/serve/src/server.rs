@@ -17,7 +17,9 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use minichat_chat::conversation::ChatTokens;
 use minichat_model::net::Net;
+use minichat_model::ModelConfig;
 use minichat_tokenizer::Tokenizer;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -97,6 +99,8 @@ pub struct ModelInfo {
     pub vocab: usize,
     pub params: usize,
     pub family: String,
+    /// The architecture (the page's diagram draws it).
+    pub config: ModelConfig,
 }
 
 /// What every handler shares.
@@ -199,6 +203,7 @@ impl Server {
             vocab: cfg.vocab_size,
             params: model.net.weights().len(),
             family: format!("{:?}", cfg.family).to_lowercase(),
+            config: cfg.clone(),
         };
         let feedback = match &options.feedback {
             Some(path) => Some(Arc::new(Feedback::open(path).map_err(std::io::Error::other)?)),
@@ -236,8 +241,10 @@ impl Server {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (state, cut) = (self.state.clone(), self.cut.clone());
         let grace = state.options.shutdown_grace;
+        let (fired, has_fired) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
+            let _ = fired.send(());
             // Stop taking jobs; cut what still runs once the grace period is over.
             state.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
             tokio::spawn(async move {
@@ -250,7 +257,24 @@ impl Server {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let served = axum::serve(listener, app).with_graceful_shutdown(signal).await;
+        let serving = axum::serve(listener, app).with_graceful_shutdown(signal).into_future();
+        // A connection that stays open after the grace period (a browser's spare connection
+        // that never sent a request, a client that does not read) must not keep the server
+        // up: a second after the grace period the wait ends, the listener closes, and the
+        // connections go with the runtime.
+        let overdue = async {
+            if has_fired.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace + Duration::from_secs(1)).await;
+        };
+        let served = tokio::select! {
+            served = serving => served,
+            () = overdue => {
+                eprintln!("minichat serve: connections still open {:.1} s after shutdown began are dropped", grace.as_secs_f64() + 1.0);
+                Ok(())
+            }
+        };
         self.state.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(self.state);
         self.cut.store(true, Ordering::Relaxed);

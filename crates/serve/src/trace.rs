@@ -4,9 +4,12 @@
 //! those tokens) or `{"messages": [...]}` (rendered in the chat format, and ending with
 //! `<|assistant_start|>` when the last message is the user's, as the model sees it to reply),
 //! and `"top"` lens tokens per position (default 5, at most 20). The answer: `tokens` (`id`,
-//! `text`, `special`, and for a conversation `trained`: what SFT learns), `n_layer`, `n_head`, `vocab`, `norms` and `lens`
-//! (`[layer][position]`: the residual stream's norm; `[id, probability, text]` of the top
-//! tokens) and `next_rank` (the rank of the token that follows, null after the last), and
+//! `text`, `special`, `bytes` when the token is part of a character split across tokens, and
+//! for a conversation `trained`: what SFT learns), `config` (the architecture), `n_layer`,
+//! `n_head`, `vocab`, `norms` and `lens` (`[layer][position]`: the residual stream's norm;
+//! `[id, probability, text]` of the top tokens), `attn_writes` and `mlp_writes`
+//! (`[block][position]`: the norm of what each block's attention and MLP add to the stream)
+//! and `next_rank` (the rank of the token that follows, null after the last), and
 //! the binary parts as base64 of little-endian f32 (a 256-token trace of the tiny model is
 //! then about 6 MB, not 20): `attention` (`[layer][head][t][t]`) and `logits` (after the last
 //! token, all of the vocabulary, for the next-token view to filter as the sampler does), with
@@ -86,7 +89,12 @@ fn to_json(s: &AppState, t: &Trace, mask: Option<&[u8]>) -> Value {
         .iter()
         .enumerate()
         .map(|(i, &id)| {
-            let mut v = json!({"id": id, "text": text(id), "special": special(id)});
+            let (text, bytes) = piece(&s.tok, id);
+            let mut v = json!({"id": id, "text": text, "special": special(id)});
+            // Part of a character split across tokens: its bytes, as /tokenize gives them.
+            if std::str::from_utf8(&bytes).is_err() {
+                v["bytes"] = json!(bytes);
+            }
             if let Some(m) = mask {
                 v["trained"] = json!(m[i] != 0);
             }
@@ -96,6 +104,8 @@ fn to_json(s: &AppState, t: &Trace, mask: Option<&[u8]>) -> Value {
     let per_layer = |i: usize| i * n..(i + 1) * n;
     let layers = t.n_layer + 1;
     let norms: Vec<&[f32]> = (0..layers).map(|i| &t.norms[per_layer(i)]).collect();
+    let attn_writes: Vec<&[f32]> = (0..t.n_layer).map(|i| &t.attn_writes[per_layer(i)]).collect();
+    let mlp_writes: Vec<&[f32]> = (0..t.n_layer).map(|i| &t.mlp_writes[per_layer(i)]).collect();
     let lens: Vec<Vec<Vec<Value>>> = (0..layers)
         .map(|i| {
             t.lens[per_layer(i)]
@@ -110,9 +120,15 @@ fn to_json(s: &AppState, t: &Trace, mask: Option<&[u8]>) -> Value {
         .into_iter()
         .map(|id| json!({"id": id, "text": text(id), "logit": t.logits[id as usize]}))
         .collect();
+    let cfg = &s.info.config;
+    let config = json!({
+        "family": s.info.family, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_kv_head": cfg.n_kv_head,
+        "n_embd": cfg.n_embd, "intermediate_size": cfg.intermediate_size, "vocab_size": cfg.vocab_size,
+        "block_size": cfg.block_size, "tie_embeddings": cfg.tie_embeddings,
+    });
     json!({
-        "model": s.info.id, "tokens": tokens, "n_layer": t.n_layer, "n_head": t.n_head, "vocab": t.logits.len(),
-        "norms": norms, "lens": lens, "next_rank": ranks, "next": next,
+        "model": s.info.id, "config": config, "tokens": tokens, "n_layer": t.n_layer, "n_head": t.n_head,
+        "vocab": t.logits.len(), "norms": norms, "attn_writes": attn_writes, "mlp_writes": mlp_writes, "lens": lens, "next_rank": ranks, "next": next,
         "attention": base64_f32(&t.attention), "logits": base64_f32(&t.logits),
     })
 }

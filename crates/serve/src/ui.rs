@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// The page's files: name, content type, content.
-const FILES: [(&str, &str, &str); 9] = [
+const FILES: [(&str, &str, &str); 10] = [
     ("index.html", "text/html; charset=utf-8", include_str!("../ui/index.html")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../ui/app.js")),
     ("sse.js", "text/javascript; charset=utf-8", include_str!("../ui/sse.js")),
@@ -18,6 +18,7 @@ const FILES: [(&str, &str, &str); 9] = [
     ("views.js", "text/javascript; charset=utf-8", include_str!("../ui/views.js")),
     ("attention.js", "text/javascript; charset=utf-8", include_str!("../ui/attention.js")),
     ("lens.js", "text/javascript; charset=utf-8", include_str!("../ui/lens.js")),
+    ("diagram.js", "text/javascript; charset=utf-8", include_str!("../ui/diagram.js")),
     ("training.js", "text/javascript; charset=utf-8", include_str!("../ui/training.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../ui/style.css")),
 ];

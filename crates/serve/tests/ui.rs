@@ -2,9 +2,10 @@
 //! requests carry it), and used in a real browser: Debian's Chromium driven by
 //! `tests/browser/ui.mjs` (playwright-core from npm; `scripts/setup_test_browser.sh` installs
 //! both) against a server with a small random model: streaming, stop, regenerate, edit,
-//! votes kept in SQLite as preference pairs, HTML and script kept as text, a reload, the
-//! banners, the Tokens view and the Next token view (its sliders keep what the server's
-//! sampler keeps). And `POST /v1/feedback` on its own.
+//! votes kept in SQLite as preference pairs, HTML and script kept as text, a reload, a real
+//! restart of the server (stopped and started again on its port while the page is open) and
+//! a busy one, and every view (the Next token view's sliders keep what the server's sampler
+//! keeps). And `POST /v1/feedback` and `/v1/trace` on their own.
 
 mod common;
 
@@ -12,10 +13,13 @@ use common::*;
 use minichat_chat::sampler::{argmax, filter, softmax};
 use minichat_model::kv_cache::KvCache;
 use minichat_serve::feedback::{preference_pairs, Feedback};
-use minichat_serve::{Model, Options};
+use minichat_serve::{Model, Options, Server};
 use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn the_page_is_served_with_its_policy_and_without_the_key() {
@@ -65,19 +69,53 @@ fn the_chat_page_works_in_chromium() {
         metrics: Some(metrics.clone()),
         ..Options::default()
     };
-    let addr = start_with(slow_model(), options);
+    // A short grace on shutdown: the script checks that a reply still running is cut.
+    let options = Options { shutdown_grace: Duration::from_millis(200), ..options };
+    let mut server = Restartable::start(Options { port: 0, ..options });
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
-    let out = Command::new("node")
+    let mut node = Command::new("node")
         .env("EXPECT_NEXT", expected_next("The quick brown").to_string())
         .env("METRICS_FILE", &metrics)
         .arg(dir.join("ui.mjs"))
-        .arg(format!("http://{addr}/"))
+        .arg(format!("http://{}/", server.addr))
         .arg(&shots)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("node runs (the machine's Node.js)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{text}");
+    let mut errors = node.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(&mut errors).lines().map_while(Result::ok) {
+            eprintln!("ui.mjs: {line}");
+            text += &format!("{line}\n");
+        }
+        text
+    });
+    // The script asks for the server to stop or start on stdout and waits for the answer.
+    let mut answer = node.stdin.take().unwrap();
+    let mut said = String::new();
+    for line in BufReader::new(node.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        eprintln!("ui.mjs: {line}");
+        match line.as_str() {
+            "server:stop" => {
+                server.stop();
+                writeln!(answer, "stopped").unwrap();
+            }
+            "server:start" => {
+                server = Restartable::start(Options { port: server.addr.port(), ..server.options.clone() });
+                writeln!(answer, "started").unwrap();
+            }
+            _ => said += &format!("{line}\n"),
+        }
+    }
+    let status = node.wait().unwrap();
+    let text = format!("{said}{}", errors.join().unwrap());
+    assert!(status.success(), "{text}");
     assert!(text.contains("every check passed"), "{text}");
+    server.stop();
     // The page voted the first reply to "Go on" up and its regeneration down: one pair.
     let stored = Feedback::open(&votes).unwrap().votes().unwrap();
     let mut ratings: Vec<i8> = stored.iter().map(|v| v.rating).collect();
@@ -91,6 +129,48 @@ fn the_chat_page_works_in_chromium() {
     assert_eq!(pairs[0]["chosen"][0]["role"], "assistant");
     let _ = std::fs::remove_file(&votes);
     let _ = std::fs::remove_file(&metrics);
+}
+
+/// A server on its own thread and runtime that can be stopped (as Ctrl-C does) and started
+/// again on the same port.
+struct Restartable {
+    addr: SocketAddr,
+    options: Options,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Restartable {
+    fn start(options: Options) -> Restartable {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let kept = options.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let server = Server::bind(slow_model(), options).await.unwrap();
+                tx.send(server.local_addr().unwrap()).unwrap();
+                server
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server started");
+        Restartable { addr, options: kept, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Returns once the server has shut down and its port is free.
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("the server shut down");
+        }
+    }
 }
 
 /// What the server's sampler keeps after `text` for a few slider settings (the page must
@@ -163,10 +243,24 @@ fn a_trace_has_every_view_s_data() {
         let per_layer = t[key].as_array().unwrap();
         assert!(per_layer.len() == layers && per_layer.iter().all(|l| l.as_array().unwrap().len() == n), "{key}");
     }
+    for key in ["attn_writes", "mlp_writes"] {
+        let per_block = t[key].as_array().unwrap();
+        assert!(per_block.len() == layers - 1 && per_block.iter().all(|l| l.as_array().unwrap().len() == n), "{key}");
+    }
+    assert_eq!(t["config"]["n_layer"].as_u64(), Some(layers as u64 - 1));
+    assert_eq!(t["config"]["family"], "gpt2");
     assert_eq!(t["lens"][0][0].as_array().unwrap().len(), 3);
     assert!(t["next_rank"][0][n - 1].is_null());
     let logits: Vec<f64> = t["next"].as_array().unwrap().iter().map(|c| c["logit"].as_f64().unwrap()).collect();
     assert!(logits.len() == 50 && logits.windows(2).all(|w| w[0] >= w[1]));
+    // A character split across tokens: each piece carries its bytes, which together make it.
+    let split = post(addr, "/v1/trace", &json!({"text": "🙂", "top": 0})).json();
+    let bytes: Vec<u8> = split["tokens"].as_array().unwrap()[1..]
+        .iter()
+        .flat_map(|x| x["bytes"].as_array().expect("a piece's bytes").iter().map(|b| b.as_u64().unwrap() as u8))
+        .collect();
+    assert_eq!(bytes, "🙂".as_bytes());
+    assert!(tokens.iter().all(|x| x.get("bytes").is_none()), "whole characters have no bytes");
     // A conversation: rendered in the chat format, with what fine-tuning learns.
     let messages = json!([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]);
     let c = post(addr, "/v1/trace", &json!({"messages": messages, "top": 0})).json();
@@ -181,6 +275,34 @@ fn a_trace_has_every_view_s_data() {
         let r = post(addr, "/v1/trace", &body);
         assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some(param)), "{body}");
     }
+}
+
+#[test]
+fn tokenize_reads_openai_s_encodings_as_tiktoken_does() {
+    let addr = start(Options::default());
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tokenizer/tests/fixtures");
+    for encoding in ["cl100k_base", "o200k_base"] {
+        // Cases written by tiktoken itself (scripts/make_tokenizer_fixtures.py).
+        let cases = std::fs::read_to_string(fixtures.join(format!("tiktoken_{encoding}.jsonl"))).unwrap();
+        for case in cases.lines().take(40).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()) {
+            let r = post(addr, "/tokenize", &json!({"content": case["text"], "encoding": encoding})).json();
+            assert_eq!((&r["tokens"], &r["encoding"]), (&case["ids"], &json!(encoding)), "{case}");
+        }
+        // Pieces: a split character's parts go as bytes, and all of them add up to the text.
+        let r =
+            post(addr, "/tokenize", &json!({"content": "naïve 🙂", "encoding": encoding, "with_pieces": true})).json();
+        let mut bytes = Vec::new();
+        for t in r["tokens"].as_array().unwrap() {
+            match &t["piece"] {
+                serde_json::Value::String(s) => bytes.extend(s.as_bytes()),
+                serde_json::Value::Array(b) => bytes.extend(b.iter().map(|x| x.as_u64().unwrap() as u8)),
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(String::from_utf8(bytes).unwrap(), "naïve 🙂");
+    }
+    let r = post(addr, "/tokenize", &json!({"content": "hi", "encoding": "p50k_base"}));
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("encoding")));
 }
 
 #[test]

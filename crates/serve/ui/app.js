@@ -9,7 +9,7 @@
 
 import { events } from "./sse.js";
 import { render as renderMarkdown } from "./markdown.js";
-import { setupViews, tracer } from "./views.js";
+import { setupViews, tokenizer, tracer } from "./views.js";
 import { setupAttention } from "./attention.js";
 import { setupLens } from "./lens.js";
 import { setupTraining } from "./training.js";
@@ -480,6 +480,7 @@ setupAttention({ traceOf });
 setupLens({ traceOf });
 setupViews({
   traceOf,
+  tokenize: tokenizer(() => headers(settings())),
   // The conversation shown, as the API takes it (the Tokens view renders it).
   conversation: () => {
     const c = chat();

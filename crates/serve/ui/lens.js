@@ -3,19 +3,34 @@
 // stopped there: each cell shows that layer's most likely next token at that position,
 // shaded by its probability, and is marked when it is the token that actually follows;
 // hovering gives the top tokens, the rank of the actual next token and the residual stream's
-// norm. The last row is the model's own prediction.
+// norm. The last row is the model's own prediction. Below it, the architecture with one
+// token followed through it (diagram.js): click a token in the table's head to follow it.
+
+import { diagram } from "./diagram.js";
 
 const $ = (id) => document.getElementById(id);
 
 export function setupLens({ traceOf }) {
+  let shown = null;
+
   async function run() {
     const out = $("lens-out");
     try {
-      const tr = await traceOf({ text: $("lens-text").value, top: 5 });
-      out.replaceChildren(table(tr));
+      shown = await traceOf({ text: $("lens-text").value, top: 5 });
+      out.replaceChildren(table(shown));
+      follow(shown.tokens.length - 1);
     } catch (e) {
       out.textContent = `Error: ${e.message}`;
+      $("lens-follow").replaceChildren();
     }
+  }
+
+  // Draws the diagram for position i and marks its column.
+  function follow(i) {
+    for (const th of $("lens-out").querySelectorAll("th[data-position]")) {
+      th.classList.toggle("followed", Number(th.dataset.position) === i);
+    }
+    $("lens-follow").replaceChildren(diagram(shown, i));
   }
 
   function table(tr) {
@@ -28,7 +43,16 @@ export function setupLens({ traceOf }) {
     };
     const grid = el("table", undefined, "lens");
     const head = el("tr");
-    head.append(el("th", "position →"), ...tr.tokens.map((x) => el("th", x.text)));
+    head.append(
+      el("th", "position →"),
+      ...tr.tokens.map((x, i) => {
+        const th = el("th", x.text, "pick");
+        th.dataset.position = i;
+        th.title = `position ${i}: click to follow it through the layers below`;
+        th.addEventListener("click", () => follow(i));
+        return th;
+      }),
+    );
     const follows = el("tr", undefined, "follows");
     follows.append(el("th", "next token"), ...tr.tokens.map((_, i) => el("td", i + 1 < t ? tr.tokens[i + 1].text : "?")));
     grid.append(head, follows);

@@ -1,6 +1,8 @@
 // The views inside the model, from one trace (POST /v1/trace) of a text or of the current
 // conversation in the chat template (the Attention and Layers views: attention.js, lens.js):
-// - Tokens (tiktokenizer's): coloured token spans with their ids, special tokens marked.
+// - Tokens (tiktokenizer's): coloured token spans with their ids, special tokens marked, a
+//   piece of a character split across tokens shown as its bytes; beside them the same text
+//   in OpenAI's cl100k_base (GPT-4) and o200k_base (GPT-4o) through POST /tokenize.
 // - Next token (Transformer Explainer's): the distribution after the text, which the sliders
 //   reshape in the browser from the raw logits exactly as the server's sampler does
 //   (crates/chat/src/sampler.rs: softmax(logits / T) in f64, then top-k, top-p, min-p, ties
@@ -83,16 +85,81 @@ export function tracer(headers) {
   };
 }
 
-export function setupViews({ traceOf, conversation }) {
+// A function that tokenizes a text with one of OpenAI's encodings through the server.
+export function tokenizer(headers) {
+  return async (encoding, text) => {
+    const body = { encoding, content: text, with_pieces: true };
+    const r = await fetch("/tokenize", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    const v = await r.json();
+    if (!r.ok) throw new Error(v.error?.message ?? `${r.status}`);
+    return v;
+  };
+}
+
+// A piece that is not whole UTF-8 (part of a character split across tokens), as its bytes.
+export function byteText(bytes) {
+  return bytes.map((b) => `\\x${b.toString(16).toUpperCase().padStart(2, "0")}`).join("");
+}
+
+// The OpenAI encodings shown beside the model's.
+const COMPARED = [
+  ["cl100k_base", "GPT-4"],
+  ["o200k_base", "GPT-4o"],
+];
+
+export function setupViews({ traceOf, tokenize, conversation }) {
   let lastNext = null;
 
+  // `tok`: {id, text, bytes?, special?, trained?}.
   function tokenSpan(tok, i) {
     const span = document.createElement("span");
-    span.className = `tok c${i % 6}${tok.special ? " special" : ""}${tok.trained ? " trained" : ""}`;
-    span.textContent = tok.text;
-    span.title = `token ${i}: id ${tok.id}`;
+    const split = Array.isArray(tok.bytes);
+    span.className = `tok c${i % 6}${tok.special ? " special" : ""}${tok.trained ? " trained" : ""}${split ? " bytes" : ""}`;
+    span.textContent = split ? byteText(tok.bytes) : tok.text;
+    span.title = `token ${i}: id ${tok.id}${split ? " (part of a character split across tokens)" : ""}`;
     span.dataset.id = tok.id;
     return span;
+  }
+
+  // One encoding's tokens: a heading with the count, the spans.
+  function column(name, tokens, cls) {
+    const box = document.createElement("div");
+    box.className = `encoding ${cls ?? ""}`;
+    box.dataset.encoding = name;
+    box.dataset.count = tokens.length;
+    const h = document.createElement("h4");
+    h.textContent = `${name}: ${tokens.length} tokens`;
+    const spans = document.createElement("div");
+    spans.className = "spans";
+    spans.append(...tokens.map(tokenSpan));
+    box.append(h, spans);
+    return box;
+  }
+
+  // The same text in OpenAI's encodings (for a conversation: its messages' contents, without a
+  // template, since each model family has its own).
+  async function compared(text) {
+    const boxes = await Promise.all(
+      COMPARED.map(async ([encoding, model]) => {
+        try {
+          const v = await tokenize(encoding, text);
+          const tokens = v.tokens.map(({ id, piece }) =>
+            typeof piece === "string" ? { id, text: piece } : { id, text: "", bytes: piece },
+          );
+          return column(`${encoding} (${model})`, tokens);
+        } catch (e) {
+          const box = document.createElement("div");
+          box.className = "encoding";
+          box.textContent = `${encoding}: ${e.message}`;
+          return box;
+        }
+      }),
+    );
+    const row = document.createElement("div");
+    row.id = "tokens-compared";
+    row.className = "compared";
+    row.append(...boxes);
+    return row;
   }
 
   async function showTokens() {
@@ -101,7 +168,11 @@ export function setupViews({ traceOf, conversation }) {
     try {
       const messages = useChat ? conversation() : null;
       if (useChat && !messages?.length) throw new Error("this conversation is empty");
-      const t = await traceOf(useChat ? { messages, top: 0 } : { text: $("tokens-text").value, top: 0 });
+      const text = useChat ? messages.map((m) => m.content ?? "").join("\n") : $("tokens-text").value;
+      const [t, others] = await Promise.all([
+        traceOf(useChat ? { messages, top: 0 } : { text, top: 0 }),
+        compared(text),
+      ]);
       const spans = document.createElement("div");
       spans.className = "spans";
       spans.append(...t.tokens.map(tokenSpan));
@@ -111,7 +182,12 @@ export function setupViews({ traceOf, conversation }) {
       const count = document.createElement("p");
       count.id = "tokens-count";
       count.textContent = `${t.tokens.length} tokens, ${t.tokens.filter((x) => x.special).length} special`;
-      out.replaceChildren(count, spans, ids);
+      const note = document.createElement("p");
+      note.className = "muted";
+      note.textContent = useChat
+        ? "The messages' text in OpenAI's encodings (without a chat template):"
+        : "The same text in OpenAI's encodings:";
+      out.replaceChildren(count, spans, ids, note, others);
     } catch (e) {
       out.textContent = `Error: ${e.message}`;
     }

@@ -3,13 +3,15 @@
 // server with a small random model; exits non-zero, saying what failed, on the first check
 // that fails. Checks: a message streams and gets its stats, stop cancels on the server,
 // regenerate and edit make siblings that can be browsed, HTML and script in a message or a
-// reply stay text, votes reach the server, conversations survive a reload, the banner shows when the server cannot
-// be reached or is busy and goes when it is back, the views inside the model (tokens, next
-// token, attention, layers) and the Training view, and the page logs no error (a CSP
-// violation would be one).
+// reply stay text, votes reach the server, conversations survive a reload, the page stays
+// usable while the server really restarts (the Rust side stops and starts it when this script
+// asks on stdout) and when it is busy, the views inside the model (tokens beside OpenAI's
+// encodings, next token, attention, layers with the architecture diagram) and the Training
+// view, and the page logs no error (a CSP violation would be one).
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { appendFileSync, mkdirSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 const [url, shots] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -18,12 +20,25 @@ const browser = await chromium.launch({
 });
 const errors = [];
 let step = "start";
+// Each step is said on stderr as it starts: a test that hangs shows where.
+const log = (s) => {
+  console.error(`ui: ${s}`);
+  return s;
+};
+// The Rust side stops and starts the server when asked on stdout, and answers on stdin.
+const asked = createInterface({ input: process.stdin });
+const answers = asked[Symbol.asyncIterator]();
+async function server(what) {
+  console.log(`server:${what}`);
+  const { value } = await answers.next();
+  assert.equal(value, `${what}ed`.replace("stoped", "stopped"), `the server did not ${what}`);
+}
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
   page.on("console", (m) => {
     // The checks below make failing requests on purpose; anything else is an error.
-    if (m.type() === "error" && !/Failed to load resource|net::ERR_FAILED/.test(m.text())) errors.push(m.text());
+    if (m.type() === "error" && !/Failed to load resource|net::ERR_FAILED|net::ERR_CONNECTION_REFUSED/.test(m.text())) errors.push(m.text());
   });
   const shot = async (name) => {
     if (!shots) return;
@@ -39,13 +54,13 @@ try {
   };
   const setting = async (id, value) => page.fill(`#${id}`, String(value)).then(() => page.dispatchEvent(`#${id}`, "change"));
 
-  step = "the page loads with its security headers and names the model";
+  step = log("the page loads with its security headers and names the model");
   const first = await page.goto(url);
   assert.match(first.headers()["content-security-policy"], /script-src 'self'/);
   await page.waitForFunction(() => document.getElementById("model").textContent.includes("context"));
   await page.click("#settings summary");
 
-  step = "a message streams in and gets its token count and rate";
+  step = log("a message streams in and gets its token count and rate");
   await setting("max_tokens", 12);
   await page.evaluate(() => {
     window.__updates = 0;
@@ -71,7 +86,7 @@ try {
     await route.continue({ postData: JSON.stringify(body) });
   };
 
-  step = "stop ends a long reply and frees its slot on the server";
+  step = log("stop ends a long reply and frees its slot on the server");
   await page.route("**/v1/chat/completions", banEnds);
   await setting("max_tokens", 3000);
   await page.fill("#input", "Go on");
@@ -90,7 +105,7 @@ try {
   }
   await page.unroute("**/v1/chat/completions");
 
-  step = "regenerate makes a sibling; the arrows go back to the first";
+  step = log("regenerate makes a sibling; the arrows go back to the first");
   await setting("max_tokens", 6);
   const before = await replies().nth(1).locator(".body").textContent();
   await replies().nth(1).getByRole("button", { name: "Regenerate" }).click();
@@ -100,7 +115,7 @@ try {
   assert.equal(await replies().nth(1).locator(".siblings").textContent(), "1/2");
   assert.equal(await replies().nth(1).locator(".body").textContent(), before);
 
-  step = "a vote up on one sibling votes the other down, and is kept by the server";
+  step = log("a vote up on one sibling votes the other down, and is kept by the server");
   await replies().nth(1).getByRole("button", { name: "Good reply" }).click();
   await page.waitForFunction(() => document.querySelectorAll('#messages button[aria-pressed="true"]').length === 1);
   await replies().nth(1).getByRole("button", { name: "›" }).click();
@@ -108,7 +123,7 @@ try {
   await replies().nth(1).getByRole("button", { name: "‹" }).click();
   await shot("siblings");
 
-  step = "edit makes a sibling of the user message with its own reply";
+  step = log("edit makes a sibling of the user message with its own reply");
   await page.locator("#messages .msg.user").nth(1).getByRole("button", { name: "Edit" }).click();
   await page.fill("#messages textarea.edit", "Spell cat:");
   await page.getByRole("button", { name: "Save and send" }).click();
@@ -117,14 +132,14 @@ try {
   assert.equal(await edited.locator(".siblings").textContent(), "2/2");
   assert.match(await edited.textContent(), /^Spell cat:/);
 
-  step = "HTML and script in a message stay text";
+  step = log("HTML and script in a message stay text");
   const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> **not bold**';
   await page.fill("#input", evil);
   await page.press("#input", "Enter");
   await done(3);
   assert.equal(await page.locator("#messages .msg.user").nth(2).locator(".body").textContent(), evil);
 
-  step = "HTML and script in a reply stay text; its markdown is drawn";
+  step = log("HTML and script in a reply stay text; its markdown is drawn");
   const reply = "Here:\n```html\n<script>window.__pwned=3</script>\n```\n<img src=x onerror=\"window.__pwned=4\"> and **bold**";
   await page.route("**/v1/chat/completions", (route) => {
     const chunk = (delta, finish = null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
@@ -140,24 +155,40 @@ try {
   assert.equal(await page.locator("#messages img, #messages script").count(), 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
 
-  step = "conversations survive a reload";
+  step = log("conversations survive a reload");
   const shown = await page.locator("#messages .msg").count();
   await page.reload();
   await page.waitForFunction((n) => document.querySelectorAll("#messages .msg").length === n, shown);
   assert.equal(await page.locator("#chats li").count(), 1);
 
-  step = "a server that cannot be reached shows a banner, which goes when it is back";
-  await page.route("**/v1/chat/completions", (route) => route.abort("connectionrefused"));
-  await page.route("**/health", (route) => route.abort("connectionrefused"));
+  step = log("the page stays usable while the server restarts: a cut reply says so, the banner shows while it is down and goes when it is back");
+  if (!(await page.$eval("#settings", (d) => d.open))) await page.click("#settings summary");
+  await setting("max_tokens", 3000);
+  await page.route("**/v1/chat/completions", banEnds);
+  const beforeRestart = await replies().count();
+  await page.fill("#input", "Go on until the server stops");
+  await page.press("#input", "Enter");
+  await page.waitForFunction(() => (document.querySelector(".msg.streaming .body")?.textContent.length ?? 0) > 0);
+  await page.unroute("**/v1/chat/completions");
+  await server("stop");
+  await done(beforeRestart + 1);
+  assert.match(await replies().last().locator(".error").textContent(), /shutting down/);
+  assert.ok((await replies().last().locator(".body").textContent()).length > 0, "the text before the cut is kept");
   await page.fill("#input", "Anyone there?");
   await page.press("#input", "Enter");
   await page.waitForSelector("#banner:not([hidden])");
   assert.match(await page.textContent("#banner"), /cannot be reached/);
-  await page.unroute("**/v1/chat/completions");
-  await page.unroute("**/health");
-  await page.waitForSelector("#banner", { state: "hidden", timeout: 10000 });
+  await server("start");
+  await page.waitForSelector("#banner", { state: "hidden", timeout: 15000 });
+  await setting("max_tokens", 6);
+  const afterRestart = await replies().count();
+  await page.fill("#input", "Back again?");
+  await page.press("#input", "Enter");
+  await done(afterRestart + 1);
+  assert.equal(await replies().last().locator(".error").count(), 0, "the restarted server answers");
+  assert.match(await replies().last().locator(".stats").textContent(), /^\d+ tokens/);
 
-  step = "a busy server shows a banner";
+  step = log("a busy server shows a banner");
   await page.route("**/v1/chat/completions", (route) =>
     route.fulfill({ status: 503, headers: { "content-type": "application/json", "retry-after": "1" }, body: JSON.stringify({ error: { message: "the server is busy", type: "server_busy_error" } }) }),
   );
@@ -169,25 +200,40 @@ try {
   await page.click("#banner");
   await page.waitForSelector("#banner", { state: "hidden" });
 
-  step = "the Tokens view shows a text's tokens, and the conversation's with its training mask";
+  step = log("the Tokens view shows a text's tokens, and the conversation's with its training mask");
   await page.getByRole("tab", { name: "Tokens" }).click();
   await page.fill("#tokens-text", "Hello world 🙂");
   await page.click("#tokens-go");
   await page.waitForSelector("#tokens-count");
-  const shownIds = await page.$$eval("#tokens-out .tok", (spans) => spans.map((s) => Number(s.dataset.id)));
   const tokenized = await page.evaluate(async () => {
     const r = await fetch("/tokenize", { method: "POST", body: JSON.stringify({ content: "Hello world 🙂", add_special: true }) });
     return (await r.json()).tokens;
   });
-  assert.deepEqual(shownIds, tokenized);
+  const modelIds = await page.$$eval("#tokens-out > .spans .tok", (spans) => spans.map((s) => Number(s.dataset.id)));
+  assert.deepEqual(modelIds, tokenized);
   assert.equal(await page.locator("#tokens-out .tok.special").count(), 1, "<|bos|>");
+  await shot("tokens");
+  // A character split across tokens shows as its bytes, which together make it.
+  const split = await page.$$eval("#tokens-out > .spans .tok.bytes", (spans) => spans.map((s) => s.textContent).join(""));
+  assert.match(split, /^(\\x[0-9A-F]{2})+$/, "🙂 is split into byte pieces");
+  const splitBytes = Uint8Array.from(split.split("\\x").slice(1).map((h) => parseInt(h, 16)));
+  assert.equal(new TextDecoder().decode(splitBytes).trim(), "🙂");
+  // Beside it, OpenAI's encodings of the same text, as /tokenize gives them.
+  for (const encoding of ["cl100k_base", "o200k_base"]) {
+    const want = await page.evaluate(async (encoding) => {
+      const r = await fetch("/tokenize", { method: "POST", body: JSON.stringify({ content: "Hello world 🙂", encoding }) });
+      return (await r.json()).tokens;
+    }, encoding);
+    const box = page.locator(`#tokens-compared .encoding[data-encoding^="${encoding}"]`);
+    assert.equal(Number(await box.getAttribute("data-count")), want.length, encoding);
+    assert.deepEqual(await box.locator(".tok").evaluateAll((spans) => spans.map((s) => Number(s.dataset.id))), want, encoding);
+  }
   await page.check("#tokens-chat");
   await page.click("#tokens-go");
   await page.waitForFunction(() => document.querySelectorAll("#tokens-out .tok.special").length > 4);
   assert.ok((await page.locator("#tokens-out .tok.trained").count()) > 0, "the assistant's tokens are marked");
-  await shot("tokens");
 
-  step = "the Next token view filters as the server's sampler does, without a request per slider";
+  step = log("the Next token view filters as the server's sampler does, without a request per slider");
   const expected = JSON.parse(process.env.EXPECT_NEXT ?? "null");
   assert.ok(expected, "EXPECT_NEXT (the sampler's sets, from the Rust side) is set");
   await page.getByRole("tab", { name: "Next token" }).click();
@@ -219,7 +265,7 @@ try {
   await firstCandidate.click();
   await page.waitForFunction((t) => document.getElementById("next-text").value.length > t.length, expected.text);
 
-  step = "the Attention view draws the model's weights: rows that sum to 1, every layer and head";
+  step = log("the Attention view draws the model's weights: rows that sum to 1, every layer and head");
   const text = "The quick brown fox";
   const api = await page.evaluate(async (text) => {
     const r = await fetch("/v1/trace", { method: "POST", body: JSON.stringify({ text, top: 5 }) });
@@ -227,7 +273,10 @@ try {
     const raw = atob(t.attention);
     const bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-    return { n_layer: t.n_layer, n_head: t.n_head, t: t.tokens.length, att: [...new Float32Array(bytes.buffer)], best: t.next[0].id };
+    return {
+      n_layer: t.n_layer, n_head: t.n_head, t: t.tokens.length, att: [...new Float32Array(bytes.buffer)], best: t.next[0].id,
+      norms: t.norms, attn_writes: t.attn_writes, mlp_writes: t.mlp_writes, lens: t.lens,
+    };
   }, text);
   await page.getByRole("tab", { name: "Attention" }).click();
   await page.fill("#attention-text", text);
@@ -250,7 +299,7 @@ try {
   assert.ok(Math.abs(sum - 1) < 1e-4, `the hovered row sums to ${sum}`);
   await shot("attention");
 
-  step = "the Layers view has a row per layer, and the last is the model's own prediction";
+  step = log("the Layers view has a row per layer, and the last is the model's own prediction");
   await page.getByRole("tab", { name: "Layers" }).click();
   await page.fill("#lens-text", text);
   await page.click("#lens-go");
@@ -260,7 +309,39 @@ try {
   assert.equal(Number(await top.getAttribute("data-id")), api.best);
   await shot("layers");
 
-  step = "the Training view draws the run's metrics and follows new ones";
+  step = log("the architecture diagram follows one token through every block with the trace's numbers");
+  // What position i reads most in layer l, averaged over heads (ties to the earlier position).
+  const mostRead = (l, i) => {
+    let best = 0;
+    let bestWeight = -1;
+    for (let j = 0; j <= i; j++) {
+      let w = 0;
+      for (let h = 0; h < api.n_head; h++) w += api.att[((l * api.n_head + h) * api.t + i) * api.t + j] / api.n_head;
+      if (w > bestWeight + 1e-9) [best, bestWeight] = [j, w];
+    }
+    return best;
+  };
+  const checkDiagram = async (i) => {
+    await page.waitForSelector(`svg.diagram[data-position="${i}"]`);
+    const blocks = await page.$$eval("svg.diagram g.block", (gs) => gs.map((g) => ({ ...g.dataset })));
+    assert.equal(blocks.length, api.n_layer, "a block per layer");
+    blocks.forEach((b, l) => {
+      const near = (x, y, what) => assert.ok(Math.abs(Number(x) - y) <= 1e-5 * Math.max(1, Math.abs(y)), `${what} of block ${l + 1} at ${i}: ${x} against ${y}`);
+      near(b.norm, api.norms[l + 1][i], "the stream's norm");
+      near(b.attnWrite, api.attn_writes[l][i], "the attention's write");
+      near(b.mlpWrite, api.mlp_writes[l][i], "the MLP's write");
+      assert.equal(Number(b.reads), mostRead(l, i), `what position ${i} reads most in block ${l + 1}`);
+    });
+    assert.equal(Number(await page.getAttribute("svg.diagram g.head", "data-next")), api.lens[api.n_layer][i][0][0]);
+  };
+  await checkDiagram(api.t - 1);
+  assert.equal(Number(await page.getAttribute("svg.diagram g.head", "data-next")), api.best, "the last position's next token is the model's");
+  await page.click('table.lens th[data-position="2"]');
+  await checkDiagram(2);
+  await page.locator("#lens-follow").scrollIntoViewIfNeeded();
+  await shot("diagram");
+
+  step = log("the Training view draws the run's metrics and follows new ones");
   const metrics = process.env.METRICS_FILE;
   assert.ok(metrics, "METRICS_FILE (the served run's log, from the Rust side) is set");
   await page.getByRole("tab", { name: "Training" }).click();
@@ -273,7 +354,7 @@ try {
   await shot("training");
   await page.getByRole("tab", { name: "Chat" }).click();
 
-  step = "no errors in the page";
+  step = log("no errors in the page");
   assert.deepEqual(errors, []);
   console.log("ui: every check passed");
 } catch (e) {
@@ -291,4 +372,7 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
+  // An open stdin would keep node running.
+  asked.close();
+  process.stdin.destroy();
 }
