@@ -354,6 +354,21 @@ try {
   await shot("training");
   await page.getByRole("tab", { name: "Chat" }).click();
 
+  step = log("a message longer than the context is refused, naming the limit; so is a trace");
+  await page.unroute("**/v1/chat/completions");
+  const tooLong = "lorem ipsum dolor ".repeat(1500);
+  const beforeLong = await replies().count();
+  await page.fill("#input", tooLong);
+  await page.press("#input", "Enter");
+  await done(beforeLong + 1);
+  assert.match(await replies().last().locator(".error").textContent(), /context of 2048/);
+  await page.getByRole("tab", { name: "Tokens" }).click();
+  await page.fill("#tokens-text", tooLong);
+  await page.click("#tokens-go");
+  await page.waitForFunction(() => document.getElementById("tokens-out").textContent.startsWith("Error:"));
+  assert.match(await page.textContent("#tokens-out"), /at most 512/);
+  await page.getByRole("tab", { name: "Chat" }).click();
+
   step = log("no errors in the page");
   assert.deepEqual(errors, []);
   console.log("ui: every check passed");
