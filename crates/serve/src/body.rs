@@ -48,6 +48,13 @@ pub fn piece(tok: &Tokenizer, id: u32) -> (String, Vec<u8>) {
     (String::from_utf8_lossy(&bytes).into_owned(), bytes)
 }
 
+/// A token's text when it is whole UTF-8, else (part of a character split across tokens) its
+/// bytes: how `/tokenize`'s pieces and the trace's tokens tell the two apart, as llama.cpp does.
+pub fn whole_piece(tok: &Tokenizer, id: u32) -> Result<String, Vec<u8>> {
+    let bytes = tok.token_bytes(id).map(<[u8]>::to_vec).unwrap_or_default();
+    String::from_utf8(bytes).map_err(|e| e.into_bytes())
+}
+
 /// Text as token ids, special tokens' text read as those tokens (as llama.cpp and vLLM read
 /// a prompt); an error names the field `param`.
 pub fn encode_special(tok: &Tokenizer, text: &str, param: &str) -> Result<Vec<u32>, ApiError> {

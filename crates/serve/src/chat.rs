@@ -39,8 +39,8 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         )));
     };
     let prompt = prompt_for_reply(&req.messages, &s.tok, ct).map_err(|e| ApiError::field("messages", e.to_string()))?;
-    if prompt.len() >= s.info.context {
-        return Err(ApiError::context(prompt.len(), s.info.context));
+    if prompt.len() >= s.info.context() {
+        return Err(ApiError::context(prompt.len(), s.info.context()));
     }
     let choices = choices(&s, c, req.logprobs)?;
     let (rx, guard) = s.start(vec![prompt], choices, false, c.stop.clone(), None)?;
@@ -69,7 +69,7 @@ pub fn check_model(s: &AppState, model: Option<&str>) -> Result<(), ApiError> {
 /// The request's choices: one per reply, seeds seed, seed + 1, ...; the sampler checked
 /// against the vocabulary (a bad logit_bias token is a 400).
 pub fn choices(s: &AppState, c: &crate::request::Common, logprobs: Option<usize>) -> Result<Vec<Choice>, ApiError> {
-    c.sampler.validate(s.info.vocab).map_err(|e| {
+    c.sampler.validate(s.info.vocab()).map_err(|e| {
         let param = if e.to_string().contains("logit bias") { "logit_bias" } else { "temperature" };
         ApiError::field(param, e.to_string())
     })?;

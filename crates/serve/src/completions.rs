@@ -57,14 +57,14 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         if p.is_empty() {
             return Err(ApiError::field("prompt", format!("prompt {i} has no tokens")));
         }
-        if let Some(bad) = p.iter().find(|&&t| t as usize >= s.info.vocab) {
+        if let Some(bad) = p.iter().find(|&&t| t as usize >= s.info.vocab()) {
             return Err(ApiError::field(
                 "prompt",
-                format!("token id {bad} is outside the vocabulary of {}", s.info.vocab),
+                format!("token id {bad} is outside the vocabulary of {}", s.info.vocab()),
             ));
         }
-        if p.len() >= s.info.context {
-            let mut e = ApiError::context(p.len(), s.info.context);
+        if p.len() >= s.info.context() {
+            let mut e = ApiError::context(p.len(), s.info.context());
             e.param = Some("prompt".into());
             return Err(e);
         }

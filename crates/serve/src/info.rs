@@ -3,7 +3,7 @@
 //! `/tokenizer_info` (what lm-evaluation-harness asks a remote tokenizer), `/health` and
 //! `/metrics`.
 
-use crate::body::{encode_special, json, piece, respond};
+use crate::body::{encode_special, json, piece, respond, whole_piece};
 use crate::error::ApiError;
 use crate::fields::{wrong, Fields};
 use crate::server::AppState;
@@ -21,8 +21,8 @@ fn model_json(s: &AppState) -> Value {
     let i = &s.info;
     json!({
         "id": i.id, "object": "model", "created": i.created, "owned_by": "minichat",
-        "max_model_len": i.context, "context_length": i.context,
-        "meta": {"n_ctx_train": i.context, "n_vocab": i.vocab, "n_params": i.params, "family": i.family},
+        "max_model_len": i.context(), "context_length": i.context(),
+        "meta": {"n_ctx_train": i.context(), "n_vocab": i.vocab(), "n_params": i.params, "family": i.family()},
     })
 }
 
@@ -72,27 +72,22 @@ fn openai_encoding(name: &str) -> Result<&'static Tokenizer, ApiError> {
 fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let v = json(body, s.options.max_body_bytes)?;
     let mut f = Fields::of(&v)?;
-    if let Some(name) = f.string("encoding")? {
-        let text = f
-            .string("content")?
-            .or(f.string("prompt")?)
-            .ok_or_else(|| ApiError::field("content", "`content` (or `prompt`) is required: the text to tokenize"))?;
-        let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
-        let tok = openai_encoding(name)?;
-        let ids = tok.encode_ordinary(text);
-        return Ok(json!({"encoding": name, "count": ids.len(), "tokens": tokens_json(tok, &ids, with_pieces)}));
-    }
     let text = match (f.string("content")?, f.string("prompt")?) {
         (Some(t), _) | (None, Some(t)) => t,
         (None, None) => {
             return Err(ApiError::field("content", "`content` (or `prompt`) is required: the text to tokenize"))
         }
     };
+    let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
+    if let Some(name) = f.string("encoding")? {
+        let tok = openai_encoding(name)?;
+        let ids = tok.encode_ordinary(text);
+        return Ok(json!({"encoding": name, "count": ids.len(), "tokens": tokens_json(tok, &ids, with_pieces)}));
+    }
     let add_special = f.bool("add_special")?.or(f.bool("add_special_tokens")?).unwrap_or(false);
     // Special tokens' text is read as those tokens unless told otherwise: llama.cpp's default,
     // and what HF tokenizers (so vLLM) do; lm-evaluation-harness finds `<|bos|>`'s id this way.
     let parse_special = f.bool("parse_special")?.unwrap_or(true);
-    let with_pieces = f.bool("with_pieces")?.unwrap_or(false);
     let token_strs = f.bool("return_token_strs")?.unwrap_or(false);
     let mut ids = if add_special { vec![s.bos] } else { Vec::new() };
     if parse_special {
@@ -100,8 +95,7 @@ fn tokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Va
     } else {
         ids.extend(s.tok.encode_ordinary(text));
     }
-    let mut out =
-        json!({"count": ids.len(), "max_model_len": s.info.context, "tokens": tokens_json(&s.tok, &ids, with_pieces)});
+    let mut out = json!({"count": ids.len(), "max_model_len": s.info.context(), "tokens": tokens_json(&s.tok, &ids, with_pieces)});
     if token_strs {
         out["token_strs"] = ids.iter().map(|&id| json!(piece(&s.tok, id).0)).collect();
     }
@@ -116,8 +110,10 @@ fn tokens_json(tok: &Tokenizer, ids: &[u32], with_pieces: bool) -> Value {
     }
     ids.iter()
         .map(|&id| {
-            let (text, bytes) = piece(tok, id);
-            let p = if std::str::from_utf8(&bytes).is_ok() { json!(text) } else { json!(bytes) };
+            let p = match whole_piece(tok, id) {
+                Ok(text) => json!(text),
+                Err(bytes) => json!(bytes),
+            };
             json!({"id": id, "piece": p})
         })
         .collect()
@@ -139,9 +135,9 @@ fn detokenize_body(s: &AppState, body: Result<Bytes, BytesRejection>) -> Result<
         .iter()
         .map(|t| {
             t.as_u64()
-                .filter(|&t| (t as usize) < s.info.vocab)
+                .filter(|&t| (t as usize) < s.info.vocab())
                 .map(|t| t as u32)
-                .ok_or_else(|| ApiError::field("tokens", format!("{t} is not a token id below {}", s.info.vocab)))
+                .ok_or_else(|| ApiError::field("tokens", format!("{t} is not a token id below {}", s.info.vocab())))
         })
         .collect::<Result<_, _>>()?;
     let bytes = s.tok.decode_bytes(&ids).map_err(|e| ApiError::field("tokens", e.to_string()))?;
@@ -154,8 +150,8 @@ pub async fn tokenizer_info(State(s): State<AppState>) -> Json<Value> {
     let name = |id: u32| piece(&s.tok, id).0;
     let bos = name(s.bos);
     let mut info = json!({
-        "tokenizer_class": "minichat", "name": s.tok.name(), "vocab_size": s.info.vocab,
-        "model_max_length": s.info.context, "bos_token": bos, "bos_token_id": s.bos,
+        "tokenizer_class": "minichat", "name": s.tok.name(), "vocab_size": s.info.vocab(),
+        "model_max_length": s.info.context(), "bos_token": bos, "bos_token_id": s.bos,
         "eos_token": bos, "eos_token_id": s.bos, "pad_token": bos,
     });
     if let Some(ct) = &s.ct {

@@ -95,12 +95,25 @@ impl Default for Options {
 pub struct ModelInfo {
     pub id: String,
     pub created: u64,
-    pub context: usize,
-    pub vocab: usize,
     pub params: usize,
-    pub family: String,
     /// The architecture (the page's diagram draws it).
     pub config: ModelConfig,
+}
+
+impl ModelInfo {
+    /// The context length in tokens.
+    pub fn context(&self) -> usize {
+        self.config.block_size
+    }
+
+    pub fn vocab(&self) -> usize {
+        self.config.vocab_size
+    }
+
+    /// `gpt2` or `llama`.
+    pub fn family(&self) -> String {
+        format!("{:?}", self.config.family).to_lowercase()
+    }
 }
 
 /// What every handler shares.
@@ -199,10 +212,7 @@ impl Server {
         let info = ModelInfo {
             id: model.id.clone(),
             created: crate::body::now(),
-            context: cfg.block_size,
-            vocab: cfg.vocab_size,
             params: model.net.weights().len(),
-            family: format!("{:?}", cfg.family).to_lowercase(),
             config: cfg.clone(),
         };
         let feedback = match &options.feedback {

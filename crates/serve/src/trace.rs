@@ -16,7 +16,7 @@
 //! `next` (`id`, `text`, `logit`): the 50 highest logits, in order. The trace runs in the
 //! engine's thread between two rounds.
 
-use crate::body::{encode_special, json, piece, respond};
+use crate::body::{encode_special, json, piece, respond, whole_piece};
 use crate::error::ApiError;
 use crate::fields::Fields;
 use crate::request::messages;
@@ -69,7 +69,7 @@ async fn answer(s: AppState, body: Result<Bytes, BytesRejection>) -> Result<Resp
         }
         _ => return Err(ApiError::field("text", "give `text` or `messages` (one of them)")),
     };
-    let limit = MAX_TOKENS.min(s.info.context);
+    let limit = MAX_TOKENS.min(s.info.context());
     if tokens.len() > limit {
         let what = if f.get("messages").is_some() { "messages" } else { "text" };
         return Err(ApiError::field(what, format!("{} tokens; a trace takes at most {limit}", tokens.len())));
@@ -89,10 +89,9 @@ fn to_json(s: &AppState, t: &Trace, mask: Option<&[u8]>) -> Value {
         .iter()
         .enumerate()
         .map(|(i, &id)| {
-            let (text, bytes) = piece(&s.tok, id);
-            let mut v = json!({"id": id, "text": text, "special": special(id)});
+            let mut v = json!({"id": id, "text": text(id), "special": special(id)});
             // Part of a character split across tokens: its bytes, as /tokenize gives them.
-            if std::str::from_utf8(&bytes).is_err() {
+            if let Err(bytes) = whole_piece(&s.tok, id) {
                 v["bytes"] = json!(bytes);
             }
             if let Some(m) = mask {
@@ -122,7 +121,7 @@ fn to_json(s: &AppState, t: &Trace, mask: Option<&[u8]>) -> Value {
         .collect();
     let cfg = &s.info.config;
     let config = json!({
-        "family": s.info.family, "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_kv_head": cfg.n_kv_head,
+        "family": s.info.family(), "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_kv_head": cfg.n_kv_head,
         "n_embd": cfg.n_embd, "intermediate_size": cfg.intermediate_size, "vocab_size": cfg.vocab_size,
         "block_size": cfg.block_size, "tie_embeddings": cfg.tie_embeddings,
     });

@@ -31,7 +31,7 @@ const answers = asked[Symbol.asyncIterator]();
 async function server(what) {
   console.log(`server:${what}`);
   const { value } = await answers.next();
-  assert.equal(value, `${what}ed`.replace("stoped", "stopped"), `the server did not ${what}`);
+  assert.equal(value, { stop: "stopped", start: "started" }[what], `the server did not ${what}`);
 }
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
