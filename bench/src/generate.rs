@@ -1,11 +1,13 @@
 //! Prefill and decode speed of minichat's KV-cache inference (GPT-2 family, greedy), on the
 //! tiny preset's shape and GPT-2 small (124M); writes each model as a Hugging Face directory
 //! (bench/models/NAME) so `bench/generate.py` times transformers on the same weights.
-//! Prints the median of 3 runs.   Usage: generate-bench CONFIG...  (tiny, 124M)
+//! Each is timed twice: through the plain pass (gemm) and through the row-invariant pass that
+//! `minichat serve` decodes with (`-invariant`). Prints the median of 3 runs.
+//!   Usage: generate-bench CONFIG...  (tiny, 124M)
 
 use minichat_chat::sampler::argmax;
 use minichat_model::config::{Family, ModelConfig};
-use minichat_model::kv_cache::KvCache;
+use minichat_model::kv_cache::{Batch, KvCache, Segment};
 use minichat_model::net::Net;
 use std::time::Instant;
 
@@ -37,28 +39,32 @@ fn main() {
             std::fs::write(dir.join(file), bytes).unwrap();
         }
         let prompt: Vec<u32> = (0..p).map(|i| ((i * 7919 + 13) % cfg.vocab_size) as u32).collect();
-        measure(&name, "minichat", &net, &cfg, &prompt, d);
+        measure(&name, "minichat", &net, &cfg, &prompt, d, false);
+        measure(&name, "minichat-invariant", &net, &cfg, &prompt, d, true);
         net.pack_for_inference();
-        measure(&name, "minichat-bf16", &net, &cfg, &prompt, d);
+        measure(&name, "minichat-bf16", &net, &cfg, &prompt, d, false);
+        measure(&name, "minichat-bf16-invariant", &net, &cfg, &prompt, d, true);
     }
 }
 
-/// Prefill then greedy decode, median of 3; prints one line.
-fn measure(name: &str, label: &str, net: &Net, cfg: &ModelConfig, prompt: &[u32], d: usize) {
+/// Prefill then greedy decode, median of 3; prints one line. `invariant`: through the
+/// row-invariant pass `minichat serve` decodes with (each row as it would be alone).
+fn measure(name: &str, label: &str, net: &Net, cfg: &ModelConfig, prompt: &[u32], d: usize, invariant: bool) {
+    let mut batch = Batch::new(invariant);
     let p = prompt.len();
     {
         let (mut prefill, mut decode, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
             let mut cache = KvCache::new(cfg, p + d).unwrap();
             let t0 = Instant::now();
-            net.extend(&mut cache, prompt).unwrap();
+            net.extend_batch(&mut batch, &mut [Segment { cache: &mut cache, tokens: prompt }]).unwrap();
             prefill.push(t0.elapsed().as_secs_f64());
             let t1 = Instant::now();
             tokens.clear();
             for _ in 0..d {
                 let next = argmax(&cache.logits);
                 tokens.push(next);
-                net.extend(&mut cache, &[next]).unwrap();
+                net.extend_batch(&mut batch, &mut [Segment { cache: &mut cache, tokens: &[next] }]).unwrap();
             }
             decode.push(t1.elapsed().as_secs_f64());
         }

@@ -12,6 +12,7 @@
 //! 6. a draw from what is left, renormalised, with a seeded generator (same seed, same text).
 
 use crate::Error;
+use minichat_model::cpu::simd;
 use minichat_model::rng::SplitMix64;
 use std::collections::HashMap;
 
@@ -178,12 +179,15 @@ pub fn argmax(l: &[f32]) -> u32 {
     best as u32
 }
 
-/// `softmax(l / t)` in f64 (so tiny probabilities survive for the filters and the draw).
+/// `softmax(l / t)` in f64 (so tiny probabilities survive for the filters and the draw), with
+/// the model crate's vectorised exp: one draw's softmax over 8,192 tokens was 90 us of libm
+/// calls, while the model's threads waited.
 pub fn softmax(l: &[f32], t: f32) -> Vec<f64> {
     let max = l.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let mut p: Vec<f64> = l.iter().map(|&x| ((x as f64 - max) / t as f64).exp()).collect();
-    let z: f64 = p.iter().sum();
-    p.iter_mut().for_each(|x| *x /= z);
+    let mut p = vec![0.0; l.len()];
+    let z = simd::exp_scaled(&mut p, l, max, t as f64);
+    let scale = 1.0 / z;
+    p.iter_mut().for_each(|x| *x *= scale);
     p
 }
 
