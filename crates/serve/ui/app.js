@@ -93,8 +93,10 @@ function messagesUpTo(c, last, system) {
   const out = system.trim() ? [{ role: "system", content: system }] : [];
   for (const node of path(c)) {
     if (node.role === "user") out.push({ role: "user", content: node.content });
-    // A reply that failed before writing anything is not part of the conversation.
     else if (node.parts.length) out.push(...replyMessages(node, out.length));
+    // A reply that failed before writing anything (the server was down) is not part of the
+    // conversation, nor the message it did not answer: user and assistant must alternate.
+    else if (out.at(-1)?.role === "user") out.pop();
     if (node === last) break;
   }
   return out;
