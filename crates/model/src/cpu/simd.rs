@@ -176,8 +176,7 @@ pub fn exp_f64(x: f64) -> f64 {
     let r = (xc - n * LN2_HI) - n * LN2_LO;
     // e^r = sum r^i / i! for i <= 13, by Estrin's scheme (pairs, then powers r^2, r^4, r^8):
     // the chain of dependent operations is 6 long, not Horner's 13.
-    let f = |i: u32| 1.0 / (1..=i).map(f64::from).product::<f64>();
-    let pair = |i: u32| f(i + 1).mul_add(r, f(i));
+    let pair = |i: usize| INV_FACTORIAL[i + 1].mul_add(r, INV_FACTORIAL[i]);
     let (r2, r4) = (r * r, (r * r) * (r * r));
     let low = r2.mul_add(pair(2), r + 1.0);
     let mid = r2.mul_add(pair(6), pair(4));
@@ -195,14 +194,27 @@ pub fn exp_f64(x: f64) -> f64 {
     }
 }
 
+/// `1 / i!` for i = 0..=13, `exp_f64`'s coefficients (each factorial is exact in f64, so each
+/// entry is correctly rounded).
+const INV_FACTORIAL: [f64; 14] = {
+    let (mut table, mut factorial, mut i) = ([1.0; 14], 1.0, 1);
+    while i < 14 {
+        factorial *= i as f64;
+        table[i] = 1.0 / factorial;
+        i += 1;
+    }
+    table
+};
+
 multiversion! {
-    /// `out[i] = e^((l[i] - max) / t)`, a sampler's softmax before it is normalised; returns
-    /// their sum (lane-wise, `sum_map`).
+    /// `out[i] = e^((l[i] - max) / t)` (`out` as long as `l`), a sampler's softmax before it is
+    /// normalised; returns their sum (lane-wise, `sum_map`).
     pub fn exp_scaled(out: &mut [f64], l: &[f32], max: f64, t: f64) -> f64 {
+        assert_eq!(out.len(), l.len());
         for (o, &x) in out.iter_mut().zip(l) {
             *o = exp_f64((x as f64 - max) / t);
         }
-        sum_map(&out[..l.len().min(out.len())], |v| v)
+        sum_map(out, |v| v)
     }
 }
 

@@ -199,11 +199,11 @@ try {
   assert.match(await replies().last().locator(".error").textContent(), /the server is busy/);
   await page.click("#banner");
   await page.waitForSelector("#banner", { state: "hidden" });
+  await page.unroute("**/v1/chat/completions");
 
   step = log("the Tokens view shows a text's tokens, and the conversation's with its training mask");
   // A short conversation of its own: the one above holds the reply cut by the restart, as long
   // as the server got through in its 200 ms of grace (on a fast machine, more than a trace takes).
-  await page.unroute("**/v1/chat/completions");
   await page.click("#new-chat");
   await page.fill("#input", "Hello there");
   await page.press("#input", "Enter");
@@ -362,7 +362,6 @@ try {
   await page.getByRole("tab", { name: "Chat" }).click();
 
   step = log("a message longer than the context is refused, naming the limit; so is a trace");
-  await page.unroute("**/v1/chat/completions");
   const tooLong = "lorem ipsum dolor ".repeat(1500);
   const beforeLong = await replies().count();
   await page.fill("#input", tooLong);
