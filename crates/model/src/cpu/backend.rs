@@ -206,7 +206,11 @@ impl Backend for Cpu {
         match (packed, invariant) {
             // The bf16 kernel computes every row alike at any row count.
             (Some(p), true) => linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc),
-            (None, true) => linear_rows::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc),
+            (None, true) => {
+                // `w` holds every weight: if they all fit in cache, this step's are still there.
+                let cached = linear_rows::fits_in_cache(w.len() * 4);
+                linear_rows::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc, cached)
+            }
             (Some(p), false) if n <= PACKED_ROWS => {
                 linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc)
             }
