@@ -15,7 +15,7 @@
 use super::float::Float;
 use super::linear::gemm_raw;
 use super::simd::{self, multiversion};
-use super::Shared;
+use super::{attention_row, Shared};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -210,7 +210,7 @@ pub fn forward(out: &mut [f32], att: &mut [f32], qkv: &[f32], dims: Dims) {
 /// writes `out` `[n][n_head * d]` and, if given, the probabilities into rows `pos0..pos0 + n` of
 /// `att` `[n_head][max_len][max_len]`. One gemm pair per head, so a long prompt prefills at
 /// matrix-multiply speed; one position, or every position when `invariant`, goes through
-/// `attend_row` on its own, so its output does not depend on the rows fed beside it (gemm's
+/// `attention_row::attend` on its own, so its output does not depend on the rows fed beside it (gemm's
 /// rounding changes with the row count).
 #[allow(clippy::too_many_arguments)]
 pub fn forward_cached(
@@ -307,7 +307,7 @@ fn row_by_row(
         let (i, h) = (ih / n_head, ih % n_head);
         let (total, q, kv) = (pos0 + i + 1, &qkv[i * rs + h * d..][..d], (h / group) * max_len * d..);
         with_scratch(total, |p| {
-            attend_row(o, p, q, &k[kv.clone()][..total * d], &v[kv][..total * d]);
+            attention_row::attend(o, p, q, &k[kv.clone()][..total * d], &v[kv][..total * d]);
             if let Some(a) = att {
                 // SAFETY: (i, h) writes only row pos0 + i of head h's att slab; callers size att.
                 unsafe {
@@ -316,106 +316,6 @@ fn row_by_row(
             }
         });
     });
-}
-
-/// `p = softmax(q · k_j / sqrt(d))` over the `p.len()` cached keys `k` `[p.len()][d]`, then
-/// `o = sum_j p_j v_j`.
-fn attend_row(o: &mut [f32], p: &mut [f32], q: &[f32], k: &[f32], v: &[f32]) {
-    let d = q.len();
-    let scale = 1.0 / (d as f32).sqrt();
-    #[cfg(target_arch = "x86_64")]
-    if d.is_multiple_of(16) && d <= avx512::MAX_D && simd::level() == simd::Level::V4 {
-        // SAFETY: level() found AVX-512 F/BW/DQ/VL on this CPU; the kernels check the shapes.
-        unsafe { avx512::scores(p, q, k, scale) };
-        softmax_unnormalised(p);
-        let inv = 1.0 / simd::sum_map(p, |x| x);
-        p.iter_mut().for_each(|x| *x *= inv);
-        // SAFETY: as above.
-        return unsafe { avx512::weighted_sum(o, p, v) };
-    }
-    attend_row_portable(o, p, q, k, v, scale)
-}
-
-multiversion! {
-    /// `p = e^(p - max p)`.
-    fn softmax_unnormalised(p: &mut [f32]) {
-        let max = simd::max(p);
-        for x in p.iter_mut() {
-            *x = simd::exp_f32(*x - max);
-        }
-    }
-}
-
-multiversion! {
-    /// `attend_row` in plain Rust that LLVM vectorises.
-    fn attend_row_portable(o: &mut [f32], p: &mut [f32], q: &[f32], k: &[f32], v: &[f32], scale: f32) {
-        let d = q.len();
-        for (pj, kj) in p.iter_mut().zip(k.chunks_exact(d)) {
-            *pj = simd::dot(q, kj) * scale;
-        }
-        let max = simd::max(p);
-        for x in p.iter_mut() {
-            *x = simd::exp_f32(*x - max);
-        }
-        let inv = 1.0 / simd::sum_map(p, |x| x);
-        p.iter_mut().for_each(|x| *x *= inv);
-        o.fill(0.0);
-        for (&pj, vj) in p.iter().zip(v.chunks_exact(d)) {
-            for (oi, &vi) in o.iter_mut().zip(vj) {
-                *oi += pj * vi;
-            }
-        }
-    }
-}
-
-/// The decoding step's two products with AVX-512 intrinsics, the query and the output kept in
-/// registers across all cached positions (LLVM keeps neither: it reloads and stores `o` for
-/// every position). For head sizes that are multiples of 16 up to `MAX_D`.
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    pub(super) const MAX_D: usize = 256;
-    const MAX_V: usize = MAX_D / 16;
-
-    /// `p[j] = q · k_j * scale`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-    pub(super) unsafe fn scores(p: &mut [f32], q: &[f32], k: &[f32], scale: f32) {
-        let (d, m) = (q.len(), q.len() / 16);
-        assert!(d.is_multiple_of(16) && d <= MAX_D && k.len() >= p.len() * d);
-        let mut qv = [_mm512_setzero_ps(); MAX_V];
-        for (i, r) in qv.iter_mut().take(m).enumerate() {
-            // SAFETY: i * 16 + 16 <= d = q.len().
-            *r = unsafe { _mm512_loadu_ps(q.as_ptr().add(i * 16)) };
-        }
-        for (j, pj) in p.iter_mut().enumerate() {
-            let mut acc = _mm512_setzero_ps();
-            for (i, &qi) in qv.iter().take(m).enumerate() {
-                // SAFETY: (j + 1) * d <= k.len() (asserted).
-                acc = _mm512_fmadd_ps(qi, unsafe { _mm512_loadu_ps(k.as_ptr().add(j * d + i * 16)) }, acc);
-            }
-            *pj = _mm512_reduce_add_ps(acc) * scale;
-        }
-    }
-
-    /// `o = sum_j p_j v_j`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-    pub(super) unsafe fn weighted_sum(o: &mut [f32], p: &[f32], v: &[f32]) {
-        let (d, m) = (o.len(), o.len() / 16);
-        assert!(d.is_multiple_of(16) && d <= MAX_D && v.len() >= p.len() * d);
-        let mut acc = [_mm512_setzero_ps(); MAX_V];
-        for (j, &pj) in p.iter().enumerate() {
-            let w = _mm512_set1_ps(pj);
-            for (i, a) in acc.iter_mut().take(m).enumerate() {
-                // SAFETY: (j + 1) * d <= v.len() (asserted).
-                *a = _mm512_fmadd_ps(w, unsafe { _mm512_loadu_ps(v.as_ptr().add(j * d + i * 16)) }, *a);
-            }
-        }
-        for (i, a) in acc.iter().take(m).enumerate() {
-            // SAFETY: i * 16 + 16 <= d = o.len().
-            unsafe { _mm512_storeu_ps(o.as_mut_ptr().add(i * 16), *a) };
-        }
-    }
 }
 
 multiversion! {
@@ -572,8 +472,9 @@ mod tests {
         // Feed a sequence in pieces (3 rows, then 1, then 1, then 4) through a cache; every
         // row's output and probabilities must equal the full causal pass, and an invariant
         // pass's rows must be bit for bit those fed one at a time. Head sizes 8 and 24
-        // decode on the portable kernel, 16 and 64 on AVX-512 where the CPU has it.
-        for (d, n_kv_head) in [(8, 2), (16, 2), (24, 4), (64, 1)] {
+        // decode on the portable kernel, 16 and 64 on AVX-512 where the CPU has it, 64 and
+        // 128 on AVX2's where that is the best it has.
+        for (d, n_kv_head) in [(8, 2), (16, 2), (24, 4), (64, 1), (128, 2)] {
             let full = Dims { b: 1, t: 9, n_head: 4, n_kv_head, d };
             let (nqkv, nout, na) = sizes(full);
             let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
@@ -611,20 +512,6 @@ mod tests {
             let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
             assert!(close(&out, &out2) && close(&att, &att2), "d {d}");
         }
-    }
-
-    #[test]
-    fn decoding_kernels_agree() {
-        // The AVX-512 path of `attend_row` against the portable one (whichever this CPU runs).
-        let (d, len) = (32, 13);
-        let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
-        let (q, k, v) = (f(random(d, 61)), f(random(len * d, 62)), f(random(len * d, 63)));
-        let (mut o1, mut p1, mut o2, mut p2) = (vec![f32::NAN; d], vec![0f32; len], vec![f32::NAN; d], vec![0f32; len]);
-        attend_row(&mut o1, &mut p1, &q, &k, &v);
-        attend_row_portable(&mut o2, &mut p2, &q, &k, &v, 1.0 / (d as f32).sqrt());
-        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()));
-        assert!(close(&o1, &o2) && close(&p1, &p2), "{o1:?} {o2:?}");
-        assert!((p1.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! compiled per instruction-set level at run time (`simd`).
 
 pub mod attention;
+pub mod attention_row;
 pub mod backend;
 pub mod cross_entropy;
 pub mod float;
