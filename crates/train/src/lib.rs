@@ -8,13 +8,15 @@
 //! (`trainer`), with its metrics log, loss curve and checkpoints that resume bit for bit
 //! (`metrics`, `plot`, `checkpoint`); on that loop, pretraining (`pretrain`: making a run
 //! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
-//! files); bits per byte on held-out text for the exam (`heldout`); Hugging Face export
-//! (`export`) and GGUF export for llama.cpp (`gguf`); and the speedrun's stages and folder (`speedrun`).
+//! files); GRPO's objective as per-token gradients (`grpo`); bits per byte on held-out text
+//! for the exam (`heldout`); Hugging Face export (`export`) and GGUF export for llama.cpp
+//! (`gguf`); and the speedrun's stages and folder (`speedrun`).
 
 pub mod checkpoint;
 pub mod config;
 pub mod export;
 pub mod gguf;
+pub mod grpo;
 pub mod heldout;
 pub mod loader;
 pub mod metrics;
