@@ -8,7 +8,7 @@
 //! |---|---|
 //! | pretraining | 1 |
 //! | SFT | 1 on assistant tokens, 0 elsewhere |
-//! | policy gradient (GRPO) | the sequence's advantage on completion tokens |
+//! | policy gradient (GRPO) | the sequence's advantage on completion tokens; with PPO's clipped ratio the coefficient depends on `logp` itself, so `minichat_train::grpo` writes `dlogp` directly, averaged as TRL does |
 //! | DPO / reward model | a per-sequence coefficient from the pairwise loss (the caller computes it from `logp`) |
 //!
 //! `loss = -sum_i w_i logp_i / n` with `n` the number of tokens of non-zero weight (a mean over
