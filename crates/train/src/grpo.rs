@@ -186,8 +186,12 @@ pub fn loss(obj: &Objective, batch: &Batch, dlogp: &mut [f32]) -> Result<Stats, 
         stats.loss -= w * (term - obj.beta * kl);
         dlogp[i] = (-w * grad) as f32;
         let m = mask[i] as f64 / all_tokens.max(1.0);
-        stats.clipped_low += m * f64::from(u8::from(a < 0.0 && ratio < 1.0 - obj.epsilon_low));
-        stats.clipped_high += m * f64::from(u8::from(a > 0.0 && ratio > 1.0 + obj.epsilon_high));
+        if a < 0.0 && ratio < 1.0 - obj.epsilon_low {
+            stats.clipped_low += m;
+        }
+        if a > 0.0 && ratio > 1.0 + obj.epsilon_high {
+            stats.clipped_high += m;
+        }
         stats.kl += m * kl;
         stats.ratio += m * ratio;
     }

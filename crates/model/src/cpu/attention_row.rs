@@ -91,33 +91,38 @@ mod avx2 {
     pub(super) unsafe fn scores(p: &mut [f32], q: &[f32], k: &[f32], scale: f32) {
         let d = q.len();
         assert!(d.is_multiple_of(8) && k.len() >= p.len() * d);
-        let (qp, kp, first) = (q.as_ptr(), k.as_ptr(), p.len() / 4 * 4);
+        let first = p.len() / 4 * 4;
         let mut groups = p.chunks_exact_mut(4);
         for (g, pg) in groups.by_ref().enumerate() {
-            let mut acc = [_mm256_setzero_ps(); 4];
-            for i in (0..d).step_by(8) {
-                // SAFETY: i + 8 <= d = q.len(); key 4g + t ends at (4g + t + 1) * d <= k.len()
-                // (asserted: it is one of p.len() keys).
-                unsafe {
-                    let qv = _mm256_loadu_ps(qp.add(i));
-                    for (t, a) in acc.iter_mut().enumerate() {
-                        *a = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kp.add((4 * g + t) * d + i)), *a);
-                    }
+            // SAFETY: AVX2 and FMA (the caller's promise); `keys` checks the shapes.
+            unsafe { keys::<4>(pg, q, &k[4 * g * d..], scale) };
+        }
+        for (j, pj) in groups.into_remainder().chunks_exact_mut(1).enumerate() {
+            // SAFETY: as above.
+            unsafe { keys::<1>(pj, q, &k[(first + j) * d..], scale) };
+        }
+    }
+
+    /// `p[t] = q · k_t * scale` for the `G` keys at the start of `k`, their sums side by side.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn keys<const G: usize>(p: &mut [f32], q: &[f32], k: &[f32], scale: f32) {
+        let d = q.len();
+        assert!(d.is_multiple_of(8) && p.len() == G && k.len() >= G * d);
+        let (qp, kp) = (q.as_ptr(), k.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); G];
+        for i in (0..d).step_by(8) {
+            // SAFETY: i + 8 <= d = q.len(); key t's chunk ends at t * d + i + 8 <= G * d <=
+            // k.len() (asserted).
+            unsafe {
+                let qv = _mm256_loadu_ps(qp.add(i));
+                for (t, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kp.add(t * d + i)), *a);
                 }
             }
-            for (pj, &a) in pg.iter_mut().zip(&acc) {
-                *pj = hsum(a) * scale;
-            }
         }
-        for (j, pj) in groups.into_remainder().iter_mut().enumerate() {
-            let mut acc = _mm256_setzero_ps();
-            for i in (0..d).step_by(8) {
-                // SAFETY: as above, for key first + j < p.len().
-                unsafe {
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i)), _mm256_loadu_ps(kp.add((first + j) * d + i)), acc)
-                };
-            }
-            *pj = hsum(acc) * scale;
+        for (pj, &a) in p.iter_mut().zip(&acc) {
+            *pj = hsum(a) * scale;
         }
     }
 

@@ -207,18 +207,15 @@ impl Backend for Cpu {
         match (packed, invariant) {
             // The bf16 kernel computes every row alike at any row count.
             (Some(p), true) => linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc),
-            (None, true) => {
-                // `w` holds every weight: if they all fit in cache, this step's are still there.
-                let cached = linear_rows::fits_in_cache(w.len() * 4);
-                linear_rows::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc, cached)
-            }
             (Some(p), false) if n <= PACKED_ROWS => {
                 linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc)
             }
-            // The row kernel reads the weights faster than gemm for small models and as fast
-            // for large ones (a decoding step, one row, 2 threads, AVX2, alternated: tiny
-            // 2.6 -> 1.4 ms in a slow hour of this shared machine; 124M level).
-            (None, false) if n <= PACKED_ROWS => {
+            // The row kernel: every row alike at any row count; and for a few rows it reads the
+            // weights faster than gemm for small models and as fast for large ones (a decoding
+            // step, one row, 2 threads, AVX2, alternated: tiny 2.6 -> 1.4 ms in a slow hour of
+            // this shared machine; 124M level).
+            (None, invariant) if invariant || n <= PACKED_ROWS => {
+                // `w` holds every weight: if they all fit in cache, this step's are still there.
                 let cached = linear_rows::fits_in_cache(w.len() * 4);
                 linear_rows::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc, cached)
             }
