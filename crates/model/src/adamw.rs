@@ -5,6 +5,7 @@
 //! Works on flat parameter/gradient buffers; `decayed` lists the ranges that get weight decay
 //! (linear weights), the rest (norms, biases, embeddings) get none, as in GPT-2/nanoGPT practice.
 
+use crate::cpu::huge_pages::zeroed;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -24,7 +25,7 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(n_params: usize, lr: f32, (beta1, beta2): (f32, f32), eps: f32, weight_decay: f32) -> AdamW {
-        AdamW { lr, beta1, beta2, eps, weight_decay, step: 0, m: vec![0.0; n_params], v: vec![0.0; n_params] }
+        AdamW { lr, beta1, beta2, eps, weight_decay, step: 0, m: zeroed(n_params), v: zeroed(n_params) }
     }
 
     /// The first and second moment estimates (for checkpoints).

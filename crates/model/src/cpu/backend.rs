@@ -2,7 +2,7 @@
 
 use super::attention::{self, Dims};
 use super::linear::{self, Dst};
-use super::{cross_entropy, gelu, layer_norm, linear_bf16, linear_rows, rms_norm, rope, swiglu};
+use super::{cross_entropy, gelu, huge_pages, layer_norm, linear_bf16, linear_rows, rms_norm, rope, swiglu};
 use crate::backend::{Backend, MatrixAt};
 use rayon::prelude::*;
 
@@ -38,11 +38,13 @@ impl Backend for Cpu {
     }
 
     fn zeros(&self, len: usize) -> Vec<f32> {
-        vec![0.0; len]
+        huge_pages::zeroed(len)
     }
 
     fn upload(&self, data: &[f32]) -> Vec<f32> {
-        data.to_vec()
+        let mut buf = huge_pages::zeroed(data.len());
+        buf.copy_from_slice(data);
+        buf
     }
 
     fn download(&self, buf: &Vec<f32>) -> Vec<f32> {
@@ -181,7 +183,8 @@ impl Backend for Cpu {
     }
 
     fn pack(&self, w: &Vec<f32>, matrices: &[MatrixAt]) -> Vec<u16> {
-        let mut packed: Vec<u16> = w.par_iter().map(|&x| linear_bf16::to_bf16(x)).collect();
+        let mut packed: Vec<u16> = huge_pages::zeroed(w.len());
+        packed.par_iter_mut().zip(w.par_iter()).for_each(|(p, &x)| *p = linear_bf16::to_bf16(x));
         for &MatrixAt { offset, c, oc } in matrices {
             linear_bf16::tile(&mut packed[offset..][..oc * c], &w[offset..][..oc * c], c, oc);
         }

@@ -14,6 +14,7 @@ pub mod backend;
 pub mod cross_entropy;
 pub mod float;
 pub mod gelu;
+pub mod huge_pages;
 pub mod layer_norm;
 pub mod linear;
 pub mod linear_bf16;
