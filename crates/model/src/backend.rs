@@ -43,6 +43,10 @@ pub trait Backend: Sync {
     fn zeros(&self, len: usize) -> Self::Buf;
     /// A buffer holding `data`.
     fn upload(&self, data: &[f32]) -> Self::Buf;
+    /// A buffer holding `data`, which it may take over rather than copy (the CPU does).
+    fn upload_vec(&self, data: Vec<f32>) -> Self::Buf {
+        self.upload(&data)
+    }
     /// The buffer's contents on the host.
     fn download(&self, buf: &Self::Buf) -> Vec<f32>;
     fn len(&self, buf: &Self::Buf) -> usize;

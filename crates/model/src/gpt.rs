@@ -20,9 +20,8 @@ use crate::cpu::cross_entropy::IGNORE;
 use crate::cpu::linear::Dst;
 use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
-use crate::safetensors::Tensor;
+use crate::safetensors::Tensors;
 use crate::Error;
-use std::collections::BTreeMap;
 
 /// Offsets of one block's parameters.
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +94,7 @@ impl<B: Backend> Gpt<B> {
     /// Loads Hugging Face weights (as read by `safetensors::load`); every parameter must be
     /// present with its exact shape. `lm_head.weight` (tied) and the causal-mask buffers of old
     /// checkpoints are ignored.
-    pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
+    pub fn load_hf(&mut self, tensors: &impl Tensors, file: &str) -> Result<(), Error> {
         self.params.load_hf(tensors, file, |name| {
             name == "lm_head.weight" || name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")
         })

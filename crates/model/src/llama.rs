@@ -17,9 +17,8 @@ use crate::cpu::rope;
 use crate::gpt::{check_shape, check_tokens};
 use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
-use crate::safetensors::Tensor;
+use crate::safetensors::Tensors;
 use crate::Error;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlockParams {
@@ -100,7 +99,7 @@ impl<B: Backend> Llama<B> {
     }
 
     /// Loads Hugging Face weights; every parameter must be present with its exact shape.
-    pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
+    pub fn load_hf(&mut self, tensors: &impl Tensors, file: &str) -> Result<(), Error> {
         self.params.load_hf(tensors, file, |name| name.ends_with(".rotary_emb.inv_freq"))
     }
 

@@ -6,9 +6,8 @@ use crate::gpt::{Activations, Gpt};
 use crate::kv_cache::{Batch, Decode, KvCache, Segment};
 use crate::llama::{Llama, LlamaActs};
 use crate::params::{self, Param, Parameters};
-use crate::safetensors::{self as st, Tensor};
+use crate::safetensors::{self as st, Tensors};
 use crate::{Error, Family, ModelConfig};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 pub enum Net {
@@ -149,7 +148,7 @@ impl Net {
         }
     }
 
-    pub fn load_hf(&mut self, tensors: &BTreeMap<String, Tensor>, file: &str) -> Result<(), Error> {
+    pub fn load_hf(&mut self, tensors: &impl Tensors, file: &str) -> Result<(), Error> {
         match self {
             Net::Gpt(m) => m.load_hf(tensors, file),
             Net::Llama(m) => m.load_hf(tensors, file),
@@ -163,7 +162,8 @@ impl Net {
         let text =
             std::fs::read_to_string(&path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
         let mut net = Net::new(ModelConfig::from_hf_json(&text)?)?;
-        net.load_hf(&st::load(&dir.join("model.safetensors"))?, "model.safetensors")?;
+        // Tensor by tensor from the file, straight into the weights.
+        net.load_hf(&st::Reader::open(&dir.join("model.safetensors"))?, "model.safetensors")?;
         Ok(net)
     }
 

@@ -4,7 +4,8 @@
 //! layer, gradients by name).
 
 use crate::backend::{Backend, MatrixAt};
-use crate::safetensors::Tensor;
+use crate::cpu::huge_pages;
+use crate::safetensors::{Tensor, Tensors};
 use crate::Error;
 use std::collections::BTreeMap;
 
@@ -67,21 +68,21 @@ impl Table {
 pub fn load_hf(
     params: &[Param],
     weights: &mut [f32],
-    tensors: &BTreeMap<String, Tensor>,
+    tensors: &impl Tensors,
     file: &str,
     ignored: impl Fn(&str) -> bool,
 ) -> Result<(), Error> {
     let known: std::collections::HashSet<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    if let Some(extra) = tensors.keys().find(|k| !known.contains(k.as_str()) && !ignored(k)) {
+    if let Some(extra) = tensors.names().into_iter().find(|k| !known.contains(k) && !ignored(k)) {
         return Err(Error::Tensor {
             file: file.into(),
-            tensor: extra.clone(),
+            tensor: extra.to_string(),
             message: "not a parameter of this model config".into(),
         });
     }
     for p in params {
         let bad = |message: String| Error::Tensor { file: file.into(), tensor: p.name.clone(), message };
-        let t = tensors.get(&p.name).ok_or_else(|| bad("missing".into()))?;
+        let t = tensors.read(&p.name)?.ok_or_else(|| bad("missing".into()))?;
         let hf_shape: Vec<usize> = if p.conv1d { vec![p.shape[1], p.shape[0]] } else { p.shape.clone() };
         if t.shape != hf_shape {
             return Err(bad(format!("shape {:?}, expected {hf_shape:?}", t.shape)));
@@ -121,14 +122,16 @@ impl<B: Backend> Parameters<B> {
     /// Loads Hugging Face weights (`load_hf`) into a new weight buffer.
     pub(crate) fn load_hf(
         &mut self,
-        tensors: &BTreeMap<String, Tensor>,
+        tensors: &impl Tensors,
         file: &str,
         ignored: impl Fn(&str) -> bool,
     ) -> Result<(), Error> {
         let len = self.table.last().map_or(0, |p| p.offset + p.len());
-        let mut host = vec![0.0; len];
+        let mut host = huge_pages::zeroed(len);
         load_hf(&self.table, &mut host, tensors, file, ignored)?;
-        self.weights = self.backend.upload(&host);
+        // The old weights go before the new ones are placed (one copy of the model, not two).
+        self.weights = self.backend.zeros(0);
+        self.weights = self.backend.upload_vec(host);
         self.packed = None;
         Ok(())
     }

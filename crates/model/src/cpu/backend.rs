@@ -47,6 +47,10 @@ impl Backend for Cpu {
         buf
     }
 
+    fn upload_vec(&self, data: Vec<f32>) -> Vec<f32> {
+        data
+    }
+
     fn download(&self, buf: &Vec<f32>) -> Vec<f32> {
         buf.clone()
     }
