@@ -96,6 +96,10 @@ pub struct Reply {
     /// The reply's tokens (the end token left out), and which of them were forced.
     pub tokens: Vec<u32>,
     pub forced: Vec<bool>,
+    /// The token the model ended the reply with (the assistant's end, or a document start),
+    /// when it ended it (`FinishReason::Stop` from a drawn token): what reinforcement learning
+    /// trains on after `tokens`.
+    pub end: Option<u32>,
 }
 
 /// A turn in progress.
@@ -108,6 +112,8 @@ pub struct Turn {
     in_call: bool,
     stream: StreamDecoder,
     finish: Option<FinishReason>,
+    /// The drawn token that ended the turn, if one did.
+    end: Option<u32>,
     logprobs: Option<usize>,
     /// Prompt tokens fed per step while the prompt is not all fed.
     chunk: usize,
@@ -197,6 +203,7 @@ impl<'a> Assistant<'a> {
             in_call: false,
             stream: StreamDecoder::new(),
             finish: None,
+            end: None,
             logprobs: settings.logprobs,
             chunk,
             raw,
@@ -251,6 +258,7 @@ impl<'a> Assistant<'a> {
         let draw = turn.seq.draw(turn.logprobs.map_or(0, |k| k.max(1)));
         let token = draw.token;
         if token == ct.bos || (!turn.raw && token == ct.assistant_end) {
+            turn.end = Some(token);
             return Ok(Some(self.end(turn, FinishReason::Stop, on_event)));
         }
         let mut forced = Vec::new();
@@ -313,9 +321,9 @@ impl<'a> Assistant<'a> {
     /// The finished (or cancelled) turn as a reply.
     pub fn finish(&self, turn: Turn) -> Reply {
         let usage = self.usage(&turn);
-        let finish = turn.finish.unwrap_or(FinishReason::Cancelled);
+        let (finish, end) = (turn.finish.unwrap_or(FinishReason::Cancelled), turn.end);
         let (tokens, forced) = turn.seq.into_tokens();
-        Reply { messages: parse_reply(&tokens, self.tok, &self.ct), finish, usage, tokens, forced }
+        Reply { messages: parse_reply(&tokens, self.tok, &self.ct), finish, usage, tokens, forced, end }
     }
 
     /// The whole reply to `messages`; `cancel` is checked before every token (a cancelled

@@ -70,6 +70,9 @@ impl Observer for TrainBar {
             Record::Sample { step, prompt, greedy, sampled } => {
                 self.say(format!("step {step}: {prompt:?} -> greedy {greedy:?} | sampled {sampled:?}"));
             }
+            Record::Rollouts { reward, solved, reply_tokens, .. } => {
+                self.val = format!(" reward {reward:.2} solved {:.0}% {reply_tokens:.0} tok", solved * 100.0);
+            }
         }
     }
 

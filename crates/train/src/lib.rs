@@ -8,7 +8,9 @@
 //! (`trainer`), with its metrics log, loss curve and checkpoints that resume bit for bit
 //! (`metrics`, `plot`, `checkpoint`); on that loop, pretraining (`pretrain`: making a run
 //! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
-//! files); GRPO's objective as per-token gradients (`grpo`); bits per byte on held-out text
+//! files); GRPO's objective as per-token gradients (`grpo`), groups of replies sampled with
+//! the tools running and scored (`rollout`), and reinforcement learning on tasks with
+//! checkable answers as a data source of the same loop (`rl`); bits per byte on held-out text
 //! for the exam (`heldout`); Hugging Face export (`export`) and GGUF export for llama.cpp
 //! (`gguf`); and the speedrun's stages and folder (`speedrun`).
 
@@ -23,6 +25,8 @@ pub mod metrics;
 pub mod plot;
 pub mod preset;
 pub mod pretrain;
+pub mod rl;
+pub mod rollout;
 pub mod run;
 pub mod schedule;
 pub mod sft;

@@ -1,7 +1,8 @@
 //! The run's metrics log, `metrics.jsonl`: one JSON object per line, appended as training goes.
 //! `{"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens", "seconds"}` after each
 //! optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
-//! `{"step", "prompt", "greedy", "sampled"}` for each sample.
+//! `{"step", "prompt", "greedy", "sampled"}` for each sample, and after each step of
+//! reinforcement learning what its rollouts did (`Rollouts`).
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -11,15 +12,50 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Record {
-    Step { step: u64, loss: f32, lr: f32, grad_norm: f32, tokens_per_s: f64, mfu: f64, tokens: u64, seconds: f64 },
-    Eval { step: u64, val_loss: f32, val_bpb: f32 },
-    Sample { step: u64, prompt: String, greedy: String, sampled: String },
+    Step {
+        step: u64,
+        loss: f32,
+        lr: f32,
+        grad_norm: f32,
+        tokens_per_s: f64,
+        mfu: f64,
+        tokens: u64,
+        seconds: f64,
+    },
+    Eval {
+        step: u64,
+        val_loss: f32,
+        val_bpb: f32,
+    },
+    Sample {
+        step: u64,
+        prompt: String,
+        greedy: String,
+        sampled: String,
+    },
+    /// A reinforcement-learning step's rollouts: mean reward, the fraction of replies whose
+    /// reward was full (pass@1 when sampled), mean tokens the model drew per reply, and over
+    /// the trained tokens the fractions clipped below and above, the mean importance ratio and
+    /// the KL estimate to the starting model (0 without one).
+    Rollouts {
+        step: u64,
+        reward: f32,
+        solved: f32,
+        reply_tokens: f32,
+        clipped_low: f32,
+        clipped_high: f32,
+        ratio: f32,
+        kl: f32,
+    },
 }
 
 impl Record {
     pub fn step(&self) -> u64 {
         match self {
-            Record::Step { step, .. } | Record::Eval { step, .. } | Record::Sample { step, .. } => *step,
+            Record::Step { step, .. }
+            | Record::Eval { step, .. }
+            | Record::Sample { step, .. }
+            | Record::Rollouts { step, .. } => *step,
         }
     }
 }

@@ -84,6 +84,17 @@ pub trait Batches {
     fn next(&mut self, net: &Net, ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]) -> Result<usize, Error>;
     /// Where the source is, saved with each checkpoint (and handed back on resume).
     fn position(&self) -> Position;
+    /// The last micro-batch's loss from its targets' log-probabilities, with the loss's
+    /// gradient with respect to each written to `dlogp`: by default the weighted mean
+    /// next-token loss (`loss::weighted_nll`). A source whose per-token coefficients depend on
+    /// the log-probabilities themselves (GRPO's clipped ratio) computes its own.
+    fn loss(&mut self, logp: &[f32], weights: &[f32], dlogp: &mut [f32], step: u64) -> Result<f32, Error> {
+        loss::weighted_nll(logp, weights, dlogp, step).map_err(|e| Error::Data(e.to_string()))
+    }
+    /// What the source has to add to the metrics log after optimizer step `step`.
+    fn records(&mut self, _step: u64) -> Vec<Record> {
+        Vec::new()
+    }
 }
 
 /// The optimizer loop every stage shares, around its data: `batches` fills each micro-batch of
@@ -159,7 +170,8 @@ impl Loop<'_> {
                 let n = b * row;
                 let (ids, targets, dlogp) = (&ids[..n], &targets[..n], &mut dlogp[..n]);
                 net.forward(acts, ids, targets)?;
-                let loss = loss::weighted_nll(acts.logp(), &weights[..n], dlogp, step)
+                let loss = batches
+                    .loss(acts.logp(), &weights[..n], dlogp, step)
                     .map_err(|e| Error::Data(format!("{e}; the last good checkpoint is {}", last_good())))?;
                 dlogp.iter_mut().for_each(|d| *d /= accum as f32);
                 net.backward(acts, ids, targets, dlogp);
@@ -198,6 +210,10 @@ impl Loop<'_> {
             };
             log.write(&record)?;
             obs.record(&record);
+            for record in batches.records(step) {
+                log.write(&record)?;
+                obs.record(&record);
+            }
             let due = |every: u64| (every > 0 && step.is_multiple_of(every)) || step == tr.steps;
             if due(cfg.eval.every) {
                 let (val_loss, val_bpb) = validate(net, &mut by_row[0].1)?;
