@@ -17,6 +17,7 @@ mod next;
 mod plot;
 mod pretrain;
 mod progress;
+mod rl;
 mod serve;
 mod sft;
 mod speedrun;
@@ -47,6 +48,9 @@ enum Command {
     Pretrain(pretrain::PretrainArgs),
     /// Fine-tune a pretrained run on conversations (the assistant's tokens only).
     Sft(sft::SftArgs),
+    /// Reinforcement learning (GRPO) of a fine-tuned run on tasks with checkable answers: groups
+    /// of replies with the tools running, rewards from the task's checker, held-out pass rates.
+    Rl(rl::RlArgs),
     /// The exam: held-out bits per byte, generated tasks by exact answer, multiple choice by
     /// log-likelihood, for one or more runs; a report card (markdown + SVG).
     Eval(eval::EvalArgs),
@@ -95,6 +99,7 @@ fn main() {
         Command::Speedrun(a) => speedrun::run(a),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Pretrain(a) => pretrain::run(a),
+        Command::Rl(a) => rl::run(a),
         Command::Sft(a) => sft::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Plot(a) => plot::run(a),

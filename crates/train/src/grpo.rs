@@ -21,9 +21,11 @@
 //! `chat_rl.py` does.
 
 use crate::Error;
+use serde::{Deserialize, Serialize};
 
 /// How rewards become advantages, as TRL's `scale_rewards`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScaleRewards {
     /// Divide by the group's standard deviation (GRPO as published).
     Group,
@@ -34,7 +36,8 @@ pub enum ScaleRewards {
 }
 
 /// How per-token terms are averaged into the loss, as TRL's `loss_type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LossType {
     /// Each reply's mean over its tokens, then the mean over replies (GRPO as published; a
     /// long reply's tokens count less).
@@ -47,7 +50,7 @@ pub enum LossType {
 }
 
 /// The objective's settings. TRL's defaults: ε 0.2 on both sides, β 0, DAPO's averaging.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Objective {
     pub epsilon_low: f64,
     pub epsilon_high: f64,

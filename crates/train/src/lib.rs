@@ -26,6 +26,7 @@ pub mod plot;
 pub mod preset;
 pub mod pretrain;
 pub mod rl;
+pub mod rl_loader;
 pub mod rollout;
 pub mod run;
 pub mod schedule;

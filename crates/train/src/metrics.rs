@@ -2,7 +2,8 @@
 //! `{"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens", "seconds"}` after each
 //! optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
 //! `{"step", "prompt", "greedy", "sampled"}` for each sample, and after each step of
-//! reinforcement learning what its rollouts did (`Rollouts`).
+//! reinforcement learning what its rollouts did (`Rollouts`) and, at evaluations, how it does
+//! on held-out questions (`Heldout`).
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,17 @@ pub enum Record {
         ratio: f32,
         kl: f32,
     },
+    /// A task's held-out questions after step `step` (0: before training): the share answered
+    /// right greedily (pass@1, as the exam asks), and the share with at least one right reply
+    /// among `k` sampled (pass@k).
+    Heldout {
+        step: u64,
+        task: String,
+        pass_at_1: f32,
+        pass_at_k: f32,
+        k: usize,
+        questions: usize,
+    },
 }
 
 impl Record {
@@ -55,7 +67,8 @@ impl Record {
             Record::Step { step, .. }
             | Record::Eval { step, .. }
             | Record::Sample { step, .. }
-            | Record::Rollouts { step, .. } => *step,
+            | Record::Rollouts { step, .. }
+            | Record::Heldout { step, .. } => *step,
         }
     }
 }

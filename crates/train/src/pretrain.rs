@@ -98,5 +98,5 @@ pub fn train(
     let mut loader = Loader::new(train_tokens, t, tr.seed, state.loader)?;
     let mut validate = |net: &Net, acts: &mut NetActs| trainer::evaluate(net, acts, &val_tokens, tok, cfg.eval.tokens);
     let parts = Loop { run, cfg, tok, resume, stop, bos: Some(bos) };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut loader, &mut validate, obs)
+    parts.run(&mut net, &mut opt, state, last_ckpt, &mut loader, Some(&mut validate), obs)
 }

@@ -1,294 +1,259 @@
-//! Reinforcement learning on tasks with checkable answers (GRPO; DeepSeek-R1's recipe) as a
-//! data source of the loop every stage shares (`trainer::Batches`): at the first micro-batch
-//! of each optimizer step it takes the next prompts, samples a group of replies to each from
-//! the model as it is now, tools running inside them (`rollout`), scores each with the task's
-//! checker (1 for the exact answer, else 0), and turns the rewards into advantages within each
-//! group (`grpo::advantages`); the step's micro-batches are then those replies as rows, and
-//! their loss is GRPO's clipped objective on the tokens the model drew (`grpo::loss`), with
-//! the KL penalty to the starting model when β > 0 (its log-probabilities from a copy of the
-//! starting weights, `reference`).
+//! Reinforcement learning on tasks with checkable answers: a fine-tuned run's weights go on
+//! learning from their own replies, scored by the task's checker, through the same optimizer
+//! loop as pretraining and fine-tuning (`trainer::Loop`); only the data and the per-token
+//! coefficients differ (`rl_loader::Grpo`: rollouts with the tools running, GRPO's objective).
+//! Held-out questions (the tasks' test files) are asked before training and at each
+//! evaluation: pass@1 greedily as the exam asks, pass@k sampled (`Record::Heldout`).
 //!
-//! One optimizer step per batch of rollouts, as TRL's default (`num_iterations = 1`) and
-//! nanochat's `chat_rl.py`: the policy that sampled is the one being trained, so the old
-//! log-probabilities are the current ones and the ratio is 1 (the clip bites only with more
-//! inner steps on the same rollouts). Prompts come in a seeded order, epoch after epoch, and
-//! each round's seeds follow from where it is in that order: with the weights and that
-//! position restored from a checkpoint, a resumed run samples the same replies.
+//! A reinforcement-learning run is a run directory of its own (`run`), with the base run's
+//! config and tokenizer and `rl.json` saying where it started, on which tasks and with which
+//! settings (`RlSource`), so it resumes from its own checkpoints and samples the same replies.
+//! The task files are read and checked before a new run is made, so bad data leaves nothing.
 
-use crate::grpo::{self, Objective, ScaleRewards};
-use crate::loader::{shuffled, Position};
-use crate::metrics::Record;
-use crate::rollout::{self, Rollout, Sampling};
-use crate::trainer::Batches;
+use crate::config::TrainConfig;
+use crate::grpo::{LossType, Objective, ScaleRewards};
+use crate::rl_loader::{Grpo, Heldout, Settings, Task};
+use crate::rollout::Sampling;
+use crate::run::Run;
+use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
-use minichat_chat::assistant::Assistant;
-use minichat_chat::conversation::ChatTokens;
+use minichat_chat::conversation::{prompt_for_reply, ChatTokens};
+use minichat_chat::sampler::SamplerConfig;
+use minichat_chat::tasks::file::questions;
 use minichat_chat::tools::Tools;
-use minichat_model::cpu::cross_entropy::IGNORE;
-use minichat_model::net::{Net, NetActs};
+use minichat_model::adamw::AdamW;
+use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
-/// A prompt (rendered for the assistant's reply) and the answer its reply must give.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Task {
-    pub prompt: Vec<u32>,
-    pub answer: String,
-}
-
-/// GRPO's settings besides the optimizer's.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Replies drawn per prompt, their length and temperature, and the seed of the rounds.
-    pub sampling: Sampling,
-    /// Prompts per optimizer step.
+/// What a reinforcement-learning run needs beyond its config (`RUN/rl.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RlSource {
+    /// The fine-tuned checkpoint the weights came from (and the KL penalty's reference).
+    pub base_checkpoint: PathBuf,
+    /// Task files to learn from (`tasks make`'s `TASK-train.jsonl`), and held-out ones to ask
+    /// (`TASK-test.jsonl`), at most `heldout_questions` of each.
+    pub tasks: Vec<PathBuf>,
+    pub heldout: Vec<PathBuf>,
+    pub heldout_questions: usize,
+    /// Prompts per step, replies per prompt, tokens the model may draw per reply, and the
+    /// sampling temperature.
     pub prompts: usize,
+    pub group: usize,
+    pub max_tokens: usize,
+    pub temperature: f32,
     pub objective: Objective,
     pub scale: ScaleRewards,
 }
 
-/// One reply as a training row.
-struct Row {
-    ids: Vec<u32>,
-    /// 1 where the model drew the token.
-    mask: Vec<u8>,
-    advantage: f32,
+impl RlSource {
+    pub fn read(run: &Run) -> Result<RlSource, Error> {
+        let path = run.rl_source();
+        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    }
 }
 
-/// What the current step's rollouts and losses add up to (`Record::Rollouts`).
-#[derive(Default)]
-struct StepStats {
-    rolled: bool,
-    reward: f32,
-    solved: f32,
-    reply_tokens: f32,
-    /// Sums over micro-batches, and their count.
-    clipped_low: f64,
-    clipped_high: f64,
-    ratio: f64,
-    kl: f64,
-    batches: usize,
+/// A new reinforcement-learning run: of `base` (its `checkpoint`, or its newest) into `out`.
+#[derive(Clone, Debug)]
+pub struct NewRl {
+    pub base: PathBuf,
+    pub checkpoint: Option<PathBuf>,
+    pub out: PathBuf,
+    pub steps: u64,
+    pub lr: f32,
+    /// Replies per micro-batch (a step's `prompts × group` replies must fill whole ones).
+    pub micro_batch: usize,
+    /// Steps between evaluations and checkpoints (0 = at the end only).
+    pub eval_every: u64,
+    pub seed: Option<u64>,
+    pub source: RlSource,
 }
 
-/// GRPO's batches (see the header).
-pub struct Grpo<'a> {
-    tasks: Vec<Task>,
-    tok: &'a Tokenizer,
-    ct: ChatTokens,
-    tools: &'a Tools<'a>,
-    settings: Settings,
-    /// The starting model, for the KL penalty (β > 0), with activations by row length.
-    reference: Option<(Net, Vec<(usize, NetActs)>)>,
-    /// Rows per micro-batch, and the longest row.
-    b: usize,
-    context: usize,
-    pad: u32,
-    position: Position,
-    rows: Vec<Row>,
-    /// The next row to hand out, and the rows of the last micro-batch with its row length.
-    next: usize,
-    last: (usize, usize),
-    ref_logp: Vec<f32>,
-    stats: StepStats,
+/// Which run to train.
+pub enum RlStart {
+    New(Box<NewRl>),
+    /// An existing run, from its latest checkpoint.
+    Resume(PathBuf),
 }
 
-impl<'a> Grpo<'a> {
-    /// A source over `tasks` from `position`; each optimizer step takes `settings.prompts`
-    /// prompts, whose `prompts × group` replies must fill whole micro-batches of `b` rows.
-    /// `reference` is the starting model, needed when β > 0.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        tasks: Vec<Task>,
-        tok: &'a Tokenizer,
-        tools: &'a Tools<'a>,
-        settings: Settings,
-        reference: Option<Net>,
-        b: usize,
-        context: usize,
-        position: Position,
-    ) -> Result<Grpo<'a>, Error> {
-        let replies = settings.prompts * settings.sampling.group;
-        if tasks.is_empty() {
-            return Err(Error::Data("no tasks to learn from".into()));
+/// A run ready to train.
+pub struct Prepared {
+    pub run: Run,
+    pub config: TrainConfig,
+    pub tok: Tokenizer,
+    pub source: RlSource,
+    pub tasks: Vec<Task>,
+    pub heldout: Vec<Heldout>,
+    pub resume: bool,
+}
+
+/// Reads and checks the task files and, for a new run, makes its directory: the base's
+/// tokenizer, `rl.json` and the config.
+pub fn prepare(start: RlStart) -> Result<Prepared, Error> {
+    let (existing, config, source, base) = match start {
+        RlStart::Resume(dir) => {
+            let run = Run::open(dir)?;
+            let source = RlSource::read(&run)?;
+            let config = run.read_config()?;
+            (Ok(run), config, source, None)
         }
-        if settings.sampling.group < 2 {
-            return Err(Error::Config(format!(
-                "a group of {} reply: GRPO compares replies to the same prompt (at least 2)",
-                settings.sampling.group
-            )));
+        RlStart::New(a) => {
+            let base = Run::open(&a.base)?;
+            let checkpoint = base.checkpoint(a.checkpoint.as_deref())?;
+            let config = rl_config(base.read_config()?, &a)?;
+            let abs = |p: &Path| std::path::absolute(p).map_err(Error::io(p));
+            let all = |v: &[PathBuf]| v.iter().map(|p| abs(p)).collect::<Result<Vec<_>, _>>();
+            let source = RlSource {
+                base_checkpoint: abs(&checkpoint)?,
+                tasks: all(&a.source.tasks)?,
+                heldout: all(&a.source.heldout)?,
+                ..a.source.clone()
+            };
+            (Err(a.out), config, source, Some(base))
         }
-        if replies == 0 || b == 0 || !replies.is_multiple_of(b) {
-            return Err(Error::Config(format!(
-                "{} prompts x {} replies do not fill whole micro-batches of {b} rows",
-                settings.prompts, settings.sampling.group
-            )));
-        }
-        if settings.objective.beta > 0.0 && reference.is_none() {
-            return Err(Error::Config("a KL penalty (beta > 0) needs the starting model".into()));
-        }
-        let ct = ChatTokens::of(tok)?;
-        let reference = reference.filter(|_| settings.objective.beta > 0.0).map(|net| (net, Vec::new()));
-        Ok(Grpo {
-            tasks,
-            tok,
-            ct,
-            tools,
-            settings,
-            reference,
-            b,
-            context,
-            pad: ct.bos,
-            position,
-            rows: Vec::new(),
-            next: 0,
-            last: (0, 0),
-            ref_logp: Vec::new(),
-            stats: StepStats::default(),
+    };
+    let tok = match (&base, &existing) {
+        (Some(base), _) | (None, Ok(base)) => base.load_tokenizer()?,
+        (None, Err(_)) => unreachable!("a new run has a base"),
+    };
+    let block = config.model.context;
+    let tasks: Vec<Task> =
+        source.tasks.iter().map(|p| read_tasks(p, usize::MAX, &tok, block)).collect::<Result<Vec<_>, _>>()?.concat();
+    let heldout = source
+        .heldout
+        .iter()
+        .map(|p| {
+            let name =
+                p.file_stem().map(|s| s.to_string_lossy().trim_end_matches("-test").to_string()).unwrap_or_default();
+            Ok(Heldout { task: name, questions: read_tasks(p, source.heldout_questions, &tok, block)? })
         })
+        .collect::<Result<Vec<_>, Error>>()?;
+    // Only now, with the tasks read, is a new run's directory made.
+    let run = match existing {
+        Ok(run) => run,
+        Err(out) => Run::create(&out)?,
+    };
+    if let Some(base) = &base {
+        let tokenizer = std::fs::read(base.tokenizer()).map_err(Error::io(&base.tokenizer()))?;
+        minichat_corpus::atomic_write(&run.tokenizer(), &tokenizer)?;
+        let json = serde_json::to_vec_pretty(&source).expect("the source serialises");
+        minichat_corpus::atomic_write(&run.rl_source(), &json)?;
+        minichat_corpus::atomic_write(&run.config(), config.to_toml().as_bytes())?;
     }
+    Ok(Prepared { run, config, tok, source, tasks, heldout, resume: base.is_none() })
+}
 
-    /// The next `settings.prompts` tasks in the seeded order, as `position` says.
-    fn take_prompts(&mut self) -> Vec<usize> {
-        let seed = self.settings.sampling.seed;
-        let mut order = shuffled(self.tasks.len(), seed, self.position.epoch);
-        let mut out = Vec::with_capacity(self.settings.prompts);
-        while out.len() < self.settings.prompts {
-            if self.position.window as usize >= order.len() {
-                self.position = Position { epoch: self.position.epoch + 1, window: 0 };
-                order = shuffled(self.tasks.len(), seed, self.position.epoch);
-            }
-            out.push(order[self.position.window as usize] as usize);
-            self.position.window += 1;
+/// The first `limit` questions of a task file, rendered for the assistant's reply; a question
+/// that leaves no room for a reply in the context is an error naming it.
+fn read_tasks(path: &Path, limit: usize, tok: &Tokenizer, block: usize) -> Result<Vec<Task>, Error> {
+    let ct = ChatTokens::of(tok)?;
+    let mut out = Vec::new();
+    for (i, q) in questions(path, limit)?.into_iter().enumerate() {
+        let prompt = prompt_for_reply(&q.prompt, tok, &ct)?;
+        if prompt.len() + 1 >= block {
+            return Err(Error::Data(format!(
+                "{}: question {}: {} tokens leave no room for a reply in the context of {block}",
+                path.display(),
+                i + 1,
+                prompt.len()
+            )));
         }
-        out
+        out.push(Task { prompt, answer: q.answer });
     }
-
-    /// Samples and scores the next step's replies and makes them its rows.
-    fn roll(&mut self, net: &Net) -> Result<(), Error> {
-        let Position { epoch, window } = self.position;
-        let picked = self.take_prompts();
-        let prompts: Vec<Vec<u32>> = picked.iter().map(|&i| self.tasks[i].prompt.clone()).collect();
-        let assistant = Assistant { net, tok: self.tok, ct: self.ct, tools: Some(self.tools) };
-        // Each round's seeds follow from where it starts (see the header).
-        let sampling = Sampling {
-            seed: self.settings.sampling.seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ window.rotate_left(32),
-            ..self.settings.sampling.clone()
-        };
-        let tasks = &self.tasks;
-        let mut reward =
-            |p: usize, r: &Rollout| f32::from(minichat_chat::tasks::is_correct(r.answer(), &tasks[picked[p]].answer));
-        let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut reward)?;
-        let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
-        let advantages = grpo::advantages(&rewards, sampling.group, self.settings.scale)?;
-        let n = rollouts.len() as f32;
-        self.stats = StepStats {
-            rolled: true,
-            reward: rewards.iter().sum::<f32>() / n,
-            solved: rewards.iter().filter(|&&r| r >= 1.0).count() as f32 / n,
-            reply_tokens: rollouts.iter().map(|r| r.reply.usage.completion_tokens as f32).sum::<f32>() / n,
-            ..StepStats::default()
-        };
-        self.rows = rollouts
-            .iter()
-            .zip(advantages)
-            .map(|(r, advantage)| {
-                let (ids, mask) = r.row(&prompts[r.prompt]);
-                Row { ids, mask, advantage }
-            })
-            .collect();
-        self.next = 0;
-        Ok(())
+    if out.is_empty() {
+        return Err(Error::Data(format!("{}: no questions", path.display())));
     }
+    Ok(out)
+}
 
-    /// The reference model's log-probabilities of the last micro-batch's targets.
-    fn reference_logp(&mut self, ids: &[u32], targets: &[u32], t: usize) -> Result<(), Error> {
-        let Some((net, acts)) = &mut self.reference else { return Ok(()) };
-        let i = match acts.iter().position(|(r, _)| *r == t) {
-            Some(i) => i,
-            None => {
-                acts.push((t, net.acts(self.b, t)?));
-                acts.len() - 1
-            }
-        };
-        net.forward(&mut acts[i].1, ids, targets)?;
-        self.ref_logp.clear();
-        self.ref_logp.extend_from_slice(acts[i].1.logp());
+/// The base run's config with reinforcement learning's optimizer settings: a step is one
+/// round of `prompts × group` replies in micro-batches of `micro_batch`; checkpoints at each
+/// evaluation; no samples from fixed prompts (the rollouts are the samples).
+fn rl_config(mut cfg: TrainConfig, a: &NewRl) -> Result<TrainConfig, Error> {
+    let replies = a.source.prompts * a.source.group;
+    let t = &mut cfg.train;
+    (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, a.micro_batch, 0);
+    t.batch_tokens = replies * cfg.model.context;
+    if let Some(s) = a.seed {
+        t.seed = s;
+    }
+    (cfg.eval.every, cfg.checkpoint.every, cfg.sample.every) = (a.eval_every, a.eval_every, 0);
+    cfg.sample.prompts.clear();
+    cfg.data.corpus = a.source.tasks.clone();
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Trains a prepared run: from its base checkpoint on a fresh optimizer, or, when resuming,
+/// from the run's own latest checkpoint.
+pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<Outcome, Error> {
+    let Prepared { run, config: cfg, tok, source, tasks, heldout, resume } = p;
+    cfg.validate()?;
+    let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
+    let tr = &cfg.train;
+    let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
+    let mut opt = fresh_opt(net.weights().len());
+    let base = &source.base_checkpoint;
+    let (state, last_ckpt) = trainer::start(&run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
+        crate::checkpoint::load(base, net, opt)?;
+        *opt = fresh_opt(net.weights().len());
+        obs.message(&format!("reinforcement learning from {}", base.display()));
         Ok(())
+    })?;
+    // The starting model, for the KL penalty.
+    let reference = if source.objective.beta > 0.0 {
+        let mut reference = Net::new(cfg.model_config(tok.n_vocab())?)?;
+        crate::checkpoint::load(base, &mut reference, &mut fresh_opt(net.weights().len()))?;
+        Some(reference)
+    } else {
+        None
+    };
+    let tools = Tools { search: None };
+    let settings = Settings {
+        sampling: Sampling {
+            sampler: SamplerConfig { temperature: source.temperature, ..Default::default() },
+            group: source.group,
+            max_tokens: source.max_tokens,
+            seed: tr.seed,
+        },
+        prompts: source.prompts,
+        objective: source.objective,
+        scale: source.scale,
+        eval_every: cfg.eval.every,
+    };
+    obs.message(&format!(
+        "{} tasks; each step {} prompts x {} replies of up to {} tokens",
+        tasks.len(),
+        source.prompts,
+        source.group,
+        source.max_tokens
+    ));
+    let (b, t) = (tr.micro_batch, cfg.model.context);
+    let mut batches =
+        Grpo::new(tasks, &tok, &tools, settings, reference, b, t, state.loader)?.with_heldout(heldout, !resume);
+    let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
+    parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, None, obs)
+}
+
+/// The objective by TRL's names: `loss` one of grpo, dr_grpo (over `max_tokens`), dapo.
+pub fn loss_type(name: &str, max_tokens: usize) -> Result<LossType, Error> {
+    match name {
+        "grpo" => Ok(LossType::Grpo),
+        "dr_grpo" => Ok(LossType::DrGrpo { max_completion: max_tokens }),
+        "dapo" => Ok(LossType::Dapo),
+        other => Err(Error::Config(format!("loss {other:?}: one of grpo, dr_grpo, dapo"))),
     }
 }
 
-impl Batches for Grpo<'_> {
-    fn next(&mut self, net: &Net, ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]) -> Result<usize, Error> {
-        if self.next >= self.rows.len() {
-            self.roll(net)?;
-        }
-        let rows = &self.rows[self.next..self.next + self.b];
-        // The longest row's inputs, within the context (a reply ends where the cache is full).
-        let t = rows.iter().map(|r| r.ids.len() - 1).max().unwrap_or(1).clamp(1, self.context);
-        for (i, row) in rows.iter().enumerate() {
-            let (ids, targets, weights) =
-                (&mut ids[i * t..][..t], &mut targets[i * t..][..t], &mut weights[i * t..][..t]);
-            ids.fill(self.pad);
-            targets.fill(IGNORE);
-            weights.fill(0.0);
-            let n = (row.ids.len() - 1).min(t);
-            ids[..n].copy_from_slice(&row.ids[..n]);
-            for j in 0..n {
-                if row.mask[j + 1] == 1 {
-                    targets[j] = row.ids[j + 1];
-                    weights[j] = 1.0;
-                }
-            }
-        }
-        self.last = (self.next, t);
-        self.next += self.b;
-        let n = self.b * t;
-        self.reference_logp(&ids[..n], &targets[..n], t)?;
-        Ok(t)
-    }
-
-    fn position(&self) -> Position {
-        self.position
-    }
-
-    fn loss(&mut self, logp: &[f32], weights: &[f32], dlogp: &mut [f32], _step: u64) -> Result<f32, Error> {
-        let (first, t) = self.last;
-        let advantages: Vec<f32> = self.rows[first..first + self.b].iter().map(|r| r.advantage).collect();
-        let batch = grpo::Batch {
-            logp,
-            // One optimizer step per batch of rollouts: the sampling policy is this one.
-            old: logp,
-            reference: self.reference.as_ref().map(|_| self.ref_logp.as_slice()),
-            mask: weights,
-            advantages: &advantages,
-            t,
-        };
-        let stats = grpo::loss(&self.settings.objective, &batch, dlogp)?;
-        let s = &mut self.stats;
-        (s.clipped_low, s.clipped_high, s.ratio, s.kl) = (
-            s.clipped_low + stats.clipped_low,
-            s.clipped_high + stats.clipped_high,
-            s.ratio + stats.ratio,
-            s.kl + stats.kl,
-        );
-        s.batches += 1;
-        Ok(stats.loss as f32)
-    }
-
-    fn records(&mut self, step: u64) -> Vec<Record> {
-        let s = std::mem::take(&mut self.stats);
-        if !s.rolled {
-            return Vec::new();
-        }
-        let per = |x: f64| (x / s.batches.max(1) as f64) as f32;
-        vec![Record::Rollouts {
-            step,
-            reward: s.reward,
-            solved: s.solved,
-            reply_tokens: s.reply_tokens,
-            clipped_low: per(s.clipped_low),
-            clipped_high: per(s.clipped_high),
-            ratio: per(s.ratio),
-            kl: per(s.kl),
-        }]
+/// Reward scaling by TRL's names: group, batch, none.
+pub fn scale_rewards(name: &str) -> Result<ScaleRewards, Error> {
+    match name {
+        "group" => Ok(ScaleRewards::Group),
+        "batch" => Ok(ScaleRewards::Batch),
+        "none" => Ok(ScaleRewards::None),
+        other => Err(Error::Config(format!("scale-rewards {other:?}: one of group, batch, none"))),
     }
 }

@@ -7,6 +7,8 @@
 //! RUN/shards/            token shards (train_*.tok, val_*.tok; pretraining runs only)
 //! RUN/sft.json           where a fine-tuning run started: the base checkpoint, the
 //!                        conversation files and the validation share (`sft::SftSource`)
+//! RUN/rl.json            where a reinforcement-learning run started, on which tasks and
+//!                        with which settings (`rl::RlSource`)
 //! RUN/metrics.jsonl      the metrics log
 //! RUN/loss.svg           the loss curve
 //! RUN/checkpoints/       checkpoints (see `checkpoint`)
@@ -72,6 +74,10 @@ impl Run {
 
     pub fn shards(&self) -> PathBuf {
         self.dir.join("shards")
+    }
+
+    pub fn rl_source(&self) -> PathBuf {
+        self.dir.join("rl.json")
     }
 
     pub fn sft_source(&self) -> PathBuf {

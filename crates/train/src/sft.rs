@@ -235,5 +235,5 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
     ));
     let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val, &tok, b, t);
     let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut loader, &mut validate, obs)
+    parts.run(&mut net, &mut opt, state, last_ckpt, &mut loader, Some(&mut validate), obs)
 }

@@ -91,14 +91,16 @@ pub trait Batches {
     fn loss(&mut self, logp: &[f32], weights: &[f32], dlogp: &mut [f32], step: u64) -> Result<f32, Error> {
         loss::weighted_nll(logp, weights, dlogp, step).map_err(|e| Error::Data(e.to_string()))
     }
-    /// What the source has to add to the metrics log after optimizer step `step`.
-    fn records(&mut self, _step: u64) -> Vec<Record> {
-        Vec::new()
+    /// What the source has to add to the metrics log after optimizer step `step` (of
+    /// `steps`), with the model as that step left it.
+    fn records(&mut self, _net: &Net, _step: u64, _steps: u64) -> Result<Vec<Record>, Error> {
+        Ok(Vec::new())
     }
 }
 
 /// The optimizer loop every stage shares, around its data: `batches` fills each micro-batch of
-/// inputs, targets and per-token weights; `validate` gives (loss, bits per byte).
+/// inputs, targets and per-token weights; `validate` gives (loss, bits per byte) (None: the
+/// source measures the model itself, in its `records`).
 pub struct Loop<'a> {
     pub run: &'a Run,
     pub cfg: &'a TrainConfig,
@@ -121,7 +123,7 @@ impl Loop<'_> {
         mut state: TrainerState,
         mut last_ckpt: Option<PathBuf>,
         batches: &mut dyn Batches,
-        validate: &mut Validate,
+        mut validate: Option<&mut Validate>,
         obs: &mut dyn Observer,
     ) -> Result<Outcome, Error> {
         let (run, cfg, tok, tr) = (self.run, self.cfg, self.tok, &self.cfg.train);
@@ -210,12 +212,12 @@ impl Loop<'_> {
             };
             log.write(&record)?;
             obs.record(&record);
-            for record in batches.records(step) {
+            for record in batches.records(net, step, tr.steps)? {
                 log.write(&record)?;
                 obs.record(&record);
             }
             let due = |every: u64| (every > 0 && step.is_multiple_of(every)) || step == tr.steps;
-            if due(cfg.eval.every) {
+            if let Some(validate) = validate.as_mut().filter(|_| due(cfg.eval.every)) {
                 let (val_loss, val_bpb) = validate(net, &mut by_row[0].1)?;
                 state.last_val_loss = Some(val_loss);
                 val = Some((val_loss, val_bpb));

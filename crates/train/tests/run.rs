@@ -1,16 +1,19 @@
 //! Runs as the library opens them: a pretraining run made by `pretrain::start`, opened and its
 //! model loaded by `Run` (with the errors a user meets: no run, no tokenizer, a tokenizer of
 //! another vocabulary), a fine-tuning run prepared from it (`sft.json`, resumable, and its held
-//! out text found in the base run), and the training loop's data source seeing the model.
+//! out text found in the base run), the training loop's data source seeing the model, and a
+//! reinforcement-learning run (rewards and held-out pass rates logged, resumed bit for bit).
 
 use minichat_chat::generate::{generate, GenerateConfig};
 use minichat_chat::sampler::SamplerConfig;
 use minichat_model::net::Net;
 use minichat_tokenizer::tokenizer_file;
 use minichat_train::config::TrainConfig;
+use minichat_train::grpo::{Objective, ScaleRewards};
 use minichat_train::loader::Position;
 use minichat_train::metrics::Record;
 use minichat_train::pretrain::{self, Start};
+use minichat_train::rl::{self, NewRl, RlSource, RlStart};
 use minichat_train::run::Run;
 use minichat_train::sft::{self, NewSft, SftStart};
 use minichat_train::trainer::{Batches, Loop, Observer};
@@ -209,7 +212,7 @@ fn the_loops_data_source_sees_the_model_as_it_trains() {
     let stop = AtomicBool::new(false);
     let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume: false, stop: &stop, bos: None };
     let state = Default::default();
-    let out = parts.run(&mut net, &mut opt, state, None, &mut source, &mut validate, &mut Quiet).unwrap();
+    let out = parts.run(&mut net, &mut opt, state, None, &mut source, Some(&mut validate), &mut Quiet).unwrap();
     assert_eq!(out.step, 4);
     // One micro-batch per step, each drawn from the weights as the previous step left them.
     assert_eq!(source.seen.len(), 4);
@@ -217,5 +220,95 @@ fn the_loops_data_source_sees_the_model_as_it_trains() {
     let saved: minichat_train::checkpoint::TrainerState =
         serde_json::from_slice(&std::fs::read(out.checkpoint.join("trainer.json")).unwrap()).unwrap();
     assert_eq!(saved.loader, Position { epoch: 0, window: 4 });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Stops the loop after step `at` (as Ctrl-C would) and keeps every record.
+struct StopAt<'a> {
+    at: u64,
+    stop: &'a AtomicBool,
+    records: Vec<Record>,
+}
+
+impl Observer for StopAt<'_> {
+    fn start(&mut self, _: u64, _: u64, _: usize) {}
+    fn record(&mut self, r: &Record) {
+        if let Record::Step { step, .. } = r {
+            if *step == self.at {
+                self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.records.push(r.clone());
+    }
+    fn message(&mut self, _: &str) {}
+}
+
+#[test]
+fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_bit() {
+    let dir = temp_dir("rl");
+    let base = pretrained(&dir);
+    let task = |q: &str, a: &str| {
+        format!("{{\"messages\": [{{\"role\": \"user\", \"content\": \"{q}\"}}, {{\"role\": \"assistant\", \"content\": \"{a}\"}}], \"answer\": \"{a}\"}}\n")
+    };
+    let (train, test) = (dir.join("words-train.jsonl"), dir.join("words-test.jsonl"));
+    std::fs::write(&train, ["the cat", "a dog", "big mat", "red house"].map(|q| task(q, "sat")).concat()).unwrap();
+    std::fs::write(&test, task("the dog", "ran") + &task("a cat", "sat")).unwrap();
+    let new = |out: &str| NewRl {
+        base: base.path().into(),
+        checkpoint: None,
+        out: dir.join(out),
+        steps: 4,
+        lr: 1e-3,
+        micro_batch: 2,
+        eval_every: 2,
+        seed: Some(5),
+        source: RlSource {
+            base_checkpoint: PathBuf::new(),
+            tasks: vec![train.clone()],
+            heldout: vec![test.clone()],
+            heldout_questions: 10,
+            prompts: 2,
+            group: 2,
+            max_tokens: 4,
+            temperature: 1.0,
+            objective: Objective { beta: 0.05, ..Objective::default() },
+            scale: ScaleRewards::Group,
+        },
+    };
+    // A task file that is not one stops it before anything is made.
+    let mut bad = new("bad");
+    bad.source.tasks = vec![dir.join("corpus.jsonl")];
+    assert!(rl::prepare(RlStart::New(Box::new(bad))).err().unwrap().to_string().contains("corpus.jsonl:1"));
+    assert!(!dir.join("bad").exists());
+    // Straight through.
+    let whole = rl::prepare(RlStart::New(Box::new(new("whole")))).unwrap();
+    let whole_run = whole.run.clone();
+    rl::train(whole, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let records = minichat_train::metrics::read(&whole_run.metrics()).unwrap();
+    let steps_of = |f: &dyn Fn(&Record) -> bool| records.iter().filter(|r| f(r)).map(Record::step).collect::<Vec<_>>();
+    assert_eq!(steps_of(&|r| matches!(r, Record::Rollouts { .. })), [1, 2, 3, 4]);
+    assert_eq!(steps_of(&|r| matches!(r, Record::Heldout { task, questions: 2, .. } if task == "words")), [0, 2, 4]);
+    // Stopped after step 2 and resumed: the same weights as straight through.
+    let halves = rl::prepare(RlStart::New(Box::new(new("halves")))).unwrap();
+    let halves_run = halves.run.clone();
+    let stop = AtomicBool::new(false);
+    let out = rl::train(halves, &stop, &mut StopAt { at: 2, stop: &stop, records: Vec::new() }).unwrap();
+    assert_eq!((out.step, out.interrupted), (2, true));
+    let resumed = rl::prepare(RlStart::Resume(halves_run.path().into())).unwrap();
+    assert!(resumed.resume);
+    assert_eq!(rl::train(resumed, &AtomicBool::new(false), &mut Quiet).unwrap().step, 4);
+    let weights = |run: &Run| std::fs::read(run.checkpoints().join("step_000004/model.safetensors")).unwrap();
+    assert!(weights(&whole_run) == weights(&halves_run), "a resumed run continues bit for bit");
+    assert_ne!(weights(&whole_run), std::fs::read(base.checkpoints().join("step_000004/model.safetensors")).unwrap());
+    let same_log = |r: &Run| {
+        let mut v = minichat_train::metrics::read(&r.metrics()).unwrap();
+        v.iter_mut().for_each(|r| {
+            if let Record::Step { tokens_per_s, mfu, seconds, .. } = r {
+                (*tokens_per_s, *mfu, *seconds) = (0.0, 0.0, 0.0);
+            }
+        });
+        v
+    };
+    assert_eq!(same_log(&whole_run), same_log(&halves_run));
     std::fs::remove_dir_all(&dir).unwrap();
 }

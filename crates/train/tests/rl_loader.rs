@@ -15,7 +15,7 @@ use minichat_tokenizer::{Tokenizer, CHAT_SPECIAL_TOKENS};
 use minichat_train::grpo::{Objective, ScaleRewards};
 use minichat_train::loader::Position;
 use minichat_train::metrics::Record;
-use minichat_train::rl::{Grpo, Settings, Task};
+use minichat_train::rl_loader::{Grpo, Settings, Task};
 use minichat_train::rollout::Sampling;
 use minichat_train::trainer::Batches;
 
@@ -63,6 +63,7 @@ fn settings(beta: f64) -> Settings {
         prompts: 2,
         objective: Objective { beta, ..Objective::default() },
         scale: ScaleRewards::Group,
+        eval_every: 0,
     }
 }
 
@@ -118,14 +119,14 @@ fn replies_become_rows_of_what_the_model_drew_and_repeat_from_the_seed() {
     for (d, w) in dlogp.iter().zip(weights) {
         assert!(d.is_finite() && (*w == 1.0 || *d == 0.0));
     }
-    let records = src.records(1);
+    let records = src.records(&net, 1, 10).unwrap();
     let [Record::Rollouts { step: 1, reward, solved, reply_tokens, ratio, kl, .. }] = records.as_slice() else {
         panic!("{records:?}")
     };
     assert!((0.0..=1.0).contains(reward) && (0.0..=1.0).contains(solved));
     assert!(*reply_tokens > 0.0 && *reply_tokens <= 12.0);
     assert_eq!((*ratio, *kl), (1.0, 0.0));
-    assert!(src.records(2).is_empty(), "records once per step of rollouts");
+    assert!(src.records(&net, 2, 10).unwrap().is_empty(), "records once per step of rollouts");
 
     // The same seed, weights and position give the same rows.
     let mut again =
@@ -158,7 +159,7 @@ fn a_kl_penalty_uses_the_starting_model() {
     src.loss(acts.logp(), &weights[..4 * t], &mut dlogp, 1).unwrap();
     let shifted: Vec<f32> = acts.logp().iter().map(|l| l + 0.5).collect();
     src.loss(&shifted, &weights[..4 * t], &mut dlogp, 1).unwrap();
-    let [Record::Rollouts { kl, .. }] = src.records(1)[..] else { panic!() };
+    let [Record::Rollouts { kl, .. }] = src.records(&net, 1, 10).unwrap()[..] else { panic!() };
     let want = ((-0.5f64).exp() + 0.5 - 1.0) / 2.0;
     assert!((kl as f64 - want).abs() < 1e-4, "{kl} vs {want} (the mean of 0 and the shifted one)");
 }

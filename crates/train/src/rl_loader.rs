@@ -1,0 +1,356 @@
+//! Reinforcement learning on tasks with checkable answers (GRPO; DeepSeek-R1's recipe) as a
+//! data source of the loop every stage shares (`trainer::Batches`): at the first micro-batch
+//! of each optimizer step it takes the next prompts, samples a group of replies to each from
+//! the model as it is now, tools running inside them (`rollout`), scores each with the task's
+//! checker (1 for the exact answer, else 0), and turns the rewards into advantages within each
+//! group (`grpo::advantages`); the step's micro-batches are then those replies as rows, and
+//! their loss is GRPO's clipped objective on the tokens the model drew (`grpo::loss`), with
+//! the KL penalty to the starting model when β > 0 (its log-probabilities from a copy of the
+//! starting weights, `reference`).
+//!
+//! One optimizer step per batch of rollouts, as TRL's default (`num_iterations = 1`) and
+//! nanochat's `chat_rl.py`: the policy that sampled is the one being trained, so the old
+//! log-probabilities are the current ones and the ratio is 1 (the clip bites only with more
+//! inner steps on the same rollouts). Prompts come in a seeded order, epoch after epoch, and
+//! each round's seeds follow from where it is in that order: with the weights and that
+//! position restored from a checkpoint, a resumed run samples the same replies.
+
+use crate::grpo::{self, Objective, ScaleRewards};
+use crate::loader::{shuffled, Position};
+use crate::metrics::Record;
+use crate::rollout::{self, Rollout, Sampling};
+use crate::trainer::Batches;
+use crate::Error;
+use minichat_chat::assistant::Assistant;
+use minichat_chat::conversation::ChatTokens;
+use minichat_chat::sampler::SamplerConfig;
+use minichat_chat::tasks::is_correct;
+use minichat_chat::tools::Tools;
+use minichat_model::cpu::cross_entropy::IGNORE;
+use minichat_model::net::{Net, NetActs};
+use minichat_tokenizer::Tokenizer;
+
+/// A prompt (rendered for the assistant's reply) and the answer its reply must give.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub prompt: Vec<u32>,
+    pub answer: String,
+}
+
+/// A task's held-out questions, asked at each evaluation (`Record::Heldout`).
+#[derive(Clone, Debug)]
+pub struct Heldout {
+    pub task: String,
+    pub questions: Vec<Task>,
+}
+
+/// GRPO's settings besides the optimizer's.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Replies drawn per prompt, their length and temperature, and the seed of the rounds.
+    pub sampling: Sampling,
+    /// Prompts per optimizer step.
+    pub prompts: usize,
+    pub objective: Objective,
+    pub scale: ScaleRewards,
+    /// Steps between evaluations on the held-out questions (0: at the end only).
+    pub eval_every: u64,
+}
+
+/// One reply as a training row.
+struct Row {
+    ids: Vec<u32>,
+    /// 1 where the model drew the token.
+    mask: Vec<u8>,
+    advantage: f32,
+}
+
+/// What the current step's rollouts and losses add up to (`Record::Rollouts`).
+#[derive(Default)]
+struct StepStats {
+    rolled: bool,
+    reward: f32,
+    solved: f32,
+    reply_tokens: f32,
+    /// Sums over micro-batches, and their count.
+    clipped_low: f64,
+    clipped_high: f64,
+    ratio: f64,
+    kl: f64,
+    batches: usize,
+}
+
+/// GRPO's batches (see the header).
+pub struct Grpo<'a> {
+    tasks: Vec<Task>,
+    tok: &'a Tokenizer,
+    ct: ChatTokens,
+    tools: &'a Tools<'a>,
+    settings: Settings,
+    /// The starting model, for the KL penalty (β > 0), with activations by row length.
+    reference: Option<(Net, Vec<(usize, NetActs)>)>,
+    /// Rows per micro-batch, and the longest row.
+    b: usize,
+    context: usize,
+    pad: u32,
+    position: Position,
+    rows: Vec<Row>,
+    /// The next row to hand out, and the rows of the last micro-batch with its row length.
+    next: usize,
+    last: (usize, usize),
+    ref_logp: Vec<f32>,
+    stats: StepStats,
+    heldout: Vec<Heldout>,
+    /// Evaluate before the first step (a new run), at the first batch.
+    eval_first: bool,
+    first: Vec<Record>,
+}
+
+impl<'a> Grpo<'a> {
+    /// A source over `tasks` from `position`; each optimizer step takes `settings.prompts`
+    /// prompts, whose `prompts × group` replies must fill whole micro-batches of `b` rows.
+    /// `reference` is the starting model, needed when β > 0.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        tasks: Vec<Task>,
+        tok: &'a Tokenizer,
+        tools: &'a Tools<'a>,
+        settings: Settings,
+        reference: Option<Net>,
+        b: usize,
+        context: usize,
+        position: Position,
+    ) -> Result<Grpo<'a>, Error> {
+        let replies = settings.prompts * settings.sampling.group;
+        if tasks.is_empty() {
+            return Err(Error::Data("no tasks to learn from".into()));
+        }
+        if settings.sampling.group < 2 {
+            return Err(Error::Config(format!(
+                "a group of {} reply: GRPO compares replies to the same prompt (at least 2)",
+                settings.sampling.group
+            )));
+        }
+        if replies == 0 || b == 0 || !replies.is_multiple_of(b) {
+            return Err(Error::Config(format!(
+                "{} prompts x {} replies do not fill whole micro-batches of {b} rows",
+                settings.prompts, settings.sampling.group
+            )));
+        }
+        if settings.objective.beta > 0.0 && reference.is_none() {
+            return Err(Error::Config("a KL penalty (beta > 0) needs the starting model".into()));
+        }
+        let ct = ChatTokens::of(tok)?;
+        let reference = reference.filter(|_| settings.objective.beta > 0.0).map(|net| (net, Vec::new()));
+        Ok(Grpo {
+            tasks,
+            tok,
+            ct,
+            tools,
+            settings,
+            reference,
+            b,
+            context,
+            pad: ct.bos,
+            position,
+            rows: Vec::new(),
+            next: 0,
+            last: (0, 0),
+            ref_logp: Vec::new(),
+            stats: StepStats::default(),
+            heldout: Vec::new(),
+            eval_first: false,
+            first: Vec::new(),
+        })
+    }
+
+    /// Asks `heldout` at each evaluation, and with `before` also before the first step.
+    pub fn with_heldout(mut self, heldout: Vec<Heldout>, before: bool) -> Self {
+        (self.heldout, self.eval_first) = (heldout, before);
+        self
+    }
+
+    /// Each held-out task's pass@1 (greedy) and pass@k (k = the group, sampled as in training).
+    pub fn evaluate(&self, net: &Net, step: u64) -> Result<Vec<Record>, Error> {
+        let assistant = Assistant { net, tok: self.tok, ct: self.ct, tools: Some(self.tools) };
+        let s = &self.settings.sampling;
+        let k = s.group;
+        let mut out = Vec::new();
+        for h in &self.heldout {
+            let prompts: Vec<Vec<u32>> = h.questions.iter().map(|q| q.prompt.clone()).collect();
+            let mut reward = |p: usize, r: &Rollout| f32::from(is_correct(r.answer(), &h.questions[p].answer));
+            let greedy =
+                Sampling { sampler: SamplerConfig { temperature: 0.0, ..s.sampler.clone() }, group: 1, ..s.clone() };
+            let right =
+                rollout::sample(&assistant, &prompts, &greedy, &mut reward)?.iter().filter(|r| r.reward > 0.0).count();
+            // Seeds of their own, apart from training's rounds.
+            let sampled = Sampling { seed: s.seed ^ 0x05EE_D0F4_E1D0_u64, ..s.clone() };
+            let mut solved = vec![false; prompts.len()];
+            for r in rollout::sample(&assistant, &prompts, &sampled, &mut reward)? {
+                solved[r.prompt] |= r.reward > 0.0;
+            }
+            let n = prompts.len().max(1) as f32;
+            out.push(Record::Heldout {
+                step,
+                task: h.task.clone(),
+                pass_at_1: right as f32 / n,
+                pass_at_k: solved.iter().filter(|&&x| x).count() as f32 / n,
+                k,
+                questions: prompts.len(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The next `settings.prompts` tasks in the seeded order, as `position` says.
+    fn take_prompts(&mut self) -> Vec<usize> {
+        let seed = self.settings.sampling.seed;
+        let mut order = shuffled(self.tasks.len(), seed, self.position.epoch);
+        let mut out = Vec::with_capacity(self.settings.prompts);
+        while out.len() < self.settings.prompts {
+            if self.position.window as usize >= order.len() {
+                self.position = Position { epoch: self.position.epoch + 1, window: 0 };
+                order = shuffled(self.tasks.len(), seed, self.position.epoch);
+            }
+            out.push(order[self.position.window as usize] as usize);
+            self.position.window += 1;
+        }
+        out
+    }
+
+    /// Samples and scores the next step's replies and makes them its rows.
+    fn roll(&mut self, net: &Net) -> Result<(), Error> {
+        let Position { epoch, window } = self.position;
+        let picked = self.take_prompts();
+        let prompts: Vec<Vec<u32>> = picked.iter().map(|&i| self.tasks[i].prompt.clone()).collect();
+        let assistant = Assistant { net, tok: self.tok, ct: self.ct, tools: Some(self.tools) };
+        // Each round's seeds follow from where it starts (see the header).
+        let sampling = Sampling {
+            seed: self.settings.sampling.seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ window.rotate_left(32),
+            ..self.settings.sampling.clone()
+        };
+        let tasks = &self.tasks;
+        let mut reward =
+            |p: usize, r: &Rollout| f32::from(minichat_chat::tasks::is_correct(r.answer(), &tasks[picked[p]].answer));
+        let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut reward)?;
+        let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
+        let advantages = grpo::advantages(&rewards, sampling.group, self.settings.scale)?;
+        let n = rollouts.len() as f32;
+        self.stats = StepStats {
+            rolled: true,
+            reward: rewards.iter().sum::<f32>() / n,
+            solved: rewards.iter().filter(|&&r| r >= 1.0).count() as f32 / n,
+            reply_tokens: rollouts.iter().map(|r| r.reply.usage.completion_tokens as f32).sum::<f32>() / n,
+            ..StepStats::default()
+        };
+        self.rows = rollouts
+            .iter()
+            .zip(advantages)
+            .map(|(r, advantage)| {
+                let (ids, mask) = r.row(&prompts[r.prompt]);
+                Row { ids, mask, advantage }
+            })
+            .collect();
+        self.next = 0;
+        Ok(())
+    }
+
+    /// The reference model's log-probabilities of the last micro-batch's targets.
+    fn reference_logp(&mut self, ids: &[u32], targets: &[u32], t: usize) -> Result<(), Error> {
+        let Some((net, acts)) = &mut self.reference else { return Ok(()) };
+        let i = match acts.iter().position(|(r, _)| *r == t) {
+            Some(i) => i,
+            None => {
+                acts.push((t, net.acts(self.b, t)?));
+                acts.len() - 1
+            }
+        };
+        net.forward(&mut acts[i].1, ids, targets)?;
+        self.ref_logp.clear();
+        self.ref_logp.extend_from_slice(acts[i].1.logp());
+        Ok(())
+    }
+}
+
+impl Batches for Grpo<'_> {
+    fn next(&mut self, net: &Net, ids: &mut [u32], targets: &mut [u32], weights: &mut [f32]) -> Result<usize, Error> {
+        if std::mem::take(&mut self.eval_first) {
+            self.first = self.evaluate(net, 0)?;
+        }
+        if self.next >= self.rows.len() {
+            self.roll(net)?;
+        }
+        let rows = &self.rows[self.next..self.next + self.b];
+        // The longest row's inputs, within the context (a reply ends where the cache is full).
+        let t = rows.iter().map(|r| r.ids.len() - 1).max().unwrap_or(1).clamp(1, self.context);
+        for (i, row) in rows.iter().enumerate() {
+            let (ids, targets, weights) =
+                (&mut ids[i * t..][..t], &mut targets[i * t..][..t], &mut weights[i * t..][..t]);
+            ids.fill(self.pad);
+            targets.fill(IGNORE);
+            weights.fill(0.0);
+            let n = (row.ids.len() - 1).min(t);
+            ids[..n].copy_from_slice(&row.ids[..n]);
+            for j in 0..n {
+                if row.mask[j + 1] == 1 {
+                    targets[j] = row.ids[j + 1];
+                    weights[j] = 1.0;
+                }
+            }
+        }
+        self.last = (self.next, t);
+        self.next += self.b;
+        let n = self.b * t;
+        self.reference_logp(&ids[..n], &targets[..n], t)?;
+        Ok(t)
+    }
+
+    fn position(&self) -> Position {
+        self.position
+    }
+
+    fn loss(&mut self, logp: &[f32], weights: &[f32], dlogp: &mut [f32], _step: u64) -> Result<f32, Error> {
+        let (first, t) = self.last;
+        let advantages: Vec<f32> = self.rows[first..first + self.b].iter().map(|r| r.advantage).collect();
+        let batch = grpo::Batch {
+            logp,
+            // One optimizer step per batch of rollouts: the sampling policy is this one.
+            old: logp,
+            reference: self.reference.as_ref().map(|_| self.ref_logp.as_slice()),
+            mask: weights,
+            advantages: &advantages,
+            t,
+        };
+        let stats = grpo::loss(&self.settings.objective, &batch, dlogp)?;
+        let s = &mut self.stats;
+        (s.clipped_low, s.clipped_high, s.ratio, s.kl) = (
+            s.clipped_low + stats.clipped_low,
+            s.clipped_high + stats.clipped_high,
+            s.ratio + stats.ratio,
+            s.kl + stats.kl,
+        );
+        s.batches += 1;
+        Ok(stats.loss as f32)
+    }
+
+    fn records(&mut self, net: &Net, step: u64, steps: u64) -> Result<Vec<Record>, Error> {
+        let mut out = std::mem::take(&mut self.first);
+        let s = std::mem::take(&mut self.stats);
+        let per = |x: f64| (x / s.batches.max(1) as f64) as f32;
+        out.extend(s.rolled.then(|| Record::Rollouts {
+            step,
+            reward: s.reward,
+            solved: s.solved,
+            reply_tokens: s.reply_tokens,
+            clipped_low: per(s.clipped_low),
+            clipped_high: per(s.clipped_high),
+            ratio: per(s.ratio),
+            kl: per(s.kl),
+        }));
+        let every = self.settings.eval_every;
+        if (every > 0 && step.is_multiple_of(every)) || step == steps {
+            out.extend(self.evaluate(net, step)?);
+        }
+        Ok(out)
+    }
+}
