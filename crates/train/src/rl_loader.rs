@@ -30,6 +30,9 @@ use minichat_model::cpu::cross_entropy::IGNORE;
 use minichat_model::net::{Net, NetActs};
 use minichat_tokenizer::Tokenizer;
 
+/// Row lengths are multiples of this (or the context).
+const ROUND: usize = 32;
+
 /// A prompt (rendered for the assistant's reply) and the answer its reply must give.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
@@ -281,8 +284,10 @@ impl Batches for Grpo<'_> {
             self.roll(net)?;
         }
         let rows = &self.rows[self.next..self.next + self.b];
-        // The longest row's inputs, within the context (a reply ends where the cache is full).
-        let t = rows.iter().map(|r| r.ids.len() - 1).max().unwrap_or(1).clamp(1, self.context);
+        // The longest row's inputs, within the context (a reply ends where the cache is full),
+        // rounded up to a multiple of 32: the loop keeps activations for each row length.
+        let longest = rows.iter().map(|r| r.ids.len() - 1).max().unwrap_or(1);
+        let t = longest.next_multiple_of(ROUND).clamp(1, self.context);
         for (i, row) in rows.iter().enumerate() {
             let (ids, targets, weights) =
                 (&mut ids[i * t..][..t], &mut targets[i * t..][..t], &mut weights[i * t..][..t]);
