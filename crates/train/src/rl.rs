@@ -50,9 +50,7 @@ pub struct RlSource {
 
 impl RlSource {
     pub fn read(run: &Run) -> Result<RlSource, Error> {
-        let path = run.rl_source();
-        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+        run.read_source(&run.rl_source())
     }
 }
 
@@ -137,11 +135,7 @@ pub fn prepare(start: RlStart) -> Result<Prepared, Error> {
         Err(out) => Run::create(&out)?,
     };
     if let Some(base) = &base {
-        let tokenizer = std::fs::read(base.tokenizer()).map_err(Error::io(&base.tokenizer()))?;
-        minichat_corpus::atomic_write(&run.tokenizer(), &tokenizer)?;
-        let json = serde_json::to_vec_pretty(&source).expect("the source serialises");
-        minichat_corpus::atomic_write(&run.rl_source(), &json)?;
-        minichat_corpus::atomic_write(&run.config(), config.to_toml().as_bytes())?;
+        run.start_from(base, &run.rl_source(), &source, &config)?;
     }
     Ok(Prepared { run, config, tok, source, tasks, heldout, resume: base.is_none() })
 }

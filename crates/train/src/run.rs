@@ -107,6 +107,30 @@ impl Run {
         TrainConfig::from_toml(&text, &path.display().to_string())
     }
 
+    /// Fills a new run that starts from `base` (fine-tuning, reinforcement learning): the base's
+    /// tokenizer, what the stage needs to know (`source`, as JSON at `source_path`) and the
+    /// config.
+    pub fn start_from(
+        &self,
+        base: &Run,
+        source_path: &Path,
+        source: &impl serde::Serialize,
+        config: &TrainConfig,
+    ) -> Result<(), Error> {
+        let tokenizer = std::fs::read(base.tokenizer()).map_err(Error::io(&base.tokenizer()))?;
+        minichat_corpus::atomic_write(&self.tokenizer(), &tokenizer)?;
+        let json = serde_json::to_vec_pretty(source).expect("the source serialises");
+        minichat_corpus::atomic_write(source_path, &json)?;
+        minichat_corpus::atomic_write(&self.config(), config.to_toml().as_bytes())?;
+        Ok(())
+    }
+
+    /// A stage's JSON file of this run (`sft.json`, `rl.json`).
+    pub fn read_source<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Result<T, Error> {
+        let bytes = std::fs::read(path).map_err(Error::io(path))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+    }
+
     /// The run's tokenizer.
     pub fn load_tokenizer(&self) -> Result<Tokenizer, Error> {
         let path = self.tokenizer();

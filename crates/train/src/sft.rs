@@ -81,9 +81,7 @@ pub struct SftSource {
 
 impl SftSource {
     pub fn read(run: &Run) -> Result<SftSource, Error> {
-        let path = run.sft_source();
-        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
+        run.read_source(&run.sft_source())
     }
 }
 
@@ -161,11 +159,7 @@ pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> 
         rendered.extend(conversations.iter().cloned());
     }
     if let Some(base) = &base {
-        let tokenizer = std::fs::read(base.tokenizer()).map_err(Error::io(&base.tokenizer()))?;
-        minichat_corpus::atomic_write(&run.tokenizer(), &tokenizer)?;
-        let json = serde_json::to_vec_pretty(&source).expect("the source serialises");
-        minichat_corpus::atomic_write(&run.sft_source(), &json)?;
-        minichat_corpus::atomic_write(&run.config(), config.to_toml().as_bytes())?;
+        run.start_from(base, &run.sft_source(), &source, &config)?;
     }
     let data = split(rendered, source.val_fraction);
     Ok(Prepared { run, config, tok, source, data, resume: base.is_none() })
