@@ -66,6 +66,10 @@ pub struct RlArgs {
     /// How rewards become advantages: group, batch or none (Dr. GRPO) (TRL's scale_rewards).
     #[arg(long, default_value = "group")]
     scale_rewards: String,
+    /// Added to a reply's reward (1 for the exact answer) when its calculator call is made of
+    /// the question's numbers: credit for copying the operands (0 = none; below 1).
+    #[arg(long, default_value_t = 0.0)]
+    format_reward: f32,
     /// Steps between evaluations and checkpoints (0 = at the end only).
     #[arg(long, default_value_t = 25)]
     eval_every: u64,
@@ -104,6 +108,7 @@ pub fn run(a: RlArgs) -> Result<()> {
                     temperature: a.temperature,
                     objective,
                     scale: rl::scale_rewards(&a.scale_rewards)?,
+                    format_reward: a.format_reward,
                 },
             }))
         }

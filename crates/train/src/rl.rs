@@ -17,7 +17,7 @@ use crate::rollout::Sampling;
 use crate::run::Run;
 use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
-use minichat_chat::conversation::{prompt_for_reply, ChatTokens};
+use minichat_chat::conversation::{prompt_for_reply, ChatTokens, Role};
 use minichat_chat::sampler::SamplerConfig;
 use minichat_chat::tasks::file::questions;
 use minichat_chat::tools::Tools;
@@ -46,6 +46,9 @@ pub struct RlSource {
     pub temperature: f32,
     pub objective: Objective,
     pub scale: ScaleRewards,
+    /// Added to a reply's reward when its calculator call is made of the question's numbers.
+    #[serde(default)]
+    pub format_reward: f32,
 }
 
 impl RlSource {
@@ -155,7 +158,8 @@ fn read_tasks(path: &Path, limit: usize, tok: &Tokenizer, block: usize) -> Resul
                 prompt.len()
             )));
         }
-        out.push(Task { prompt, answer: q.answer });
+        let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content).to_string();
+        out.push(Task { question, prompt, answer: q.answer });
     }
     if out.is_empty() {
         return Err(Error::Data(format!("{}: no questions", path.display())));
@@ -216,6 +220,7 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
         prompts: source.prompts,
         objective: source.objective,
         scale: source.scale,
+        format_reward: source.format_reward,
         eval_every: cfg.eval.every,
     };
     obs.message(&format!(

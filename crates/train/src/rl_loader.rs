@@ -33,11 +33,36 @@ use minichat_tokenizer::Tokenizer;
 /// Row lengths are multiples of this (or the context).
 const ROUND: usize = 32;
 
-/// A prompt (rendered for the assistant's reply) and the answer its reply must give.
+/// A question, its prompt (rendered for the assistant's reply) and the answer its reply must
+/// give.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
+    pub question: String,
     pub prompt: Vec<u32>,
     pub answer: String,
+}
+
+/// The reward of a reply: 1 for the exact answer, plus `format` when its first calculator call
+/// is made of the question's numbers (a small format reward, as the issue and the R1 recipe
+/// allow: it credits copying the operands into the call, what a small model gets wrong most,
+/// even when a slip later spoils the answer).
+pub fn reward(task: &Task, r: &Rollout, format: f32) -> f32 {
+    let correct = f32::from(is_correct(r.answer(), &task.answer));
+    let call = r.reply.messages.iter().flat_map(|m| &m.tool_calls).find(|c| c.name == "calculator");
+    let copied = call.is_some_and(|c| same_numbers(&c.arguments, &task.question));
+    correct + if copied { format } else { 0.0 }
+}
+
+/// Whether `a` and `b` hold the same numbers (runs of digits, in any order).
+fn same_numbers(a: &str, b: &str) -> bool {
+    let numbers = |s: &str| {
+        let mut v: Vec<String> =
+            s.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let (x, y) = (numbers(a), numbers(b));
+    !x.is_empty() && x == y
 }
 
 /// A task's held-out questions, asked at each evaluation (`Record::Heldout`).
@@ -56,6 +81,9 @@ pub struct Settings {
     pub prompts: usize,
     pub objective: Objective,
     pub scale: ScaleRewards,
+    /// Added to the reward of a reply whose calculator call is made of the question's numbers
+    /// (`reward`; 0: none; below 1, so that only right answers count as solved).
+    pub format_reward: f32,
     /// Steps between evaluations on the held-out questions (0: at the end only).
     pub eval_every: u64,
 }
@@ -140,6 +168,9 @@ impl<'a> Grpo<'a> {
                 settings.prompts, settings.sampling.group
             )));
         }
+        if !(0.0..1.0).contains(&settings.format_reward) {
+            return Err(Error::Config(format!("a format reward of {} (it must be in [0, 1))", settings.format_reward)));
+        }
         if settings.objective.beta > 0.0 && reference.is_none() {
             return Err(Error::Config("a KL penalty (beta > 0) needs the starting model".into()));
         }
@@ -181,15 +212,16 @@ impl<'a> Grpo<'a> {
         let mut out = Vec::new();
         for h in &self.heldout {
             let prompts: Vec<Vec<u32>> = h.questions.iter().map(|q| q.prompt.clone()).collect();
-            let mut reward = |p: usize, r: &Rollout| f32::from(is_correct(r.answer(), &h.questions[p].answer));
+            // Only right answers count here, whatever the format reward.
+            let mut score = |p: usize, r: &Rollout| reward(&h.questions[p], r, 0.0);
             let greedy =
                 Sampling { sampler: SamplerConfig { temperature: 0.0, ..s.sampler.clone() }, group: 1, ..s.clone() };
             let right =
-                rollout::sample(&assistant, &prompts, &greedy, &mut reward)?.iter().filter(|r| r.reward > 0.0).count();
+                rollout::sample(&assistant, &prompts, &greedy, &mut score)?.iter().filter(|r| r.reward > 0.0).count();
             // Seeds of their own, apart from training's rounds.
             let sampled = Sampling { seed: s.seed ^ 0x05EE_D0F4_E1D0_u64, ..s.clone() };
             let mut solved = vec![false; prompts.len()];
-            for r in rollout::sample(&assistant, &prompts, &sampled, &mut reward)? {
+            for r in rollout::sample(&assistant, &prompts, &sampled, &mut score)? {
                 solved[r.prompt] |= r.reward > 0.0;
             }
             let n = prompts.len().max(1) as f32;
@@ -232,10 +264,9 @@ impl<'a> Grpo<'a> {
             seed: self.settings.sampling.seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ window.rotate_left(32),
             ..self.settings.sampling.clone()
         };
-        let tasks = &self.tasks;
-        let mut reward =
-            |p: usize, r: &Rollout| f32::from(minichat_chat::tasks::is_correct(r.answer(), &tasks[picked[p]].answer));
-        let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut reward)?;
+        let (tasks, format) = (&self.tasks, self.settings.format_reward);
+        let mut score = |p: usize, r: &Rollout| reward(&tasks[picked[p]], r, format);
+        let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut score)?;
         let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
         let advantages = grpo::advantages(&rewards, sampling.group, self.settings.scale)?;
         let n = rollouts.len() as f32;
@@ -357,5 +388,48 @@ impl Batches for Grpo<'_> {
             out.extend(self.evaluate(net, step)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minichat_chat::assistant::{FinishReason, Reply, Usage};
+    use minichat_chat::conversation::{Message, Role, ToolCall};
+
+    fn replied(call: &str, answer: &str) -> Rollout {
+        let messages = vec![
+            Message::with_calls("", vec![ToolCall { name: "calculator".into(), arguments: call.into() }]),
+            Message::new(Role::Tool, "x"),
+            Message::new(Role::Assistant, answer),
+        ];
+        let reply = Reply {
+            messages,
+            finish: FinishReason::Stop,
+            usage: Usage::default(),
+            tokens: vec![],
+            forced: vec![],
+            end: None,
+        };
+        Rollout { prompt: 0, reply, reward: 0.0 }
+    }
+
+    #[test]
+    fn the_format_reward_credits_a_call_made_of_the_questions_numbers() {
+        let task = Task {
+            question: "A box holds 12 items. How many items are in 345 boxes?".into(),
+            prompt: vec![],
+            answer: "4140".into(),
+        };
+        // Right answer, right call (operands in another order): 1 + format.
+        assert_eq!(reward(&task, &replied("345*12", "The answer is 4140."), 0.25), 1.25);
+        // A slip after a right call: the format reward only.
+        assert_eq!(reward(&task, &replied("12*345", "The answer is 414."), 0.25), 0.25);
+        // Operands copied wrong: nothing, whatever the answer says.
+        assert_eq!(reward(&task, &replied("34516*12", "The answer is 7."), 0.25), 0.0);
+        assert_eq!(reward(&task, &replied("12*34", "The answer is 4140."), 0.25), 1.0);
+        // Without it, only the answer counts.
+        assert_eq!(reward(&task, &replied("345*12", "The answer is 4140."), 0.0), 1.0);
+        assert!(!same_numbers("", "no numbers"));
     }
 }

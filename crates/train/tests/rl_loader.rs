@@ -46,6 +46,7 @@ fn tasks(tok: &Tokenizer) -> Vec<Task> {
     [("What is 12*7?", "84"), ("What is 3+4?", "7"), ("What is 7*12?", "84")]
         .iter()
         .map(|(q, a)| Task {
+            question: q.to_string(),
             prompt: prompt_for_reply(&[Message::new(Role::User, *q)], tok, &ct).unwrap(),
             answer: a.to_string(),
         })
@@ -63,6 +64,7 @@ fn settings(beta: f64) -> Settings {
         prompts: 2,
         objective: Objective { beta, ..Objective::default() },
         scale: ScaleRewards::Group,
+        format_reward: 0.0,
         eval_every: 0,
     }
 }

@@ -273,6 +273,7 @@ fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_
             temperature: 1.0,
             objective: Objective { beta: 0.05, ..Objective::default() },
             scale: ScaleRewards::Group,
+            format_reward: 0.1,
         },
     };
     // A task file that is not one stops it before anything is made.
