@@ -201,14 +201,9 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
         obs.message(&format!("reinforcement learning from {}", base.display()));
         Ok(())
     })?;
-    // The starting model, for the KL penalty.
-    let reference = if source.objective.beta > 0.0 {
-        let mut reference = Net::new(cfg.model_config(tok.n_vocab())?)?;
-        crate::checkpoint::load(base, &mut reference, &mut fresh_opt(net.weights().len()))?;
-        Some(reference)
-    } else {
-        None
-    };
+    // The starting model, for the KL penalty: its weights only (a checkpoint is a Hugging Face
+    // directory), not its optimizer moments.
+    let reference = if source.objective.beta > 0.0 { Some(Net::load_dir(base)?) } else { None };
     let tools = Tools { search: None };
     let settings = Settings {
         sampling: Sampling {
