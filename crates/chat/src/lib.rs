@@ -8,7 +8,7 @@
 //! turn that `chat`, the exam and the server share (`assistant`: render, prefill, sample, run
 //! tools, events, cancellation), a conversation held turn after turn (`session`),
 //! conversations in the chat format with tool calls (`conversation`) and conversation files in
-//! the public formats (`dataset`), the tools the assistant calls (`tools`), generated tasks
+//! the public formats (`dataset`), preference pairs in TRL's formats (`preference`), the tools the assistant calls (`tools`), generated tasks
 //! with exact answers and their files (`tasks`), and the exam with its report card (`exam`):
 //! generative tasks scored by exact answer, multiple choice by log-likelihood.
 
@@ -18,6 +18,7 @@ pub mod dataset;
 pub mod exam;
 pub mod generate;
 pub mod logprobs;
+pub mod preference;
 pub mod prompt_cache;
 pub mod sampler;
 pub mod session;
