@@ -9,15 +9,18 @@ mod args;
 mod chat;
 mod ctrl_c;
 mod data;
+mod dpo;
 mod eval;
 mod export;
 mod feedback;
 mod generate;
 mod next;
+mod pairs;
 mod plot;
 mod pretrain;
 mod progress;
 mod rl;
+mod rm;
 mod serve;
 mod sft;
 mod speedrun;
@@ -51,6 +54,16 @@ enum Command {
     /// Reinforcement learning (GRPO) of a fine-tuned run on tasks with checkable answers: groups
     /// of replies with the tools running, rewards from the task's checker, held-out pass rates.
     Rl(rl::RlArgs),
+    /// Preference pairs from a chat model's own replies to questions with exact answers: a right
+    /// reply preferred to a wrong one (TRL's JSONL).
+    Pairs(pairs::PairsArgs),
+    /// Direct preference optimisation (DPO) of a fine-tuned run on preference pairs: implicit
+    /// rewards, held-out pair accuracy.
+    Dpo(dpo::DpoArgs),
+    /// Reward models: train one on preference pairs (a score for a conversation), score pairs
+    /// or conversations with it.
+    #[command(subcommand)]
+    Rm(rm::Command),
     /// The exam: held-out bits per byte, generated tasks by exact answer, multiple choice by
     /// log-likelihood, for one or more runs; a report card (markdown + SVG).
     Eval(eval::EvalArgs),
@@ -100,6 +113,9 @@ fn main() {
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Pretrain(a) => pretrain::run(a),
         Command::Rl(a) => rl::run(a),
+        Command::Pairs(a) => pairs::run(a),
+        Command::Dpo(a) => dpo::run(a),
+        Command::Rm(cmd) => rm::run(cmd),
         Command::Sft(a) => sft::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Plot(a) => plot::run(a),

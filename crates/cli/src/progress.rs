@@ -80,6 +80,15 @@ impl Observer for TrainBar {
             Record::Rollouts { reward, solved, reply_tokens, .. } => {
                 self.val = format!(" reward {reward:.2} solved {:.0}% {reply_tokens:.0} tok", solved * 100.0);
             }
+            Record::Preference { reward_margin, reward_accuracy, .. } => {
+                self.val = format!(" margin {reward_margin:.3} acc {:.0}%", reward_accuracy * 100.0);
+            }
+            Record::HeldoutPairs { step, heldout_loss, heldout_accuracy, heldout_margin, pairs } => {
+                self.say(format!(
+                    "step {step}: held-out pairs ({pairs}): loss {heldout_loss:.4}, accuracy {:.1}%, margin {heldout_margin:.3}",
+                    heldout_accuracy * 100.0
+                ));
+            }
         }
     }
 

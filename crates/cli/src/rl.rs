@@ -70,6 +70,10 @@ pub struct RlArgs {
     /// the question's numbers: credit for copying the operands (0 = none; below 1).
     #[arg(long, default_value_t = 0.0)]
     format_reward: f32,
+    /// RLHF: a reward model's run (`minichat rm train`) whose score is the reward; the task's
+    /// checker is then logged as the gold score (RUN/rlhf.svg plots both against the KL).
+    #[arg(long, conflicts_with = "format_reward")]
+    reward_model: Option<PathBuf>,
     /// Steps between evaluations and checkpoints (0 = at the end only).
     #[arg(long, default_value_t = 25)]
     eval_every: u64,
@@ -109,6 +113,7 @@ pub fn run(a: RlArgs) -> Result<()> {
                     objective,
                     scale: rl::scale_rewards(&a.scale_rewards)?,
                     format_reward: a.format_reward,
+                    reward_model: a.reward_model,
                 },
             }))
         }

@@ -265,6 +265,11 @@ mod tests {
         assert_eq!(pairs[0]["chosen"][0]["content"], "84");
         let rejected: Vec<_> = pairs.iter().map(|p| p["rejected"][0]["content"].clone()).collect();
         assert_eq!(rejected, [json!("85"), json!("86")]);
+        // What `minichat dpo` reads back.
+        for (i, p) in pairs.iter().enumerate() {
+            let pair = minichat_chat::preference::parse_line(&p.to_string(), i + 1).unwrap();
+            assert_eq!((pair.prompt.len(), pair.chosen[0].content.as_str()), (1, "84"));
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -10,21 +10,29 @@
 //! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
 //! files); GRPO's objective as per-token gradients (`grpo`), groups of replies sampled with
 //! the tools running and scored (`rollout`), and reinforcement learning on tasks with
-//! checkable answers as a data source of the same loop (`rl`); bits per byte on held-out text
+//! checkable answers as a data source of the same loop (`rl`); DPO's objective (`dpo`), reward
+//! models' scores and loss (`reward_model`), batches of preference pairs for either
+//! (`preference_loader`) and their runs (`preference_run`), and preference pairs from a
+//! model's own checked replies (`pairs`); bits per byte on held-out text
 //! for the exam (`heldout`); Hugging Face export (`export`) and GGUF export for llama.cpp
 //! (`gguf`); and the speedrun's stages and folder (`speedrun`).
 
 pub mod checkpoint;
 pub mod config;
+pub mod dpo;
 pub mod export;
 pub mod gguf;
 pub mod grpo;
 pub mod heldout;
 pub mod loader;
 pub mod metrics;
+pub mod pairs;
 pub mod plot;
+pub mod preference_loader;
+pub mod preference_run;
 pub mod preset;
 pub mod pretrain;
+pub mod reward_model;
 pub mod rl;
 pub mod rl_loader;
 pub mod rollout;

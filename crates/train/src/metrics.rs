@@ -3,7 +3,8 @@
 //! optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
 //! `{"step", "prompt", "greedy", "sampled"}` for each sample, and after each step of
 //! reinforcement learning what its rollouts did (`Rollouts`) and, at evaluations, how it does
-//! on held-out questions (`Heldout`).
+//! on held-out questions (`Heldout`); after each step of preference training its pairs' implicit
+//! rewards (`Preference`) and, at evaluations, the held-out pairs' (`HeldoutPairs`).
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,9 @@ pub enum Record {
     /// A reinforcement-learning step's rollouts: mean reward, the fraction of replies whose
     /// reward was full (pass@1 when sampled), mean tokens the model drew per reply, and over
     /// the trained tokens the fractions clipped below and above, the mean importance ratio and
-    /// the KL estimate to the starting model (0 without one).
+    /// the KL estimate to the starting model (0 without one). Where the reward is a reward
+    /// model's score (RLHF), `gold` is the task checker's mean reward on the same replies: what
+    /// the proxy stands in for (and `solved` counts right answers).
     Rollouts {
         step: u64,
         reward: f32,
@@ -47,6 +50,8 @@ pub enum Record {
         clipped_high: f32,
         ratio: f32,
         kl: f32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gold: Option<f32>,
     },
     /// A task's held-out questions after step `step` (0: before training): the share answered
     /// right greedily (pass@1, as the exam asks), and the share with at least one right reply
@@ -59,6 +64,25 @@ pub enum Record {
         k: usize,
         questions: usize,
     },
+    /// A preference step's pairs (DPO): the mean implicit rewards `β (π - ref)` of the chosen
+    /// and rejected replies, their mean margin, and the share of pairs whose chosen reply has
+    /// the higher reward (TRL's `rewards/chosen`, `rewards/rejected`, `rewards/margins`,
+    /// `rewards/accuracies`).
+    Preference {
+        step: u64,
+        reward_chosen: f32,
+        reward_rejected: f32,
+        reward_margin: f32,
+        reward_accuracy: f32,
+    },
+    /// The same on held-out pairs after step `step`, with their mean loss.
+    HeldoutPairs {
+        step: u64,
+        heldout_loss: f32,
+        heldout_accuracy: f32,
+        heldout_margin: f32,
+        pairs: usize,
+    },
 }
 
 impl Record {
@@ -68,7 +92,9 @@ impl Record {
             | Record::Eval { step, .. }
             | Record::Sample { step, .. }
             | Record::Rollouts { step, .. }
-            | Record::Heldout { step, .. } => *step,
+            | Record::Heldout { step, .. }
+            | Record::Preference { step, .. }
+            | Record::HeldoutPairs { step, .. } => *step,
         }
     }
 }

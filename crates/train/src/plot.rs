@@ -1,5 +1,5 @@
-//! The loss curve of a run as an SVG picture: training loss per step and validation loss at
-//! each evaluation, from `metrics.jsonl`.
+//! A run's pictures from `metrics.jsonl`, as SVG: the loss curve (training loss per step and
+//! validation loss at each evaluation), and for RLHF runs reward hacking (`reward_hacking`).
 
 use crate::metrics::Record;
 use crate::Error;
@@ -54,6 +54,66 @@ pub fn loss_curve(records: &[Record], title: &str, out: &Path) -> Result<(), Err
             .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RED));
         chart.draw_series(val.iter().map(|&p| Circle::new(p, 3, RED.filled()))).map_err(|e| draw(&e))?;
         chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| draw(&e))?;
+        root.present().map_err(|e| draw(&e))?;
+    }
+    Ok(minichat_corpus::atomic_write(out, svg.as_bytes())?)
+}
+
+/// Reward hacking as Gao et al. (2022) plot it: the reward RL optimises (a reward model's
+/// score, the proxy) and the gold score it stands in for (the task checker's), each against
+/// the KL from the starting model, one point per step (`Record::Rollouts` with a gold score),
+/// as two panels side by side; drawn into `out` (SVG).
+pub fn reward_hacking(records: &[Record], title: &str, out: &Path) -> Result<(), Error> {
+    let points: Vec<(f64, f64, f64)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Rollouts { kl, reward, gold: Some(gold), .. } => Some((*kl as f64, *reward as f64, *gold as f64)),
+            _ => None,
+        })
+        .filter(|p| p.0.is_finite() && p.1.is_finite() && p.2.is_finite())
+        .collect();
+    if points.is_empty() {
+        return Err(Error::Data("no steps with a gold score to plot (not an RLHF run?)".into()));
+    }
+    let draw = |e: &dyn std::fmt::Display| Error::Data(format!("{}: drawing failed: {e}", out.display()));
+    let x_max = points.iter().map(|p| p.0).fold(1e-6, f64::max) * 1.05;
+    let range = |v: Vec<f64>| {
+        let (lo, hi) =
+            (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        let pad = ((hi - lo) * 0.08).max(1e-3);
+        (lo - pad)..(hi + pad)
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1100, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let root = root.titled(title, ("sans-serif", 22)).map_err(|e| draw(&e))?;
+        let panels = root.split_evenly((1, 2));
+        let series = [
+            (
+                "proxy: the reward model's score (what RL maximises)",
+                points.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+                BLUE,
+            ),
+            ("gold: the checker's reward (what it stands in for)", points.iter().map(|p| (p.0, p.2)).collect(), RED),
+        ];
+        for (panel, (label, xy, color)) in panels.iter().zip(series) {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(label, ("sans-serif", 15))
+                .margin(14)
+                .x_label_area_size(44)
+                .y_label_area_size(56)
+                .build_cartesian_2d(0.0..x_max, range(xy.iter().map(|p| p.1).collect()))
+                .map_err(|e| draw(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("KL to the starting model (nats per token)")
+                .y_desc("mean reward of the step's replies")
+                .draw()
+                .map_err(|e| draw(&e))?;
+            chart.draw_series(LineSeries::new(xy.clone(), color.mix(0.5))).map_err(|e| draw(&e))?;
+            chart.draw_series(xy.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| draw(&e))?;
+        }
         root.present().map_err(|e| draw(&e))?;
     }
     Ok(minichat_corpus::atomic_write(out, svg.as_bytes())?)

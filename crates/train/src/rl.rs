@@ -49,6 +49,10 @@ pub struct RlSource {
     /// Added to a reply's reward when its calculator call is made of the question's numbers.
     #[serde(default)]
     pub format_reward: f32,
+    /// RLHF: a reward model's checkpoint whose score is the reward (the checker's verdict is
+    /// then logged as the gold reward). Given as the reward model's run; kept as its checkpoint.
+    #[serde(default)]
+    pub reward_model: Option<PathBuf>,
 }
 
 impl RlSource {
@@ -107,15 +111,25 @@ pub fn prepare(start: RlStart) -> Result<Prepared, Error> {
             let config = rl_config(base.read_config()?, &a)?;
             let abs = |p: &Path| std::path::absolute(p).map_err(Error::io(p));
             let all = |v: &[PathBuf]| v.iter().map(|p| abs(p)).collect::<Result<Vec<_>, _>>();
+            let reward_model = match &a.source.reward_model {
+                Some(dir) => Some(abs(&reward_model_checkpoint(&base, dir)?)?),
+                None => None,
+            };
             let source = RlSource {
                 base_checkpoint: abs(&checkpoint)?,
                 tasks: all(&a.source.tasks)?,
                 heldout: all(&a.source.heldout)?,
+                reward_model,
                 ..a.source.clone()
             };
             (Err(a.out), config, source, Some(base))
         }
     };
+    if source.reward_model.is_some() && source.format_reward != 0.0 {
+        return Err(Error::Config(
+            "a format reward and a reward model: the reward model's score is the whole reward".into(),
+        ));
+    }
     let tok = match (&base, &existing) {
         (Some(base), _) | (None, Ok(base)) => base.load_tokenizer()?,
         (None, Err(_)) => unreachable!("a new run has a base"),
@@ -141,6 +155,22 @@ pub fn prepare(start: RlStart) -> Result<Prepared, Error> {
         run.start_from(base, &run.rl_source(), &source, &config)?;
     }
     Ok(Prepared { run, config, tok, source, tasks, heldout, resume: base.is_none() })
+}
+
+/// The newest checkpoint of the reward model's run at `dir`, which must read `base`'s tokenizer.
+fn reward_model_checkpoint(base: &Run, dir: &Path) -> Result<PathBuf, Error> {
+    let rm = Run::open(dir)?;
+    let same = |r: &Run| std::fs::read(r.tokenizer()).map_err(Error::io(&r.tokenizer()));
+    if same(&rm)? != same(base)? {
+        return Err(Error::Data(format!(
+            "the reward model {} reads another tokenizer than {} ({} and {} differ)",
+            dir.display(),
+            base.dir.display(),
+            rm.tokenizer().display(),
+            base.tokenizer().display()
+        )));
+    }
+    rm.checkpoint(None)
 }
 
 /// The first `limit` questions of a task file, rendered for the assistant's reply; a question
@@ -201,9 +231,11 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
         obs.message(&format!("reinforcement learning from {}", base.display()));
         Ok(())
     })?;
-    // The starting model, for the KL penalty: its weights only (a checkpoint is a Hugging Face
-    // directory), not its optimizer moments.
-    let reference = if source.objective.beta > 0.0 { Some(Net::load_dir(base)?) } else { None };
+    // The starting model, for the KL penalty (or, in RLHF, to measure the KL that reward
+    // hacking is plotted against): its weights only (a checkpoint is a Hugging Face directory),
+    // not its optimizer moments.
+    let rlhf = source.reward_model.is_some();
+    let reference = if source.objective.beta > 0.0 || rlhf { Some(Net::load_dir(base)?) } else { None };
     let tools = Tools { search: None };
     let settings = Settings {
         sampling: Sampling {
@@ -228,6 +260,10 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
     let (b, t) = (tr.micro_batch, cfg.model.context);
     let mut batches =
         Grpo::new(tasks, &tok, &tools, settings, reference, b, t, state.loader)?.with_heldout(heldout, !resume);
+    if let Some(rm) = &source.reward_model {
+        obs.message(&format!("rewards from the reward model {} (the checker's are the gold score)", rm.display()));
+        batches = batches.with_reward_model(Net::load_dir(rm)?)?;
+    }
     let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
     parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, None, obs)
 }

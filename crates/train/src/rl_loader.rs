@@ -8,6 +8,11 @@
 //! the KL penalty to the starting model when β > 0 (its log-probabilities from a copy of the
 //! starting weights, `reference`).
 //!
+//! With a reward model (RLHF, `with_reward_model`), a reply's reward is the reward model's score
+//! of the conversation (`reward_model::scores`) instead of the checker's verdict; the checker's
+//! stays in the log as the gold score the proxy stands in for, so reward hacking shows: the
+//! proxy keeps rising while the gold score turns (Gao et al. 2022).
+//!
 //! One optimizer step per batch of rollouts, as TRL's default (`num_iterations = 1`) and
 //! nanochat's `chat_rl.py`: the policy that sampled is the one being trained, so the old
 //! log-probabilities are the current ones and the ratio is 1 (the clip bites only with more
@@ -103,6 +108,8 @@ struct StepStats {
     reward: f32,
     solved: f32,
     reply_tokens: f32,
+    /// The checker's mean reward, where the reward is a reward model's.
+    gold: Option<f32>,
     /// Sums over micro-batches, and their count.
     clipped_low: f64,
     clipped_high: f64,
@@ -118,8 +125,11 @@ pub struct Grpo<'a> {
     ct: ChatTokens,
     tools: &'a Tools<'a>,
     settings: Settings,
-    /// The starting model, for the KL penalty (β > 0), with activations by row length.
+    /// The starting model, for the KL penalty (β > 0) or to measure the KL, with activations
+    /// by row length.
     reference: Option<(Net, Vec<(usize, NetActs)>)>,
+    /// A reward model whose score is the reward (RLHF).
+    reward_model: Option<Net>,
     /// Rows per micro-batch, and the longest row.
     b: usize,
     context: usize,
@@ -140,7 +150,8 @@ pub struct Grpo<'a> {
 impl<'a> Grpo<'a> {
     /// A source over `tasks` from `position`; each optimizer step takes `settings.prompts`
     /// prompts, whose `prompts × group` replies must fill whole micro-batches of `b` rows.
-    /// `reference` is the starting model, needed when β > 0.
+    /// `reference` is the starting model, needed when β > 0 (given with β = 0, the KL to it is
+    /// measured all the same).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         tasks: Vec<Task>,
@@ -175,7 +186,7 @@ impl<'a> Grpo<'a> {
             return Err(Error::Config("a KL penalty (beta > 0) needs the starting model".into()));
         }
         let ct = ChatTokens::of(tok)?;
-        let reference = reference.filter(|_| settings.objective.beta > 0.0).map(|net| (net, Vec::new()));
+        let reference = reference.map(|net| (net, Vec::new()));
         Ok(Grpo {
             tasks,
             tok,
@@ -183,6 +194,7 @@ impl<'a> Grpo<'a> {
             tools,
             settings,
             reference,
+            reward_model: None,
             b,
             context,
             pad: ct.bos,
@@ -196,6 +208,20 @@ impl<'a> Grpo<'a> {
             eval_first: false,
             first: Vec::new(),
         })
+    }
+
+    /// Rewards replies with `net`'s score (a reward model: `reward_model`) instead of the
+    /// checker's verdict, which is logged as the gold reward. It must read this tokenizer.
+    pub fn with_reward_model(mut self, net: Net) -> Result<Self, Error> {
+        if net.config().vocab_size != self.tok.n_vocab() {
+            return Err(Error::Data(format!(
+                "the reward model's vocabulary ({}) is not the policy's ({})",
+                net.config().vocab_size,
+                self.tok.n_vocab()
+            )));
+        }
+        self.reward_model = Some(net);
+        Ok(self)
     }
 
     /// Asks `heldout` at each evaluation, and with `before` also before the first step.
@@ -267,26 +293,42 @@ impl<'a> Grpo<'a> {
         let (tasks, format) = (&self.tasks, self.settings.format_reward);
         let mut score = |p: usize, r: &Rollout| reward(&tasks[picked[p]], r, format);
         let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut score)?;
-        let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
+        let checked: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
+        let rows: Vec<(Vec<u32>, Vec<u8>)> = rollouts.iter().map(|r| r.row(&prompts[r.prompt])).collect();
+        let rewards = match &self.reward_model {
+            Some(rm) => self.scores(rm, &rows)?,
+            None => checked.clone(),
+        };
         let advantages = grpo::advantages(&rewards, sampling.group, self.settings.scale)?;
         let n = rollouts.len() as f32;
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / n;
         self.stats = StepStats {
             rolled: true,
-            reward: rewards.iter().sum::<f32>() / n,
-            solved: rewards.iter().filter(|&&r| r >= 1.0).count() as f32 / n,
+            reward: mean(&rewards),
+            solved: checked.iter().filter(|&&r| r >= 1.0).count() as f32 / n,
             reply_tokens: rollouts.iter().map(|r| r.reply.usage.completion_tokens as f32).sum::<f32>() / n,
+            gold: self.reward_model.as_ref().map(|_| mean(&checked)),
             ..StepStats::default()
         };
-        self.rows = rollouts
-            .iter()
-            .zip(advantages)
-            .map(|(r, advantage)| {
-                let (ids, mask) = r.row(&prompts[r.prompt]);
-                Row { ids, mask, advantage }
-            })
-            .collect();
+        self.rows =
+            rows.into_iter().zip(advantages).map(|((ids, mask), advantage)| Row { ids, mask, advantage }).collect();
         self.next = 0;
         Ok(())
+    }
+
+    /// The reward model's score of each conversation (the prompt and the reply as the model
+    /// wrote it), `b` rows a pass.
+    fn scores(&self, rm: &Net, rows: &[(Vec<u32>, Vec<u8>)]) -> Result<Vec<f32>, Error> {
+        let rows: Vec<crate::preference_loader::Row> = rows
+            .iter()
+            .map(|(ids, mask)| crate::preference_loader::Row {
+                ids: ids[..ids.len().min(self.context)].to_vec(),
+                mask: mask.clone(),
+            })
+            .collect();
+        let refs: Vec<&crate::preference_loader::Row> = rows.iter().collect();
+        let s = crate::reward_model::scores(rm, &refs, self.ct.bos, self.b, self.context, self.pad)?;
+        Ok(s.into_iter().map(|x| x as f32).collect())
     }
 
     /// The reference model's log-probabilities of the last micro-batch's targets.
@@ -382,6 +424,7 @@ impl Batches for Grpo<'_> {
             clipped_high: per(s.clipped_high),
             ratio: per(s.ratio),
             kl: per(s.kl),
+            gold: s.gold,
         }));
         let every = self.settings.eval_every;
         if (every > 0 && step.is_multiple_of(every)) || step == steps {

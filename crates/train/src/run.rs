@@ -9,8 +9,11 @@
 //!                        conversation files and the validation share (`sft::SftSource`)
 //! RUN/rl.json            where a reinforcement-learning run started, on which tasks and
 //!                        with which settings (`rl::RlSource`)
+//! RUN/preference.json    where a DPO or reward-model run started, on which preference
+//!                        pairs and with which settings (`preference_run::PreferenceSource`)
 //! RUN/metrics.jsonl      the metrics log
 //! RUN/loss.svg           the loss curve
+//! RUN/rlhf.svg           an RLHF run's proxy and gold rewards against the KL
 //! RUN/checkpoints/       checkpoints (see `checkpoint`)
 //! ```
 
@@ -78,6 +81,10 @@ impl Run {
 
     pub fn rl_source(&self) -> PathBuf {
         self.dir.join("rl.json")
+    }
+
+    pub fn preference_source(&self) -> PathBuf {
+        self.dir.join("preference.json")
     }
 
     pub fn sft_source(&self) -> PathBuf {
@@ -179,10 +186,20 @@ impl Run {
         Ok(Model { net, tok, checkpoint })
     }
 
-    /// Redraws the loss curve (`plot()`) from the metrics log.
+    /// Where an RLHF run draws its proxy and gold rewards against the KL.
+    pub fn reward_hacking_plot(&self) -> PathBuf {
+        self.dir.join("rlhf.svg")
+    }
+
+    /// Redraws the loss curve (`plot()`) from the metrics log, and for an RLHF run (steps with
+    /// a gold reward) the reward-hacking picture (`reward_hacking_plot()`).
     pub fn plot_loss(&self) -> Result<(), Error> {
         let records = crate::metrics::read(&self.metrics())?;
         let title = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        crate::plot::loss_curve(&records, &title, &self.plot())
+        crate::plot::loss_curve(&records, &title, &self.plot())?;
+        if records.iter().any(|r| matches!(r, crate::metrics::Record::Rollouts { gold: Some(_), .. })) {
+            crate::plot::reward_hacking(&records, &title, &self.reward_hacking_plot())?;
+        }
+        Ok(())
     }
 }

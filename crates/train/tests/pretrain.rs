@@ -80,7 +80,11 @@ fn losses(run: &Run) -> Vec<String> {
         .filter_map(|r| match r {
             Record::Step { step, loss, grad_norm, .. } => Some(format!("{step} {loss} {grad_norm}")),
             Record::Eval { step, val_loss, val_bpb } => Some(format!("{step} val {val_loss} {val_bpb}")),
-            Record::Sample { .. } | Record::Rollouts { .. } | Record::Heldout { .. } => None,
+            Record::Sample { .. }
+            | Record::Rollouts { .. }
+            | Record::Heldout { .. }
+            | Record::Preference { .. }
+            | Record::HeldoutPairs { .. } => None,
         })
         .collect()
 }

@@ -2,7 +2,10 @@
 //! model loaded by `Run` (with the errors a user meets: no run, no tokenizer, a tokenizer of
 //! another vocabulary), a fine-tuning run prepared from it (`sft.json`, resumable, and its held
 //! out text found in the base run), the training loop's data source seeing the model, and a
-//! reinforcement-learning run (rewards and held-out pass rates logged, resumed bit for bit).
+//! reinforcement-learning run (rewards and held-out pass rates logged, resumed bit for bit), and
+//! a DPO run (bad pairs reported by line, implicit rewards logged, resumed bit for bit), and a
+//! reward model that learns to rank the chosen reply first, then stands in for the checker in
+//! RLHF (the gold reward logged beside it, the reward-hacking picture drawn).
 
 use minichat_chat::generate::{generate, GenerateConfig};
 use minichat_chat::sampler::SamplerConfig;
@@ -12,6 +15,8 @@ use minichat_train::config::TrainConfig;
 use minichat_train::grpo::{Objective, ScaleRewards};
 use minichat_train::loader::Position;
 use minichat_train::metrics::Record;
+use minichat_train::preference_loader::Method;
+use minichat_train::preference_run::{self, NewPreference, PreferenceSource, PreferenceStart};
 use minichat_train::pretrain::{self, Start};
 use minichat_train::rl::{self, NewRl, RlSource, RlStart};
 use minichat_train::run::Run;
@@ -243,20 +248,22 @@ impl Observer for StopAt<'_> {
     fn message(&mut self, _: &str) {}
 }
 
-#[test]
-fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_bit() {
-    let dir = temp_dir("rl");
-    let base = pretrained(&dir);
+/// A task file to learn from and a held-out one, in `dir`.
+fn task_files(dir: &Path) -> (PathBuf, PathBuf) {
     let task = |q: &str, a: &str| {
         format!("{{\"messages\": [{{\"role\": \"user\", \"content\": \"{q}\"}}, {{\"role\": \"assistant\", \"content\": \"{a}\"}}], \"answer\": \"{a}\"}}\n")
     };
     let (train, test) = (dir.join("words-train.jsonl"), dir.join("words-test.jsonl"));
     std::fs::write(&train, ["the cat", "a dog", "big mat", "red house"].map(|q| task(q, "sat")).concat()).unwrap();
     std::fs::write(&test, task("the dog", "ran") + &task("a cat", "sat")).unwrap();
-    let new = |out: &str| NewRl {
+    (train, test)
+}
+
+fn new_rl(base: &Run, out: &Path, train: &Path, test: &Path) -> NewRl {
+    NewRl {
         base: base.path().into(),
         checkpoint: None,
-        out: dir.join(out),
+        out: out.into(),
         steps: 4,
         lr: 1e-3,
         micro_batch: 2,
@@ -264,8 +271,8 @@ fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_
         seed: Some(5),
         source: RlSource {
             base_checkpoint: PathBuf::new(),
-            tasks: vec![train.clone()],
-            heldout: vec![test.clone()],
+            tasks: vec![train.into()],
+            heldout: vec![test.into()],
             heldout_questions: 10,
             prompts: 2,
             group: 2,
@@ -274,8 +281,17 @@ fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_
             objective: Objective { beta: 0.05, ..Objective::default() },
             scale: ScaleRewards::Group,
             format_reward: 0.1,
+            reward_model: None,
         },
-    };
+    }
+}
+
+#[test]
+fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_bit() {
+    let dir = temp_dir("rl");
+    let base = pretrained(&dir);
+    let (train, test) = task_files(&dir);
+    let new = |out: &str| new_rl(&base, &dir.join(out), &train, &test);
     // A task file that is not one stops it before anything is made.
     let mut bad = new("bad");
     bad.source.tasks = vec![dir.join("corpus.jsonl")];
@@ -311,5 +327,191 @@ fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_
         v
     };
     assert_eq!(same_log(&whole_run), same_log(&halves_run));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A preference-pair in the standard format.
+fn pair(q: &str, c: &str, r: &str) -> String {
+    format!("{{\"prompt\": \"{q}\", \"chosen\": \"{c}\", \"rejected\": \"{r}\"}}\n")
+}
+
+/// 16 pairs and, on line 17, one with the same reply twice.
+fn pairs_file(dir: &Path) -> PathBuf {
+    let prompts = ["the cat", "a dog", "big mat", "red house", "the mat", "a big dog", "the red cat", "a house"];
+    let mut text: String = prompts.iter().map(|q| pair(q, "sat on a mat", "ran")).collect();
+    text += &prompts.iter().map(|q| pair(q, "the dog sat", "big red")).collect::<String>();
+    text += &pair("the cat", "sat", "sat");
+    let path = dir.join("pairs.jsonl");
+    std::fs::write(&path, &text).unwrap();
+    path
+}
+
+fn new_preference(base: &Run, out: &Path, file: &Path, method: Method) -> NewPreference {
+    NewPreference {
+        base: base.path().into(),
+        checkpoint: None,
+        out: out.into(),
+        steps: 4,
+        lr: 1e-2,
+        batch_pairs: 4,
+        micro_pairs: 2,
+        eval_every: 2,
+        seed: Some(3),
+        source: PreferenceSource {
+            base_checkpoint: PathBuf::new(),
+            pairs: vec![file.into()],
+            val_fraction: 0.25,
+            method,
+        },
+    }
+}
+
+#[test]
+fn a_dpo_run_reports_bad_pairs_logs_implicit_rewards_and_resumes_bit_for_bit() {
+    let dir = temp_dir("dpo");
+    let base = pretrained(&dir);
+    let pair =
+        |q: &str, c: &str, r: &str| format!("{{\"prompt\": \"{q}\", \"chosen\": \"{c}\", \"rejected\": \"{r}\"}}\n");
+    let prompts = ["the cat", "a dog", "big mat", "red house", "the mat", "a big dog", "the red cat", "a house"];
+    let mut text: String = prompts.iter().map(|q| pair(q, "sat on a mat", "ran")).collect();
+    text += &prompts.iter().map(|q| pair(q, "the dog sat", "big red")).collect::<String>();
+    text += &pair("the cat", "sat", "sat");
+    let pairs = dir.join("pairs.jsonl");
+    std::fs::write(&pairs, &text).unwrap();
+    let new = |out: &str, file: &Path| NewPreference {
+        base: base.path().into(),
+        checkpoint: None,
+        out: dir.join(out),
+        steps: 4,
+        lr: 1e-2,
+        batch_pairs: 4,
+        micro_pairs: 2,
+        eval_every: 2,
+        seed: Some(3),
+        source: PreferenceSource {
+            base_checkpoint: PathBuf::new(),
+            pairs: vec![file.to_path_buf()],
+            val_fraction: 0.25,
+            method: Method::Dpo(minichat_train::dpo::Objective { beta: 0.5, label_smoothing: 0.0 }),
+        },
+    };
+    // A prompt that leaves no room for a reply stops it, naming the file and line, before
+    // anything is made.
+    let long = dir.join("long.jsonl");
+    std::fs::write(&long, pair("the cat", "sat", "ran") + &pair(&["the big red dog"; 12].join(" "), "sat", "ran"))
+        .unwrap();
+    let err = preference_run::prepare(PreferenceStart::New(Box::new(new("bad", &long))), false, |_| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("long.jsonl") && err.contains("line 2") && err.contains("no room"), "{err}");
+    assert!(!dir.join("bad").exists());
+    // The pair with the same reply twice is skipped and named; with --strict it stops the run.
+    let mut skipped = Vec::new();
+    let whole = preference_run::prepare(PreferenceStart::New(Box::new(new("whole", &pairs))), false, |p| {
+        skipped.push(p.to_string())
+    });
+    let whole = whole.unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].contains("pairs.jsonl:17") && skipped[0].contains("same reply"), "{skipped:?}");
+    assert!(preference_run::prepare(PreferenceStart::New(Box::new(new("strict", &pairs))), true, |_| {}).is_err());
+    let (train, heldout) = (whole.pairs.0.len(), whole.pairs.1.len());
+    assert_eq!(train + heldout, 16);
+    assert!(heldout > 0 && train > heldout, "{train} training pairs, {heldout} held out");
+    let whole_run = whole.run.clone();
+    preference_run::train(whole, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let records = minichat_train::metrics::read(&whole_run.metrics()).unwrap();
+    let margins: Vec<(u64, f32)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Preference { step, reward_margin, .. } => Some((*step, *reward_margin)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(margins.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // The first step's policy is the reference: no margin yet; training opens one.
+    assert!(margins[0].1.abs() < 1e-3 && margins[3].1 > 0.05, "{margins:?}");
+    let held: Vec<u64> = records
+        .iter()
+        .filter(|r| matches!(r, Record::HeldoutPairs { pairs, .. } if *pairs == heldout))
+        .map(Record::step)
+        .collect();
+    assert_eq!(held, [2, 4]);
+    // Stopped after step 2 and resumed: the same weights as straight through.
+    let halves = preference_run::prepare(PreferenceStart::New(Box::new(new("halves", &pairs))), false, |_| {}).unwrap();
+    let halves_run = halves.run.clone();
+    let stop = AtomicBool::new(false);
+    let out = preference_run::train(halves, &stop, &mut StopAt { at: 2, stop: &stop, records: Vec::new() }).unwrap();
+    assert_eq!((out.step, out.interrupted), (2, true));
+    let resumed = preference_run::prepare(PreferenceStart::Resume(halves_run.path().into()), false, |_| {}).unwrap();
+    assert!(resumed.resume);
+    assert_eq!(preference_run::train(resumed, &AtomicBool::new(false), &mut Quiet).unwrap().step, 4);
+    let weights = |run: &Run| std::fs::read(run.checkpoints().join("step_000004/model.safetensors")).unwrap();
+    assert!(weights(&whole_run) == weights(&halves_run), "a resumed run continues bit for bit");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_reward_model_learns_to_rank_the_chosen_reply_first_and_rewards_rlhf() {
+    let dir = temp_dir("rm");
+    let base = pretrained(&dir);
+    let pairs = pairs_file(&dir);
+    let new = new_preference(&base, &dir.join("rm"), &pairs, Method::RewardModel);
+    let p = preference_run::prepare(PreferenceStart::New(Box::new(new)), false, |_| {}).unwrap();
+    let run = p.run.clone();
+    let heldout = p.pairs.1.len();
+    preference_run::train(p, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let records = minichat_train::metrics::read(&run.metrics()).unwrap();
+    let held: Vec<(u64, f32)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::HeldoutPairs { step, heldout_accuracy, pairs, .. } if *pairs == heldout => {
+                Some((*step, *heldout_accuracy))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held.iter().map(|h| h.0).collect::<Vec<_>>(), [2, 4]);
+    // The trained scorer ranks every pair of the file right (one reply in each set is always
+    // preferred), the base model's output row does not yet.
+    let read = minichat_chat::preference::read_file(&pairs, false).unwrap();
+    let right = |run: &Run| {
+        let m = run.load_model(None, false).unwrap();
+        let s = minichat_train::reward_model::score_pairs(&m.net, &m.tok, &read.pairs).unwrap();
+        s.iter().filter(|[c, r]| c > r).count()
+    };
+    assert_eq!(right(&run), 16, "held out: {held:?}");
+    assert!(right(&base) < 16);
+    // RLHF: the reward model's score is the reward, the checker's the gold score beside it.
+    let (train, test) = task_files(&dir);
+    let mut rlhf = new_rl(&base, &dir.join("rlhf"), &train, &test);
+    (rlhf.source.reward_model, rlhf.source.format_reward, rlhf.steps) = (Some(run.path().into()), 0.0, 2);
+    let p = rl::prepare(RlStart::New(Box::new(rlhf.clone()))).unwrap();
+    let rlhf_run = p.run.clone();
+    rl::train(p, &AtomicBool::new(false), &mut Quiet).unwrap();
+    let records = minichat_train::metrics::read(&rlhf_run.metrics()).unwrap();
+    let golds: Vec<(f32, f32)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Rollouts { reward, gold: Some(gold), .. } => Some((*reward, *gold)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(golds.len(), 2);
+    // Scores are log-probabilities; the gold reward is the share of right answers.
+    assert!(golds.iter().all(|&(r, g)| r < 0.0 && (0.0..=1.0).contains(&g)), "{golds:?}");
+    rlhf_run.plot_loss().unwrap();
+    assert!(std::fs::read_to_string(rlhf_run.reward_hacking_plot()).unwrap().contains("<svg"));
+    // A reward model that reads another tokenizer is refused, naming both.
+    let other = dir.join("other-rm");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["config.toml", "tokenizer.mctok"] {
+        std::fs::copy(run.path().join(f), other.join(f)).unwrap();
+    }
+    std::fs::write(other.join("tokenizer.mctok"), std::fs::read(dir.join("tok.mctok")).unwrap().repeat(2)).unwrap();
+    let mut bad = rlhf;
+    (bad.out, bad.source.reward_model) = (dir.join("rlhf-bad"), Some(other));
+    let err = rl::prepare(RlStart::New(Box::new(bad))).err().unwrap().to_string();
+    assert!(err.contains("another tokenizer") && err.contains("other-rm"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
