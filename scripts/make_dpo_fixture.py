@@ -6,8 +6,8 @@
 
 Writes crates/train/tests/fixtures/dpo.json: 4 pairs as 8 rows (chosen, rejected, chosen, ...)
 of 6 positions: each token's log-probability under the policy and under the reference model
-(float32 values, so Rust reads the same numbers) and a completion mask; then for beta 0.1 and
-label smoothing 0 and 0.1, the loss, its gradient with respect to the policy's log-probabilities
+(float32 values, so Rust reads the same numbers) and a completion mask; then for beta 0.1 with
+label smoothing 0 and 0.1, and with RPO's rpo_alpha 0.5, the loss, its gradient with respect to the policy's log-probabilities
 and the implicit rewards, as TRL's DPOTrainer computes them (`loss_type="sigmoid"`,
 trl/trainer/dpo_trainer.py `dpo_loss`), a sequence's log-probability being the sum over its
 completion tokens:
@@ -15,6 +15,7 @@ completion tokens:
     logits = (pi_c - pi_r) - (ref_c - ref_r)
     losses = -logsigmoid(beta * logits) * (1 - ls) - logsigmoid(-beta * logits) * ls
     rewards_c = beta * (pi_c - ref_c); rewards_r = beta * (pi_r - ref_r)
+    with rpo_alpha: loss += rpo_alpha * (mean negative log-likelihood over the chosen tokens)
 """
 import json
 from pathlib import Path
@@ -38,7 +39,7 @@ def main():
     for row, (start, end) in enumerate([(1, 5), (1, 3), (2, 6), (2, 6), (1, 2), (1, 6), (2, 4), (2, 5)]):
         mask[row, start:end] = 1.0
     cases = []
-    for ls in (0.0, 0.1):
+    for ls, rpo in ((0.0, 0.0), (0.1, 0.0), (0.0, 0.5)):
         lp = logp.clone().requires_grad_(True)
         seq = (lp * mask).sum(-1)
         ref_seq = (ref * mask).sum(-1)
@@ -46,10 +47,14 @@ def main():
         logits = (pi_c - pi_r) - (ref_c - ref_r)
         losses = -F.logsigmoid(BETA * logits) * (1 - ls) - F.logsigmoid(-BETA * logits) * ls
         loss = losses.mean()
+        if rpo:
+            chosen_mask = mask[0::2]
+            loss = loss + rpo * -(lp[0::2] * chosen_mask).sum() / chosen_mask.sum()
         loss.backward()
         rewards_c, rewards_r = BETA * (pi_c - ref_c).detach(), BETA * (pi_r - ref_r).detach()
         cases.append({
             "label_smoothing": ls,
+            "rpo_alpha": rpo,
             "loss": loss.item(),
             "grad": lp.grad.reshape(-1).tolist(),
             "reward_chosen": rewards_c.mean().item(),

@@ -36,26 +36,42 @@ pub fn read_file(path: &std::path::Path, strict: bool) -> Result<Read, Error> {
 
 /// Reads the conversations of `text` (the contents of `path`, which errors name).
 pub fn read(text: &str, path: &str, strict: bool) -> Result<Read, Error> {
-    let mut out = Read::default();
+    let parse =
+        |line: &str, _: usize| parse_line(line).and_then(|c| validate(&c).map(|_| c).map_err(|e| e.to_string()));
+    let (conversations, skipped, problems) = read_lines(text, path, strict, parse)?;
+    Ok(Read { conversations, skipped, problems })
+}
+
+/// The records of a JSON Lines text (`path`'s, which errors name): each non-blank line through
+/// `parse` (the line and its number from 1). A line it refuses is skipped and counted, its
+/// reason kept as `PATH:LINE: why` (the first 20), or, with `strict`, it stops the read.
+/// Returns the records, the lines skipped and the reasons.
+pub fn read_lines<T>(
+    text: &str,
+    path: &str,
+    strict: bool,
+    parse: impl Fn(&str, usize) -> Result<T, String>,
+) -> Result<(Vec<T>, usize, Vec<String>), Error> {
+    let (mut records, mut skipped, mut problems) = (Vec::new(), 0, Vec::new());
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        match parse_line(line).and_then(|c| validate(&c).map(|_| c).map_err(|e| e.to_string())) {
-            Ok(c) => out.conversations.push(c),
+        match parse(line, i + 1) {
+            Ok(record) => records.push(record),
             Err(why) => {
                 let problem = format!("{path}:{}: {why}", i + 1);
                 if strict {
-                    return Err(Error::Prompt(problem));
+                    return Err(Error::File(problem));
                 }
-                out.skipped += 1;
-                if out.problems.len() < 20 {
-                    out.problems.push(problem);
+                skipped += 1;
+                if problems.len() < 20 {
+                    problems.push(problem);
                 }
             }
         }
     }
-    Ok(out)
+    Ok((records, skipped, problems))
 }
 
 /// One line's conversation, in whichever format it is.

@@ -17,7 +17,7 @@
 //! `strict`, stops the read.
 
 use crate::conversation::{validate, Message, Role};
-use crate::dataset::conversation_of;
+use crate::dataset::{conversation_of, read_lines};
 use crate::Error;
 use serde_json::Value;
 
@@ -48,26 +48,8 @@ pub fn read_file(path: &std::path::Path, strict: bool) -> Result<Read, Error> {
 
 /// Reads the pairs of `text` (the contents of `path`, which errors name).
 pub fn read(text: &str, path: &str, strict: bool) -> Result<Read, Error> {
-    let mut out = Read::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse_line(line, i + 1) {
-            Ok(pair) => out.pairs.push(pair),
-            Err(why) => {
-                let problem = format!("{path}:{}: {why}", i + 1);
-                if strict {
-                    return Err(Error::File(problem));
-                }
-                out.skipped += 1;
-                if out.problems.len() < 20 {
-                    out.problems.push(problem);
-                }
-            }
-        }
-    }
-    Ok(out)
+    let (pairs, skipped, problems) = read_lines(text, path, strict, parse_line)?;
+    Ok(Read { pairs, skipped, problems })
 }
 
 /// One line's pair, checked: both replies non-empty, different, and in order after the prompt.

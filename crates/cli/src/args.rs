@@ -2,6 +2,83 @@
 
 use clap::Args;
 use minichat_chat::sampler::SamplerConfig;
+use minichat_train::preference_loader::Method;
+use minichat_train::preference_run::{NewPreference, PreferenceSource, PreferenceStart};
+use std::path::PathBuf;
+
+/// The flags of a run that learns from preference pairs (`dpo`, `rm train`).
+#[derive(Args)]
+pub struct PreferenceArgs {
+    /// The fine-tuned run to start from.
+    #[arg(long, required_unless_present = "resume")]
+    base: Option<PathBuf>,
+    /// A checkpoint directory of the base run (default: its latest).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Preference-pair files (JSONL: {"prompt", "chosen", "rejected"} as text or messages, or
+    /// whole conversations, or Anthropic HH transcripts; `pairs` and `feedback export` write them).
+    #[arg(long, num_args = 1.., required_unless_present = "resume")]
+    pairs: Vec<PathBuf>,
+    /// The run's directory (created).
+    #[arg(short, long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
+    /// Continue this run from its latest checkpoint.
+    #[arg(long, conflicts_with_all = ["base", "out"])]
+    resume: Option<PathBuf>,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 100)]
+    steps: u64,
+    /// Peak learning rate (default: DPO 2e-5, a reward model 1e-4).
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Pairs per optimizer step.
+    #[arg(long, default_value_t = 16)]
+    batch_pairs: usize,
+    /// Pairs per micro-batch (two rows each); batch-pairs must be a multiple.
+    #[arg(long, default_value_t = 8)]
+    micro_pairs: usize,
+    /// Share of pairs held out for evaluation.
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    /// Steps between evaluations and checkpoints (0 = at the end only).
+    #[arg(long, default_value_t = 25)]
+    eval_every: u64,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop at the first malformed pair instead of skipping it (and reporting its line).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl PreferenceArgs {
+    /// The run these flags name: a new one learning by `method`, or the one to resume.
+    pub fn start(self, method: Method) -> PreferenceStart {
+        let default_lr = match method {
+            Method::Dpo(_) => 2e-5,
+            Method::RewardModel => 1e-4,
+        };
+        match self.resume {
+            Some(dir) => PreferenceStart::Resume(dir),
+            None => PreferenceStart::New(Box::new(NewPreference {
+                base: self.base.expect("clap requires --base"),
+                checkpoint: self.checkpoint,
+                out: self.out.expect("clap requires --out"),
+                steps: self.steps,
+                lr: self.lr.unwrap_or(default_lr),
+                batch_pairs: self.batch_pairs,
+                micro_pairs: self.micro_pairs,
+                eval_every: self.eval_every,
+                seed: self.seed,
+                source: PreferenceSource {
+                    base_checkpoint: PathBuf::new(),
+                    pairs: self.pairs,
+                    val_fraction: self.val_fraction,
+                    method,
+                },
+            })),
+        }
+    }
+}
 
 /// The sampler flags (`generate`, `chat`).
 #[derive(Args, Clone)]

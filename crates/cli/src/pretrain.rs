@@ -1,7 +1,7 @@
 //! `minichat pretrain`: a run directory from a corpus and a tokenizer (`minichat_train::pretrain`),
 //! trained with a progress bar, resumable, stopped cleanly by Ctrl-C.
 
-use crate::progress::{input_bar, TrainBar};
+use crate::progress::{input_bar, train_with_bar};
 use anyhow::{Context, Result};
 use clap::Args;
 use minichat_train::config::{Overrides, TrainConfig};
@@ -121,15 +121,9 @@ pub fn run(a: PretrainArgs) -> Result<()> {
             eprintln!("  skipped: {p}");
         }
     }
-    eprintln!("run {} (config in {})", s.run.path().display(), s.run.config().display());
-    let mut bar = TrainBar::new();
-    let outcome = pretrain::train(&s.run, &s.config, &s.tok, s.resume, &stop, &mut bar);
-    bar.bar.finish_and_clear();
-    let plotted = s.run.plot_loss();
-    let outcome = outcome?;
-    if let Err(e) = plotted {
-        eprintln!("warning: no loss curve: {e:#}");
-    }
+    let outcome = train_with_bar(&s.run, "minichat pretrain --resume", |bar| {
+        pretrain::train(&s.run, &s.config, &s.tok, s.resume, &stop, bar)
+    })?;
     match outcome.val {
         Some((loss, bpb)) => eprintln!(
             "step {}: validation loss {loss:.4} nats/token, {bpb:.4} bits/byte; checkpoint {}; curve {}",
@@ -138,9 +132,6 @@ pub fn run(a: PretrainArgs) -> Result<()> {
             s.run.plot().display()
         ),
         None => eprintln!("step {}: checkpoint {}", outcome.step, outcome.checkpoint.display()),
-    }
-    if outcome.interrupted {
-        eprintln!("resume with: minichat pretrain --resume {}", s.run.path().display());
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use minichat_train::metrics::Record;
-use minichat_train::trainer::Observer;
+use minichat_train::run::Run;
+use minichat_train::trainer::{Observer, Outcome};
 use std::path::PathBuf;
 
 /// A progress bar over the input files' bytes, or a spinner for standard input.
@@ -21,6 +22,29 @@ pub fn input_bar(inputs: &[PathBuf], what: &str) -> ProgressBar {
                 .expect("valid template"),
         ),
     }
+}
+
+/// Trains `run` with the training bar, then redraws its pictures (a failure to draw is only a
+/// warning) and, when Ctrl-C stopped it, says how to resume: `resume` (`minichat sft --resume`)
+/// and the run's folder.
+pub fn train_with_bar(
+    run: &Run,
+    resume: &str,
+    train: impl FnOnce(&mut TrainBar) -> Result<Outcome, minichat_train::Error>,
+) -> anyhow::Result<Outcome> {
+    eprintln!("run {} (config in {})", run.path().display(), run.config().display());
+    let mut bar = TrainBar::new();
+    let outcome = train(&mut bar);
+    bar.bar.finish_and_clear();
+    let plotted = run.plot_loss();
+    let outcome = outcome?;
+    if let Err(e) = plotted {
+        eprintln!("warning: no loss curve: {e:#}");
+    }
+    if outcome.interrupted {
+        eprintln!("resume with: {resume} {}", run.path().display());
+    }
+    Ok(outcome)
 }
 
 /// The training progress bar.

@@ -3,7 +3,7 @@
 //! resume, metrics and loss curve as pretraining and fine-tuning, plus rewards and held-out
 //! pass rates in the metrics log).
 
-use crate::progress::TrainBar;
+use crate::progress::train_with_bar;
 use anyhow::Result;
 use clap::Args;
 use minichat_train::grpo::Objective;
@@ -120,18 +120,8 @@ pub fn run(a: RlArgs) -> Result<()> {
     };
     let prepared = rl::prepare(start)?;
     let run = prepared.run.clone();
-    eprintln!("run {} (config in {})", run.path().display(), run.config().display());
-    let mut bar = TrainBar::new();
-    let outcome = rl::train(prepared, &stop, &mut bar);
-    bar.bar.finish_and_clear();
-    let plotted = run.plot_loss();
-    let outcome = outcome?;
-    if let Err(e) = plotted {
-        eprintln!("warning: no loss curve: {e:#}");
-    }
-    if outcome.interrupted {
-        eprintln!("resume with: minichat rl --resume {}", run.path().display());
-    } else {
+    let outcome = train_with_bar(&run, "minichat rl --resume", |bar| rl::train(prepared, &stop, bar))?;
+    if !outcome.interrupted {
         eprintln!("step {}: checkpoint {}", outcome.step, outcome.checkpoint.display());
         eprintln!("chat with it: minichat chat {}", run.path().display());
     }

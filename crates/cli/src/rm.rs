@@ -3,12 +3,13 @@
 //! checkpoints, resume, metrics and loss curve as the other stages); `score` scores pairs (the
 //! share the model ranks right) or conversations with a trained one.
 
-use crate::progress::TrainBar;
+use crate::args::PreferenceArgs;
+use crate::progress::train_with_bar;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use minichat_chat::{dataset, preference};
 use minichat_train::preference_loader::Method;
-use minichat_train::preference_run::{self, NewPreference, PreferenceSource, PreferenceStart};
+use minichat_train::preference_run;
 use minichat_train::reward_model;
 use minichat_train::run::Run;
 use std::path::PathBuf;
@@ -16,50 +17,10 @@ use std::path::PathBuf;
 #[derive(Subcommand)]
 pub enum Command {
     /// Train a reward model from a chat run on preference pairs.
-    Train(TrainArgs),
+    Train(PreferenceArgs),
     /// Score preference pairs (prints each pair's scores and the share ranked right) or
     /// conversations (each one's score) with a reward model.
     Score(ScoreArgs),
-}
-
-#[derive(Args)]
-pub struct TrainArgs {
-    /// The fine-tuned run to start from.
-    #[arg(long, required_unless_present = "resume")]
-    base: Option<PathBuf>,
-    /// A checkpoint directory of the base run (default: its latest).
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// Preference-pair files (JSONL in TRL's formats, or Anthropic HH transcripts).
-    #[arg(long, num_args = 1.., required_unless_present = "resume")]
-    pairs: Vec<PathBuf>,
-    /// The reward model's run directory (created).
-    #[arg(short, long, required_unless_present = "resume")]
-    out: Option<PathBuf>,
-    /// Continue this run from its latest checkpoint.
-    #[arg(long, conflicts_with_all = ["base", "out"])]
-    resume: Option<PathBuf>,
-    #[arg(long, default_value_t = 100)]
-    steps: u64,
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f32,
-    /// Pairs per optimizer step.
-    #[arg(long, default_value_t = 16)]
-    batch_pairs: usize,
-    /// Pairs per micro-batch (two rows each); batch-pairs must be a multiple.
-    #[arg(long, default_value_t = 8)]
-    micro_pairs: usize,
-    /// Share of pairs held out for evaluation.
-    #[arg(long, default_value_t = 0.1)]
-    val_fraction: f64,
-    /// Steps between evaluations and checkpoints (0 = at the end only).
-    #[arg(long, default_value_t = 25)]
-    eval_every: u64,
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Stop at the first malformed pair instead of skipping it (and reporting its line).
-    #[arg(long)]
-    strict: bool,
 }
 
 #[derive(Args)]
@@ -81,45 +42,18 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
-fn train(a: TrainArgs) -> Result<()> {
+fn train(a: PreferenceArgs) -> Result<()> {
     let stop = crate::ctrl_c::stop_flag("finishing this step and saving a checkpoint")?;
-    let start = match a.resume {
-        Some(dir) => PreferenceStart::Resume(dir),
-        None => PreferenceStart::New(Box::new(NewPreference {
-            base: a.base.expect("clap requires --base"),
-            checkpoint: a.checkpoint,
-            out: a.out.expect("clap requires --out"),
-            steps: a.steps,
-            lr: a.lr,
-            batch_pairs: a.batch_pairs,
-            micro_pairs: a.micro_pairs,
-            eval_every: a.eval_every,
-            seed: a.seed,
-            source: PreferenceSource {
-                base_checkpoint: PathBuf::new(),
-                pairs: a.pairs,
-                val_fraction: a.val_fraction,
-                method: Method::RewardModel,
-            },
-        })),
-    };
-    let prepared = preference_run::prepare(start, a.strict, |problem| eprintln!("skipped: {problem}"))?;
+    let strict = a.strict;
+    let start = a.start(Method::RewardModel);
+    let prepared = preference_run::prepare(start, strict, |problem| eprintln!("skipped: {problem}"))?;
     if prepared.source.method != Method::RewardModel {
         bail!("{} is a DPO run: resume it with minichat dpo --resume", prepared.run.path().display());
     }
     let run = prepared.run.clone();
-    eprintln!("run {} (config in {})", run.path().display(), run.config().display());
-    let mut bar = TrainBar::new();
-    let outcome = preference_run::train(prepared, &stop, &mut bar);
-    bar.bar.finish_and_clear();
-    let plotted = run.plot_loss();
-    let outcome = outcome?;
-    if let Err(e) = plotted {
-        eprintln!("warning: no loss curve: {e:#}");
-    }
-    if outcome.interrupted {
-        eprintln!("resume with: minichat rm train --resume {}", run.path().display());
-    } else {
+    let outcome =
+        train_with_bar(&run, "minichat rm train --resume", |bar| preference_run::train(prepared, &stop, bar))?;
+    if !outcome.interrupted {
         eprintln!("step {}: checkpoint {}", outcome.step, outcome.checkpoint.display());
         eprintln!("score with it: minichat rm score {} --pairs FILE", run.path().display());
     }

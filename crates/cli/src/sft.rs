@@ -2,7 +2,7 @@
 //! run directory of its own (`minichat_train::sft`: same checkpoints, resume, metrics and loss
 //! curve as pretraining).
 
-use crate::progress::TrainBar;
+use crate::progress::train_with_bar;
 use anyhow::Result;
 use clap::Args;
 use minichat_train::sft::{self, NewSft, SftStart};
@@ -67,15 +67,7 @@ pub fn run(a: SftArgs) -> Result<()> {
     };
     let prepared = sft::prepare(start, a.strict, |problem| eprintln!("skipped: {problem}"))?;
     let run = prepared.run.clone();
-    eprintln!("run {} (config in {})", run.path().display(), run.config().display());
-    let mut bar = TrainBar::new();
-    let outcome = sft::train(prepared, &stop, &mut bar);
-    bar.bar.finish_and_clear();
-    let plotted = run.plot_loss();
-    let outcome = outcome?;
-    if let Err(e) = plotted {
-        eprintln!("warning: no loss curve: {e:#}");
-    }
+    let outcome = train_with_bar(&run, "minichat sft --resume", |bar| sft::train(prepared, &stop, bar))?;
     if let Some((loss, bpb)) = outcome.val {
         eprintln!(
             "step {}: validation loss {loss:.4} nats/token on the assistant's tokens ({bpb:.4} bits/byte); checkpoint {}",
@@ -83,9 +75,7 @@ pub fn run(a: SftArgs) -> Result<()> {
             outcome.checkpoint.display()
         );
     }
-    if outcome.interrupted {
-        eprintln!("resume with: minichat sft --resume {}", run.path().display());
-    } else {
+    if !outcome.interrupted {
         eprintln!("chat with it: minichat chat {}", run.path().display());
     }
     Ok(())

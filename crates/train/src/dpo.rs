@@ -16,6 +16,11 @@
 //! gradient raises the chosen reply and lowers the rejected one, most where the model does
 //! not yet prefer the chosen one. `β (π - ref)` is the reply's implicit reward; how often the
 //! chosen one's is higher is the pair accuracy TRL reports (`rewards/accuracies`).
+//!
+//! DPO only asks for a margin, and on pairs that differ in a few tokens it often gets it by
+//! lowering both replies (the chosen one's likelihood falls too; Pal et al. 2024). RPO (Pang et
+//! al. 2024, TRL's `rpo_alpha`) adds `α` times the mean negative log-likelihood of the chosen
+//! replies' tokens, which holds them up.
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -25,11 +30,14 @@ use serde::{Deserialize, Serialize};
 pub struct Objective {
     pub beta: f64,
     pub label_smoothing: f64,
+    /// The weight of the chosen replies' negative log-likelihood (RPO; 0: plain DPO).
+    #[serde(default)]
+    pub rpo_alpha: f64,
 }
 
 impl Default for Objective {
     fn default() -> Objective {
-        Objective { beta: 0.1, label_smoothing: 0.0 }
+        Objective { beta: 0.1, label_smoothing: 0.0, rpo_alpha: 0.0 }
     }
 }
 
@@ -40,6 +48,9 @@ impl Objective {
         }
         if !(0.0..0.5).contains(&self.label_smoothing) {
             return Err(Error::Config(format!("label smoothing of {} (it must be in [0, 0.5))", self.label_smoothing)));
+        }
+        if !(self.rpo_alpha >= 0.0 && self.rpo_alpha.is_finite()) {
+            return Err(Error::Config(format!("rpo alpha of {} (it must be 0 or more)", self.rpo_alpha)));
         }
         Ok(())
     }
@@ -109,7 +120,8 @@ pub fn sequence_logps(logp: &[f32], mask: &[f32], t: usize) -> Vec<f64> {
 /// The loss of a batch of pairs, mean over its pairs: rows of `t` positions, each pair's
 /// chosen reply then its rejected one; `mask` is 1 on the replies' tokens, `reference` each
 /// row's log-probability under the starting model. Writes the loss's gradient with respect to
-/// each log-probability into `dlogp`.
+/// each log-probability into `dlogp`. With RPO (`rpo_alpha`), the loss adds `α` times the mean
+/// negative log-likelihood over every chosen token of the batch.
 pub fn loss(
     obj: &Objective,
     logp: &[f32],
@@ -149,6 +161,19 @@ pub fn loss(
             }
         }
     }
+    if obj.rpo_alpha > 0.0 {
+        let chosen = |p: usize| (2 * p * t)..((2 * p + 1) * t);
+        let tokens: f64 = (0..pairs).map(|p| mask[chosen(p)].iter().filter(|&&m| m != 0.0).count() as f64).sum();
+        let per = obj.rpo_alpha / tokens.max(1.0);
+        for p in 0..pairs {
+            stats.loss -= per * policy[2 * p] * pairs as f64;
+            for (g, &m) in dlogp[chosen(p)].iter_mut().zip(&mask[chosen(p)]) {
+                if m != 0.0 {
+                    *g -= per as f32;
+                }
+            }
+        }
+    }
     if !stats.loss.is_finite() {
         return Err(Error::Data(format!("the DPO loss is {}", stats.loss)));
     }
@@ -172,8 +197,8 @@ mod tests {
         assert!(big.is_finite() && big >= 0.0 && d_big <= 0.0);
         let (huge, d_huge) = obj.pair(-1e5);
         assert!((huge - 1e4).abs() < 1e-6 && (d_huge + 0.1).abs() < 1e-12);
-        assert!(Objective { beta: 0.0, label_smoothing: 0.0 }.check().is_err());
-        assert!(Objective { beta: 0.1, label_smoothing: 0.5 }.check().is_err());
+        assert!(Objective { beta: 0.0, ..Objective::default() }.check().is_err());
+        assert!(Objective { label_smoothing: 0.5, ..Objective::default() }.check().is_err());
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Bits per byte on held-out text, for the exam: measured as pretraining's validation measures
 //! it (`trainer::evaluate`), on the same documents pretraining held out.
 //!
-//! By default the text is the run's own validation shards; a fine-tuning run has none, so its
-//! base run's are used (the text it was pretrained on, held out). Corpus files can be given
+//! By default the text is the run's own validation shards; a fine-tuning, reinforcement-learning
+//! or preference run has none, so those of the pretraining run it descends from are used (the
+//! text it was pretrained on, held out). Corpus files can be given
 //! instead: they are read by the one document reader (`minichat-corpus`, so plain text is cut
 //! into the same 64 KiB documents as in pretraining) and their held-out documents are the ones
 //! whose hash falls in the validation share (`tokenize::is_val`), as pretraining's split.
 
 use crate::run::Run;
-use crate::sft::SftSource;
 use crate::tokenize::{is_val, load_split};
 use crate::Error;
 use minichat_corpus::documents::{self, Options};
@@ -19,23 +19,27 @@ use std::path::PathBuf;
 /// Validation tokens at most per measurement (the exam's budget).
 pub const MAX_TOKENS: usize = 200_000;
 
-/// The run that holds the validation shards of `run`'s model: `run` itself, or for a
-/// fine-tuning run (`sft.json`), the run of its base checkpoint.
+/// The run that holds the validation shards of `run`'s model: `run` itself, or for a run that
+/// a later stage made from a checkpoint (`Run::base_checkpoint`), the run of that checkpoint,
+/// and so on back to pretraining.
 pub fn pretraining_run(run: &Run) -> Result<Run, Error> {
-    if !run.sft_source().exists() {
-        return Ok(run.clone());
+    let mut current = run.clone();
+    // A chain of stages is short; the bound only stops a loop of runs that name each other.
+    for _ in 0..16 {
+        let Some(checkpoint) = current.base_checkpoint()? else { return Ok(current) };
+        // RUN/checkpoints/step_NNNNNN: two folders up is the base run.
+        match checkpoint.parent().and_then(|p| p.parent()) {
+            Some(dir) if dir.join("config.toml").is_file() => current = Run::open(dir)?,
+            _ => {
+                return Err(Error::Data(format!(
+                    "{}: its base checkpoint {} is not inside a run; name the held-out text instead",
+                    current.path().display(),
+                    checkpoint.display()
+                )))
+            }
+        }
     }
-    let source = SftSource::read(run)?;
-    // RUN/checkpoints/step_NNNNNN: two folders up is the base run.
-    let base = source.base_checkpoint.parent().and_then(|p| p.parent()).map(PathBuf::from);
-    match base {
-        Some(dir) if dir.join("shards").is_dir() => Run::open(dir),
-        _ => Err(Error::Data(format!(
-            "{}: its base checkpoint {} is not inside a pretraining run with shards; name the held-out text instead",
-            run.path().display(),
-            source.base_checkpoint.display()
-        ))),
-    }
+    Err(Error::Data(format!("{}: more than 16 runs back to pretraining", run.path().display())))
 }
 
 /// The held-out tokens of `run`'s model (see `pretraining_run`), documents separated by bos.

@@ -38,7 +38,8 @@ pub enum Record {
     /// A reinforcement-learning step's rollouts: mean reward, the fraction of replies whose
     /// reward was full (pass@1 when sampled), mean tokens the model drew per reply, and over
     /// the trained tokens the fractions clipped below and above, the mean importance ratio and
-    /// the KL estimate to the starting model (0 without one). Where the reward is a reward
+    /// the KL estimate to the starting model (0 without one), and the groups that teach nothing.
+    /// Where the reward is a reward
     /// model's score (RLHF), `gold` is the task checker's mean reward on the same replies: what
     /// the proxy stands in for (and `solved` counts right answers).
     Rollouts {
@@ -52,6 +53,12 @@ pub enum Record {
         kl: f32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gold: Option<f32>,
+        /// The share of groups that teach nothing: every reply's reward alike, or a reward that
+        /// is not a number (NaN or infinite, counted in `invalid`), whose group gets advantage 0.
+        #[serde(default)]
+        flat_groups: f32,
+        #[serde(default)]
+        invalid: usize,
     },
     /// A task's held-out questions after step `step` (0: before training): the share answered
     /// right greedily (pass@1, as the exam asks), and the share with at least one right reply

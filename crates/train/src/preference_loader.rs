@@ -99,17 +99,41 @@ fn row_length<'r>(rows: impl Iterator<Item = &'r Row>, context: usize) -> usize 
 /// Each row's log-probability of its reply under `net` (the sum over the reply's tokens), `b`
 /// rows a forward pass.
 pub fn reference_logps(net: &Net, rows: &[&Row], b: usize, context: usize, pad: u32) -> Result<Vec<f64>, Error> {
+    weighted_sums(
+        net,
+        rows,
+        b,
+        context,
+        |chunk| row_length(chunk.iter().copied(), context),
+        |row, ids, targets, weights| fill(row, pad, ids, targets, weights),
+    )
+}
+
+/// Each row's sum of weighted target log-probabilities under `net`, `b` rows a forward pass:
+/// `length` gives a pass's row length for its rows, `fill` lays one row out in it (inputs,
+/// targets, weights); the rest of a pass is padding with no weight.
+pub fn weighted_sums(
+    net: &Net,
+    rows: &[&Row],
+    b: usize,
+    context: usize,
+    length: impl Fn(&[&Row]) -> usize,
+    fill: impl Fn(&Row, &mut [u32], &mut [u32], &mut [f32]),
+) -> Result<Vec<f64>, Error> {
     let mut acts: Vec<(usize, NetActs)> = Vec::new();
     let (mut ids, mut targets, mut weights) =
         (vec![0u32; b * context], vec![0u32; b * context], vec![0f32; b * context]);
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(b) {
-        let t = row_length(chunk.iter().copied(), context);
+        let t = length(chunk);
         for i in 0..b {
             let span = i * t..(i + 1) * t;
             match chunk.get(i) {
-                Some(row) => fill(row, pad, &mut ids[span.clone()], &mut targets[span.clone()], &mut weights[span]),
-                None => weights[span].fill(0.0),
+                Some(row) => fill(row, &mut ids[span.clone()], &mut targets[span.clone()], &mut weights[span]),
+                None => {
+                    targets[span.clone()].fill(IGNORE);
+                    weights[span].fill(0.0)
+                }
             }
         }
         let k = match acts.iter().position(|(r, _)| *r == t) {

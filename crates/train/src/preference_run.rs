@@ -22,7 +22,6 @@ use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
 use minichat_chat::conversation::ChatTokens;
 use minichat_chat::preference;
-use minichat_model::adamw::AdamW;
 use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -178,21 +177,14 @@ fn preference_config(mut cfg: TrainConfig, a: &NewPreference) -> Result<TrainCon
 pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<Outcome, Error> {
     let Prepared { run, config: cfg, tok, source, pairs: (train, heldout), truncated, resume } = p;
     cfg.validate()?;
-    let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
     let tr = &cfg.train;
-    let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
-    let mut opt = fresh_opt(net.weights().len());
     let base = &source.base_checkpoint;
-    let (state, last_ckpt) = trainer::start(&run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
-        crate::checkpoint::load(base, net, opt)?;
-        *opt = fresh_opt(net.weights().len());
-        let what = match source.method {
-            Method::Dpo(_) => "direct preference optimisation (DPO)",
-            Method::RewardModel => "a reward model",
-        };
-        obs.message(&format!("{what} from {}", base.display()));
-        Ok(())
-    })?;
+    let what = match source.method {
+        Method::Dpo(_) => "direct preference optimisation (DPO)",
+        Method::RewardModel => "a reward model",
+    };
+    let trainer::Started { mut net, mut opt, state, last_checkpoint } =
+        trainer::from_base(&run, &cfg, tok.n_vocab(), resume, base, what, obs)?;
     obs.message(&format!(
         "{} training pairs, {} held out ({truncated} cut to the context of {})",
         train.len(),
@@ -221,5 +213,5 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
     )?;
     drop(reference);
     let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, None, obs)
+    parts.run(&mut net, &mut opt, state, last_checkpoint, &mut batches, None, obs)
 }

@@ -14,13 +14,13 @@
 //! chosen and rejected conversations, averaged over the pairs.
 
 use crate::dpo::Stats;
-use crate::preference_loader::{render_pair, Row};
+use crate::preference_loader::{render_pair, weighted_sums, Row};
 use crate::sft_loader::row_len;
 use crate::Error;
 use minichat_chat::conversation::{render, ChatTokens, Message};
 use minichat_chat::preference::Pair;
 use minichat_model::cpu::cross_entropy::IGNORE;
-use minichat_model::net::{Net, NetActs};
+use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
 
 /// Conversations scored a forward pass at a time.
@@ -83,37 +83,10 @@ pub fn row_length<'r>(rows: impl Iterator<Item = &'r Row>, context: usize) -> us
 
 /// Each row's score under `net`, `b` rows a forward pass.
 pub fn scores(net: &Net, rows: &[&Row], token: u32, b: usize, context: usize, pad: u32) -> Result<Vec<f64>, Error> {
-    let mut acts: Vec<(usize, NetActs)> = Vec::new();
-    let (mut ids, mut targets, mut weights) =
-        (vec![0u32; b * context], vec![0u32; b * context], vec![0f32; b * context]);
-    let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(b) {
-        let t = row_length(chunk.iter().copied(), context);
-        for i in 0..b {
-            let span = i * t..(i + 1) * t;
-            match chunk.get(i) {
-                Some(row) => {
-                    fill(row, token, pad, &mut ids[span.clone()], &mut targets[span.clone()], &mut weights[span])
-                }
-                None => {
-                    ids[span.clone()].fill(pad);
-                    targets[span.clone()].fill(IGNORE);
-                    weights[span].fill(0.0)
-                }
-            }
-        }
-        let k = match acts.iter().position(|(r, _)| *r == t) {
-            Some(k) => k,
-            None => {
-                acts.push((t, net.acts(b, t)?));
-                acts.len() - 1
-            }
-        };
-        let n = b * t;
-        net.forward(&mut acts[k].1, &ids[..n], &targets[..n])?;
-        out.extend(crate::dpo::sequence_logps(acts[k].1.logp(), &weights[..n], t).into_iter().take(chunk.len()));
-    }
-    Ok(out)
+    let length = |chunk: &[&Row]| row_length(chunk.iter().copied(), context);
+    weighted_sums(net, rows, b, context, length, |row, ids, targets, weights| {
+        fill(row, token, pad, ids, targets, weights)
+    })
 }
 
 /// The Bradley-Terry loss of a batch of pairs, mean over its pairs: rows of `t` positions, each

@@ -21,7 +21,6 @@ use minichat_chat::conversation::{prompt_for_reply, ChatTokens, Role};
 use minichat_chat::sampler::SamplerConfig;
 use minichat_chat::tasks::file::questions;
 use minichat_chat::tools::Tools;
-use minichat_model::adamw::AdamW;
 use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -220,17 +219,10 @@ fn rl_config(mut cfg: TrainConfig, a: &NewRl) -> Result<TrainConfig, Error> {
 pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<Outcome, Error> {
     let Prepared { run, config: cfg, tok, source, tasks, heldout, resume } = p;
     cfg.validate()?;
-    let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
     let tr = &cfg.train;
-    let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
-    let mut opt = fresh_opt(net.weights().len());
     let base = &source.base_checkpoint;
-    let (state, last_ckpt) = trainer::start(&run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
-        crate::checkpoint::load(base, net, opt)?;
-        *opt = fresh_opt(net.weights().len());
-        obs.message(&format!("reinforcement learning from {}", base.display()));
-        Ok(())
-    })?;
+    let trainer::Started { mut net, mut opt, state, last_checkpoint } =
+        trainer::from_base(&run, &cfg, tok.n_vocab(), resume, base, "reinforcement learning", obs)?;
     // The starting model, for the KL penalty (or, in RLHF, to measure the KL that reward
     // hacking is plotted against): its weights only (a checkpoint is a Hugging Face directory),
     // not its optimizer moments.
@@ -265,7 +257,7 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
         batches = batches.with_reward_model(Net::load_dir(rm)?)?;
     }
     let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut batches, None, obs)
+    parts.run(&mut net, &mut opt, state, last_checkpoint, &mut batches, None, obs)
 }
 
 /// The objective by TRL's names: `loss` one of grpo, dr_grpo (over `max_tokens`), dapo.

@@ -70,6 +70,22 @@ fn same_numbers(a: &str, b: &str) -> bool {
     !x.is_empty() && x == y
 }
 
+/// Makes a group with a reward that is not a number (a reward model's NaN) teach nothing: all
+/// its rewards 0, so its advantages are 0. Returns the groups whose rewards are then all alike,
+/// and the rewards that were not numbers.
+fn neutralise(rewards: &mut [f32], group: usize) -> (usize, usize) {
+    let (mut flat, mut invalid) = (0, 0);
+    for g in rewards.chunks_mut(group.max(1)) {
+        let bad = g.iter().filter(|r| !r.is_finite()).count();
+        if bad > 0 {
+            invalid += bad;
+            g.fill(0.0);
+        }
+        flat += usize::from(g.iter().all(|&r| r == g[0]));
+    }
+    (flat, invalid)
+}
+
 /// A task's held-out questions, asked at each evaluation (`Record::Heldout`).
 #[derive(Clone, Debug)]
 pub struct Heldout {
@@ -110,6 +126,9 @@ struct StepStats {
     reply_tokens: f32,
     /// The checker's mean reward, where the reward is a reward model's.
     gold: Option<f32>,
+    /// The share of groups whose rewards were all alike, and rewards that were not numbers.
+    flat_groups: f32,
+    invalid: usize,
     /// Sums over micro-batches, and their count.
     clipped_low: f64,
     clipped_high: f64,
@@ -295,10 +314,11 @@ impl<'a> Grpo<'a> {
         let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut score)?;
         let checked: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
         let rows: Vec<(Vec<u32>, Vec<u8>)> = rollouts.iter().map(|r| r.row(&prompts[r.prompt])).collect();
-        let rewards = match &self.reward_model {
+        let mut rewards = match &self.reward_model {
             Some(rm) => self.scores(rm, &rows)?,
             None => checked.clone(),
         };
+        let (flat_groups, invalid) = neutralise(&mut rewards, sampling.group);
         let advantages = grpo::advantages(&rewards, sampling.group, self.settings.scale)?;
         let n = rollouts.len() as f32;
         let mean = |v: &[f32]| v.iter().sum::<f32>() / n;
@@ -308,6 +328,8 @@ impl<'a> Grpo<'a> {
             solved: checked.iter().filter(|&&r| r >= 1.0).count() as f32 / n,
             reply_tokens: rollouts.iter().map(|r| r.reply.usage.completion_tokens as f32).sum::<f32>() / n,
             gold: self.reward_model.as_ref().map(|_| mean(&checked)),
+            flat_groups: flat_groups as f32 / (rewards.len() / sampling.group).max(1) as f32,
+            invalid,
             ..StepStats::default()
         };
         self.rows =
@@ -425,6 +447,8 @@ impl Batches for Grpo<'_> {
             ratio: per(s.ratio),
             kl: per(s.kl),
             gold: s.gold,
+            flat_groups: s.flat_groups,
+            invalid: s.invalid,
         }));
         let every = self.settings.eval_every;
         if (every > 0 && step.is_multiple_of(every)) || step == steps {
@@ -474,5 +498,14 @@ mod tests {
         // Without it, only the answer counts.
         assert_eq!(reward(&task, &replied("345*12", "The answer is 4140."), 0.0), 1.0);
         assert!(!same_numbers("", "no numbers"));
+    }
+
+    #[test]
+    fn a_group_with_a_reward_that_is_not_a_number_teaches_nothing() {
+        let mut rewards = [1.0, f32::NAN, 0.0, 1.0, 0.5, 0.5, 0.0, 1.0];
+        assert_eq!(neutralise(&mut rewards, 2), (2, 1));
+        assert_eq!(rewards, [0.0, 0.0, 0.0, 1.0, 0.5, 0.5, 0.0, 1.0]);
+        let adv = grpo::advantages(&rewards, 2, ScaleRewards::Group).unwrap();
+        assert_eq!(&adv[..2], &[0.0, 0.0]);
     }
 }

@@ -138,6 +138,21 @@ impl Run {
         serde_json::from_slice(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))
     }
 
+    /// The checkpoint this run started from, when a later stage made it (`sft.json`, `rl.json`
+    /// or `preference.json`): None for a pretraining run.
+    pub fn base_checkpoint(&self) -> Result<Option<PathBuf>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Source {
+            base_checkpoint: PathBuf,
+        }
+        for path in [self.sft_source(), self.rl_source(), self.preference_source()] {
+            if path.exists() {
+                return Ok(Some(self.read_source::<Source>(&path)?.base_checkpoint));
+            }
+        }
+        Ok(None)
+    }
+
     /// The run's tokenizer.
     pub fn load_tokenizer(&self) -> Result<Tokenizer, Error> {
         let path = self.tokenizer();

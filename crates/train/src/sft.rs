@@ -17,7 +17,6 @@ use crate::sft_loader::SftLoader;
 use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
 use minichat_chat::conversation::{render, ChatTokens};
-use minichat_model::adamw::AdamW;
 use minichat_model::net::{Net, NetActs};
 use minichat_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
@@ -205,18 +204,9 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
     let Prepared { run, config: cfg, tok, source, data, resume } = p;
     cfg.validate()?;
     let (t, b) = (cfg.model.context, cfg.train.micro_batch);
-    let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
     let tr = &cfg.train;
-    let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
-    let mut opt = fresh_opt(net.weights().len());
-    let base = &source.base_checkpoint;
-    let (state, last_ckpt) = trainer::start(&run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
-        // The base run's weights; its optimizer moments and step are not carried over.
-        crate::checkpoint::load(base, net, opt)?;
-        *opt = fresh_opt(net.weights().len());
-        obs.message(&format!("fine-tuning from {}", base.display()));
-        Ok(())
-    })?;
+    let trainer::Started { mut net, mut opt, state, last_checkpoint } =
+        trainer::from_base(&run, &cfg, tok.n_vocab(), resume, &source.base_checkpoint, "fine-tuning", obs)?;
     let pad = tok.bos_id()?;
     let (train, val) = data;
     let mut loader = SftLoader::new(train, t, b, tr.seed, pad, state.loader)?;
@@ -229,5 +219,5 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
     ));
     let mut validate = |net: &Net, acts: &mut NetActs| evaluate(net, acts, &val, &tok, b, t);
     let parts = Loop { run: &run, cfg: &cfg, tok: &tok, resume, stop, bos: None };
-    parts.run(&mut net, &mut opt, state, last_ckpt, &mut loader, Some(&mut validate), obs)
+    parts.run(&mut net, &mut opt, state, last_checkpoint, &mut loader, Some(&mut validate), obs)
 }

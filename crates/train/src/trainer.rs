@@ -77,6 +77,40 @@ pub fn start(
     }
 }
 
+/// A model and optimizer ready for the loop, and where they start.
+pub struct Started {
+    pub net: Net,
+    pub opt: AdamW,
+    pub state: TrainerState,
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+/// A stage that goes on from another run's checkpoint (fine-tuning, reinforcement learning,
+/// preferences): the model of `cfg` with `base`'s weights on a fresh optimizer (not its moments
+/// or step), or, when resuming, the run's own latest checkpoint. `what` names the stage in the
+/// message ("fine-tuning").
+pub fn from_base(
+    run: &Run,
+    cfg: &TrainConfig,
+    n_vocab: usize,
+    resume: bool,
+    base: &std::path::Path,
+    what: &str,
+    obs: &mut dyn Observer,
+) -> Result<Started, Error> {
+    let mut net = Net::new(cfg.model_config(n_vocab)?)?;
+    let tr = &cfg.train;
+    let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
+    let mut opt = fresh_opt(net.weights().len());
+    let (state, last_checkpoint) = start(run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
+        checkpoint::load(base, net, opt)?;
+        *opt = fresh_opt(net.weights().len());
+        obs.message(&format!("{what} from {}", base.display()));
+        Ok(())
+    })?;
+    Ok(Started { net, opt, state, last_checkpoint })
+}
+
 /// A source of micro-batches: fills `micro_batch × t` ids, targets and weights (buffers of
 /// `micro_batch × context`, rows `t` apart) for a row length `t` of its choosing, at most the
 /// context, and returns `t`. It sees the model being trained, as it is at this step.

@@ -392,7 +392,7 @@ fn a_dpo_run_reports_bad_pairs_logs_implicit_rewards_and_resumes_bit_for_bit() {
             base_checkpoint: PathBuf::new(),
             pairs: vec![file.to_path_buf()],
             val_fraction: 0.25,
-            method: Method::Dpo(minichat_train::dpo::Objective { beta: 0.5, label_smoothing: 0.0 }),
+            method: Method::Dpo(minichat_train::dpo::Objective { beta: 0.5, ..Default::default() }),
         },
     };
     // A prompt that leaves no room for a reply stops it, naming the file and line, before
@@ -420,6 +420,8 @@ fn a_dpo_run_reports_bad_pairs_logs_implicit_rewards_and_resumes_bit_for_bit() {
     assert!(heldout > 0 && train > heldout, "{train} training pairs, {heldout} held out");
     let whole_run = whole.run.clone();
     preference_run::train(whole, &AtomicBool::new(false), &mut Quiet).unwrap();
+    // The exam's held-out text is the pretraining run's, found back through preference.json.
+    assert_eq!(heldout::pretraining_run(&whole_run).unwrap().path(), std::path::absolute(base.path()).unwrap());
     let records = minichat_train::metrics::read(&whole_run.metrics()).unwrap();
     let margins: Vec<(u64, f32)> = records
         .iter()
