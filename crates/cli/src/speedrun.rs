@@ -41,6 +41,9 @@ pub struct SpeedrunArgs {
     /// Fine-tuning steps (16 conversations each).
     #[arg(long)]
     sft_steps: Option<u64>,
+    /// Reinforcement-learning steps (16 arithmetic questions x 8 replies each).
+    #[arg(long)]
+    rl_steps: Option<u64>,
     /// Generated conversations per task for fine-tuning.
     #[arg(long)]
     conversations: Option<usize>,
@@ -58,6 +61,7 @@ impl SpeedrunArgs {
         p.context = self.context.unwrap_or(p.context);
         p.pretrain_steps = self.pretrain_steps.unwrap_or(p.pretrain_steps);
         p.sft_steps = self.sft_steps.unwrap_or(p.sft_steps);
+        p.rl_steps = self.rl_steps.unwrap_or(p.rl_steps);
         p.conversations = self.conversations.unwrap_or(p.conversations);
         p.exam_questions = self.exam_questions.unwrap_or(p.exam_questions);
         Ok(p)
@@ -87,7 +91,7 @@ pub fn run(a: SpeedrunArgs) -> Result<()> {
         "\nspeedrun done in {:.1} min. Report card: {}/report.md (and report.svg)\nchat with the model: minichat chat {} --search-index {}",
         started.elapsed().as_secs_f64() / 60.0,
         layout.report().display(),
-        layout.chat().display(),
+        layout.chat_rl().display(),
         layout.index().display()
     );
     Ok(())

@@ -341,6 +341,8 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
         "64",
         "--sft-steps",
         "4",
+        "--rl-steps",
+        "2",
         "--conversations",
         "60",
         "--exam-questions",
@@ -357,12 +359,16 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
         "pretraining",
         "conversations",
         "fine-tuning",
+        "reinforcement learning",
         "exam",
     ] {
         assert!(stderr.contains(&format!("== {stage}: done")), "{stage} missing: {stderr}");
     }
     assert!(out.join("report/report.md").exists() && out.join("chat/checkpoints/step_000004").exists());
+    assert!(out.join("chat-rl/checkpoints/step_000002").exists());
     let report = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    let arithmetic = report.lines().find(|l| l.starts_with("| arithmetic (with tools) |"));
+    assert!(arithmetic.is_some_and(|l| l.matches('|').count() == 5), "three runs: {report}");
     assert!(report.contains("| search |") && report.contains("| identity |"), "{report}");
     assert!(stderr.contains("minichat chat") && stderr.contains("--search-index"), "{stderr}");
     // A second run keeps what is done: no new tokenizer or index, the runs resume at their end.

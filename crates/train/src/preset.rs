@@ -25,6 +25,10 @@ pub struct Preset {
     /// Fine-tuning steps (16 conversations each) and peak learning rate.
     pub sft_steps: u64,
     pub sft_lr: f32,
+    /// Reinforcement-learning steps (GRPO on arithmetic, 16 questions x 8 replies each) and
+    /// peak learning rate.
+    pub rl_steps: u64,
+    pub rl_lr: f32,
     /// Generated conversations per task for fine-tuning.
     pub conversations: usize,
     /// Questions per task in the exam.
@@ -42,6 +46,8 @@ pub const PRESETS: [Preset; 2] = [
         pretrain_lr: 2e-3,
         sft_steps: 2000,
         sft_lr: 1e-3,
+        rl_steps: 50,
+        rl_lr: 1e-4,
         conversations: 2000,
         exam_questions: 50,
     },
@@ -55,6 +61,8 @@ pub const PRESETS: [Preset; 2] = [
         pretrain_lr: 6e-4,
         sft_steps: 4000,
         sft_lr: 3e-4,
+        rl_steps: 200,
+        rl_lr: 5e-5,
         conversations: 10_000,
         exam_questions: 200,
     },

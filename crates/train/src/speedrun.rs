@@ -9,7 +9,8 @@
 //! OUT/base/             `pretrain`: the base run
 //! OUT/tasks/            `tasks make`: generated conversations (`minichat_chat::tasks::file`)
 //! OUT/chat/             `sft`: the chat run, on the fine-tuning mixture
-//! OUT/report/           `eval` of both runs: report.md and report.svg
+//! OUT/chat-rl/          `rl`: the chat run after reinforcement learning on arithmetic
+//! OUT/report/           `eval` of the three runs: report.md and report.svg
 //! ```
 //!
 //! A stage whose output is already there is left out (or its run resumed), so a rerun after a
@@ -39,6 +40,9 @@ impl Layout {
     }
     pub fn chat(&self) -> PathBuf {
         self.out.join("chat")
+    }
+    pub fn chat_rl(&self) -> PathBuf {
+        self.out.join("chat-rl")
     }
     pub fn report(&self) -> PathBuf {
         self.out.join("report")
@@ -134,10 +138,41 @@ pub fn plan(size: &Preset, data: &Path, corpus: &[PathBuf], layout: &Layout) -> 
         }
     };
     stages.push(Stage { name: "fine-tuning", args: sft });
+    // GRPO on arithmetic, the task with checkable answers that fine-tuning leaves furthest from
+    // solved; held-out pass rates before and after.
+    let chat_rl = layout.chat_rl();
+    let rl = match chat_rl.join("config.toml").exists() {
+        true => args(&[&"rl", &"--resume", &chat_rl.display()]),
+        false => args(&[
+            &"rl",
+            &"--base",
+            &chat.display(),
+            &"-o",
+            &chat_rl.display(),
+            &"--tasks",
+            &train_path(&tasks, "arithmetic").display(),
+            &"--heldout",
+            &test_path(&tasks, "arithmetic").display(),
+            &"--steps",
+            &size.rl_steps,
+            &"--lr",
+            &size.rl_lr,
+            &"--prompts",
+            &16,
+            &"--group",
+            &8,
+            &"--heldout-questions",
+            &size.exam_questions,
+            &"--eval-every",
+            &size.rl_steps,
+        ]),
+    };
+    stages.push(Stage { name: "reinforcement learning", args: rl });
     let exam = args(&[
         &"eval",
         &base.display(),
         &chat.display(),
+        &chat_rl.display(),
         &"--tasks",
         &tasks.display(),
         &"--limit",
@@ -173,6 +208,7 @@ mod tests {
                 "pretraining",
                 "conversations",
                 "fine-tuning",
+                "reinforcement learning",
                 "exam"
             ]
         );
@@ -186,7 +222,10 @@ mod tests {
             std::fs::write(out.join(f), "").unwrap();
         }
         let again = plan(tiny, &data, &[], &layout).unwrap();
-        assert_eq!(names(&again), ["web data", "deduplication", "pretraining", "fine-tuning", "exam"]);
+        assert_eq!(
+            names(&again),
+            ["web data", "deduplication", "pretraining", "fine-tuning", "reinforcement learning", "exam"]
+        );
         assert_eq!(again[2].args, ["pretrain", "--resume", &out.join("base").display().to_string()]);
         assert!(plan(tiny, &out, &[], &layout).unwrap_err().to_string().contains("missing"));
         std::fs::remove_dir_all(&out).unwrap();
