@@ -59,24 +59,48 @@ pub fn loss_curve(records: &[Record], title: &str, out: &Path) -> Result<(), Err
     Ok(minichat_corpus::atomic_write(out, svg.as_bytes())?)
 }
 
+/// Steps averaged in the reward-hacking picture's trend lines (a step's rewards come from a
+/// handful of questions, so single steps are noisy).
+const TREND: usize = 10;
+
 /// Reward hacking as Gao et al. (2022) plot it: the reward RL optimises (a reward model's
 /// score, the proxy) and the gold score it stands in for (the task checker's), each against
-/// the KL from the starting model, one point per step (`Record::Rollouts` with a gold score),
-/// as two panels side by side; drawn into `out` (SVG).
+/// the KL from the starting model (`Record::Rollouts` with a gold score), as two panels side by
+/// side: each step a faint point, the trailing mean of `TREND` steps a line, and on the gold
+/// panel the held-out pass@1 at each evaluation (`Record::Heldout`) as large points. Drawn
+/// into `out` (SVG).
 pub fn reward_hacking(records: &[Record], title: &str, out: &Path) -> Result<(), Error> {
-    let points: Vec<(f64, f64, f64)> = records
+    let points: Vec<(u64, f64, f64, f64)> = records
         .iter()
         .filter_map(|r| match r {
-            Record::Rollouts { kl, reward, gold: Some(gold), .. } => Some((*kl as f64, *reward as f64, *gold as f64)),
+            Record::Rollouts { step, kl, reward, gold: Some(gold), .. } => {
+                Some((*step, *kl as f64, *reward as f64, *gold as f64))
+            }
             _ => None,
         })
-        .filter(|p| p.0.is_finite() && p.1.is_finite() && p.2.is_finite())
+        .filter(|p| p.1.is_finite() && p.2.is_finite() && p.3.is_finite())
         .collect();
     if points.is_empty() {
         return Err(Error::Data("no steps with a gold score to plot (not an RLHF run?)".into()));
     }
+    // Trailing means over TREND steps: (kl, proxy, gold) at each step.
+    let trend: Vec<(u64, f64, f64, f64)> = (0..points.len())
+        .map(|i| {
+            let w = &points[i.saturating_sub(TREND - 1)..=i];
+            let mean = |f: fn(&(u64, f64, f64, f64)) -> f64| w.iter().map(f).sum::<f64>() / w.len() as f64;
+            (points[i].0, mean(|p| p.1), mean(|p| p.2), mean(|p| p.3))
+        })
+        .collect();
+    let kl_at = |step: u64| trend.iter().rev().find(|p| p.0 <= step).map_or(0.0, |p| p.1);
+    let heldout: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Heldout { step, pass_at_1, .. } => Some((kl_at(*step), *pass_at_1 as f64)),
+            _ => None,
+        })
+        .collect();
     let draw = |e: &dyn std::fmt::Display| Error::Data(format!("{}: drawing failed: {e}", out.display()));
-    let x_max = points.iter().map(|p| p.0).fold(1e-6, f64::max) * 1.05;
+    let x_max = points.iter().map(|p| p.1).fold(1e-6, f64::max) * 1.05;
     let range = |v: Vec<f64>| {
         let (lo, hi) =
             (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max));
@@ -89,30 +113,41 @@ pub fn reward_hacking(records: &[Record], title: &str, out: &Path) -> Result<(),
         root.fill(&WHITE).map_err(|e| draw(&e))?;
         let root = root.titled(title, ("sans-serif", 22)).map_err(|e| draw(&e))?;
         let panels = root.split_evenly((1, 2));
+        let raw = |f: fn(&(u64, f64, f64, f64)) -> f64| points.iter().map(|p| (p.1, f(p))).collect::<Vec<_>>();
+        let line = |f: fn(&(u64, f64, f64, f64)) -> f64| trend.iter().map(|p| (p.1, f(p))).collect::<Vec<_>>();
         let series = [
-            (
-                "proxy: the reward model's score (what RL maximises)",
-                points.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
-                BLUE,
-            ),
-            ("gold: the checker's reward (what it stands in for)", points.iter().map(|p| (p.0, p.2)).collect(), RED),
+            ("proxy: the reward model's score (what RL maximises)", raw(|p| p.2), line(|p| p.2), BLUE, Vec::new()),
+            ("gold: right answers (what the proxy stands in for)", raw(|p| p.3), line(|p| p.3), RED, heldout),
         ];
-        for (panel, (label, xy, color)) in panels.iter().zip(series) {
+        for (panel, (label, raw, line, color, big)) in panels.iter().zip(series) {
+            let ys = raw.iter().chain(&big).map(|p| p.1).collect();
             let mut chart = ChartBuilder::on(panel)
                 .caption(label, ("sans-serif", 15))
                 .margin(14)
                 .x_label_area_size(44)
                 .y_label_area_size(56)
-                .build_cartesian_2d(0.0..x_max, range(xy.iter().map(|p| p.1).collect()))
+                .build_cartesian_2d(0.0..x_max, range(ys))
                 .map_err(|e| draw(&e))?;
             chart
                 .configure_mesh()
                 .x_desc("KL to the starting model (nats per token)")
-                .y_desc("mean reward of the step's replies")
+                .y_desc("mean reward of a step's replies")
                 .draw()
                 .map_err(|e| draw(&e))?;
-            chart.draw_series(LineSeries::new(xy.clone(), color.mix(0.5))).map_err(|e| draw(&e))?;
-            chart.draw_series(xy.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(|e| draw(&e))?;
+            chart.draw_series(raw.iter().map(|&p| Circle::new(p, 2, color.mix(0.3).filled()))).map_err(|e| draw(&e))?;
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(|e| draw(&e))?
+                .label(format!("mean of {TREND} steps"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color));
+            if !big.is_empty() {
+                chart
+                    .draw_series(big.iter().map(|&p| Circle::new(p, 6, BLACK.filled())))
+                    .map_err(|e| draw(&e))?
+                    .label("held-out pass@1")
+                    .legend(|(x, y)| Circle::new((x + 9, y), 5, BLACK.filled()));
+            }
+            chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw().map_err(|e| draw(&e))?;
         }
         root.present().map_err(|e| draw(&e))?;
     }
