@@ -139,3 +139,16 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_commands_flags_are_consistent() {
+        // clap's own checks: no two flags share a name, conflicts and requirements name flags
+        // that exist (flattened groups such as `args::PreferenceArgs` included).
+        Cli::command().debug_assert();
+    }
+}

@@ -30,7 +30,8 @@ pub struct ScoreArgs {
     /// Preference pairs to score: one `{"line", "chosen", "rejected"}` per pair.
     #[arg(long, conflicts_with = "conversations", required_unless_present = "conversations")]
     pairs: Option<PathBuf>,
-    /// Conversations to score (JSONL: OpenAI messages, ShareGPT or Alpaca): one `{"line", "score"}` each.
+    /// Conversations to score (JSONL: OpenAI messages, ShareGPT or Alpaca): one
+    /// `{"conversation", "score"}` each, numbered from 1 among those read.
     #[arg(long)]
     conversations: Option<PathBuf>,
 }

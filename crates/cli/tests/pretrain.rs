@@ -381,5 +381,50 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
         "{stderr}"
     );
     assert_eq!(std::fs::metadata(out.join("tokenizer.mctok")).unwrap().modified().unwrap(), tok_before);
+    preferences_on(&out, &dir);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `pairs`, `dpo` and `rm` on the speedrun's chat run (`out/chat`), in `dir`.
+fn preferences_on(out: &Path, dir: &Path) {
+    let (chat, arithmetic) = (out.join("chat"), out.join("tasks/arithmetic-train.jsonl"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let made = dir.join("made.jsonl");
+    let run = minichat(&[
+        "pairs",
+        "--base",
+        &s(&chat),
+        "--tasks",
+        &s(&arithmetic),
+        "--questions",
+        "4",
+        "--group",
+        "2",
+        "-o",
+        &s(&made),
+    ]);
+    assert!(run.status.success() && made.exists(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("4 questions, 8 replies"));
+    // Pairs by hand (a model this small answers nothing right), and one bad line.
+    let pair =
+        |q: &str, c: &str, r: &str| format!("{{\"prompt\": \"{q}\", \"chosen\": \"{c}\", \"rejected\": \"{r}\"}}\n");
+    let pairs = dir.join("pairs.jsonl");
+    let text: String =
+        ["2+2?", "3+3?", "4+4?", "5+5?"].iter().map(|q| pair(q, "The answer is 4.", "The answer is 5.")).collect();
+    std::fs::write(&pairs, text + &pair("1+1?", "2", "2")).unwrap();
+    let common =
+        ["--pairs", &s(&pairs), "--steps", "2", "--batch-pairs", "2", "--micro-pairs", "1", "--val-fraction", "0"];
+    let dpo = minichat(
+        &[&["dpo", "--base", &s(&chat), "-o", &s(&dir.join("dpo")), "--rpo-alpha", "0.5"][..], &common].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&dpo.stderr);
+    assert!(dpo.status.success() && stderr.contains("pairs.jsonl:5: ") && stderr.contains("same reply"), "{stderr}");
+    let rm = minichat(&[&["rm", "train", "--base", &s(&chat), "-o", &s(&dir.join("rm"))][..], &common].concat());
+    assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
+    let scored = minichat(&["rm", "score", &s(&dir.join("rm")), "--pairs", &s(&pairs)]);
+    assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
+    assert_eq!(String::from_utf8_lossy(&scored.stdout).lines().count(), 4);
+    // Each command resumes only its own kind of run.
+    let wrong = minichat(&["dpo", "--resume", &s(&dir.join("rm"))]);
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("rm train --resume"));
 }
