@@ -53,10 +53,6 @@ pub struct PreferenceArgs {
 impl PreferenceArgs {
     /// The run these flags name: a new one learning by `method`, or the one to resume.
     pub fn start(self, method: Method) -> PreferenceStart {
-        let default_lr = match method {
-            Method::Dpo(_) => 2e-5,
-            Method::RewardModel => 1e-4,
-        };
         match self.resume {
             Some(dir) => PreferenceStart::Resume(dir),
             None => PreferenceStart::New(Box::new(NewPreference {
@@ -64,7 +60,7 @@ impl PreferenceArgs {
                 checkpoint: self.checkpoint,
                 out: self.out.expect("clap requires --out"),
                 steps: self.steps,
-                lr: self.lr.unwrap_or(default_lr),
+                lr: self.lr.unwrap_or(method.default_lr()),
                 batch_pairs: self.batch_pairs,
                 micro_pairs: self.micro_pairs,
                 eval_every: self.eval_every,

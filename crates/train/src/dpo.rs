@@ -109,6 +109,21 @@ impl Stats {
     }
 }
 
+/// One pair's statistics (its loss, implicit rewards, whether it is ranked right) and the loss's
+/// derivative in the chosen reply's log-probability (minus it in the rejected one's), from the
+/// two replies' log-ratios to the reference.
+pub fn pair_stats(obj: &Objective, delta_c: f64, delta_r: f64) -> (Stats, f64) {
+    let (loss, d) = obj.pair(delta_c - delta_r);
+    let stats = Stats {
+        pairs: 1,
+        loss,
+        reward_chosen: obj.beta * delta_c,
+        reward_rejected: obj.beta * delta_r,
+        correct: usize::from(delta_c > delta_r),
+    };
+    (stats, d)
+}
+
 /// The sum of each row's log-probabilities where `mask` is not 0 (rows of `t`).
 pub fn sequence_logps(logp: &[f32], mask: &[f32], t: usize) -> Vec<f64> {
     logp.chunks_exact(t)
@@ -145,15 +160,11 @@ pub fn loss(
     }
     let policy = sequence_logps(logp, mask, t);
     let pairs = rows / 2;
-    let mut stats = Stats { pairs, ..Stats::default() };
+    let mut stats = Stats::default();
     for p in 0..pairs {
         let (c, r) = (2 * p, 2 * p + 1);
-        let (delta_c, delta_r) = (policy[c] - reference[c], policy[r] - reference[r]);
-        let (loss, d) = obj.pair(delta_c - delta_r);
-        stats.loss += loss;
-        stats.reward_chosen += obj.beta * delta_c;
-        stats.reward_rejected += obj.beta * delta_r;
-        stats.correct += usize::from(delta_c > delta_r);
+        let (pair, d) = pair_stats(obj, policy[c] - reference[c], policy[r] - reference[r]);
+        stats.add(&pair);
         for (row, sign) in [(c, 1.0), (r, -1.0)] {
             let coef = (sign * d / pairs as f64) as f32;
             for (g, &m) in dlogp[row * t..(row + 1) * t].iter_mut().zip(&mask[row * t..(row + 1) * t]) {

@@ -13,7 +13,7 @@ use crate::rl_loader::{reward, Task};
 use crate::rollout::{self, Rollout, Sampling};
 use crate::Error;
 use minichat_chat::assistant::{Assistant, FinishReason};
-use minichat_chat::conversation::{prompt_for_reply, validate, Message, Role};
+use minichat_chat::conversation::{validate, Message};
 use minichat_chat::dataset::to_json;
 use minichat_chat::exam::Question;
 use serde_json::{json, Value};
@@ -46,14 +46,7 @@ pub fn make(
     let mut made = Made { questions: questions.len(), ..Made::default() };
     let mut out = Vec::new();
     for (round, chunk) in questions.chunks(QUESTIONS_PER_ROUND).enumerate() {
-        let tasks = chunk
-            .iter()
-            .map(|q| {
-                let prompt = prompt_for_reply(&q.prompt, assistant.tok, &assistant.ct)?;
-                let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content);
-                Ok(Task { question: question.to_string(), prompt, answer: q.answer.clone() })
-            })
-            .collect::<Result<Vec<Task>, Error>>()?;
+        let tasks = chunk.iter().map(|q| Task::of(q, assistant.tok, &assistant.ct)).collect::<Result<Vec<_>, _>>()?;
         let prompts: Vec<Vec<u32>> = tasks.iter().map(|t| t.prompt.clone()).collect();
         let round_sampling =
             Sampling { seed: sampling.seed ^ (round as u64).wrapping_mul(0xA076_1D64_78BD_642F), ..sampling.clone() };
@@ -107,6 +100,7 @@ fn pair_up<'r>(right: &[&'r Rollout], wrong: &[&'r Rollout], limit: usize) -> Ve
 mod tests {
     use super::*;
     use minichat_chat::assistant::{Reply, Usage};
+    use minichat_chat::conversation::Role;
 
     fn replied(text: &str, reward: f32) -> Rollout {
         let reply = Reply {

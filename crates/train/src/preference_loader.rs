@@ -14,17 +14,17 @@
 //! implicit ones, or the scores) and pair accuracy (`Record::Preference`) and, at evaluations,
 //! the same on held-out pairs (`Record::HeldoutPairs`).
 
-use crate::dpo::{self, Stats};
+use crate::dpo::{self, Objective, Stats};
 use crate::loader::{shuffled, Position};
 use crate::metrics::Record;
 use crate::reward_model;
 use crate::sft_loader::row_len;
-use crate::trainer::Batches;
+use crate::trainer::{acts_for, ActsByLength, Batches};
 use crate::Error;
 use minichat_chat::conversation::{render, ChatTokens, Message};
 use minichat_chat::preference::Pair;
 use minichat_model::cpu::cross_entropy::IGNORE;
-use minichat_model::net::{Net, NetActs};
+use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,26 @@ pub enum Method {
     Dpo(dpo::Objective),
     /// A score for a conversation (`reward_model`).
     RewardModel,
+}
+
+impl Method {
+    /// The loss on the rows' values (DPO: the replies' log-probabilities against the reference;
+    /// a reward model: the scores, against a reference of 0).
+    pub fn objective(&self) -> Objective {
+        match self {
+            Method::Dpo(objective) => *objective,
+            Method::RewardModel => reward_model::BRADLEY_TERRY,
+        }
+    }
+
+    /// The peak learning rate when none is given: DPO wants a small one (TRL's default is 1e-6
+    /// for large models; 2e-5 kept held-out arithmetic level here, 1e-4 broke it).
+    pub fn default_lr(&self) -> f32 {
+        match self {
+            Method::Dpo(_) => 2e-5,
+            Method::RewardModel => 1e-4,
+        }
+    }
 }
 
 /// One conversation as a row: its tokens, and 1 where a target is the reply's.
@@ -98,9 +118,17 @@ fn row_length<'r>(rows: impl Iterator<Item = &'r Row>, context: usize) -> usize 
 
 /// Each row's log-probability of its reply under `net` (the sum over the reply's tokens), `b`
 /// rows a forward pass.
-pub fn reference_logps(net: &Net, rows: &[&Row], b: usize, context: usize, pad: u32) -> Result<Vec<f64>, Error> {
+pub fn reference_logps(
+    net: &Net,
+    acts: &mut ActsByLength,
+    rows: &[&Row],
+    b: usize,
+    context: usize,
+    pad: u32,
+) -> Result<Vec<f64>, Error> {
     weighted_sums(
         net,
+        acts,
         rows,
         b,
         context,
@@ -109,18 +137,18 @@ pub fn reference_logps(net: &Net, rows: &[&Row], b: usize, context: usize, pad: 
     )
 }
 
-/// Each row's sum of weighted target log-probabilities under `net`, `b` rows a forward pass:
-/// `length` gives a pass's row length for its rows, `fill` lays one row out in it (inputs,
-/// targets, weights); the rest of a pass is padding with no weight.
+/// Each row's sum of weighted target log-probabilities under `net`, `b` rows a forward pass
+/// (activations from `acts`): `length` gives a pass's row length for its rows, `fill` lays one
+/// row out in it (inputs, targets, weights); the rest of a pass is padding with no weight.
 pub fn weighted_sums(
     net: &Net,
+    acts: &mut ActsByLength,
     rows: &[&Row],
     b: usize,
     context: usize,
     length: impl Fn(&[&Row]) -> usize,
     fill: impl Fn(&Row, &mut [u32], &mut [u32], &mut [f32]),
 ) -> Result<Vec<f64>, Error> {
-    let mut acts: Vec<(usize, NetActs)> = Vec::new();
     let (mut ids, mut targets, mut weights) =
         (vec![0u32; b * context], vec![0u32; b * context], vec![0f32; b * context]);
     let mut out = Vec::with_capacity(rows.len());
@@ -136,16 +164,10 @@ pub fn weighted_sums(
                 }
             }
         }
-        let k = match acts.iter().position(|(r, _)| *r == t) {
-            Some(k) => k,
-            None => {
-                acts.push((t, net.acts(b, t)?));
-                acts.len() - 1
-            }
-        };
+        let acts = acts_for(acts, net, b, t)?;
         let n = b * t;
-        net.forward(&mut acts[k].1, &ids[..n], &targets[..n])?;
-        out.extend(dpo::sequence_logps(acts[k].1.logp(), &weights[..n], t).into_iter().take(chunk.len()));
+        net.forward(acts, &ids[..n], &targets[..n])?;
+        out.extend(dpo::sequence_logps(acts.logp(), &weights[..n], t).into_iter().take(chunk.len()));
     }
     Ok(out)
 }
@@ -155,7 +177,8 @@ pub struct PreferencePairs {
     pairs: Vec<PairRows>,
     heldout: Vec<PairRows>,
     method: Method,
-    /// DPO: each pair's (chosen, rejected) log-probabilities under the starting model.
+    /// Each pair's (chosen, rejected) values under the starting model: DPO's log-probabilities,
+    /// 0 for a reward model.
     reference: Vec<[f64; 2]>,
     heldout_reference: Vec<[f64; 2]>,
     /// Rows per micro-batch (two per pair), the longest row, the padding token (also the token
@@ -198,18 +221,19 @@ impl PreferencePairs {
         if position.window as usize > pairs.len() {
             return Err(Error::Data(format!("loader position {position:?} is past the {} pairs", pairs.len())));
         }
+        method.objective().check()?;
         let (reference, heldout_reference) = match (method, reference) {
-            (Method::Dpo(objective), Some(net)) => {
-                objective.check()?;
-                let logps = |set: &[PairRows]| -> Result<Vec<[f64; 2]>, Error> {
+            (Method::Dpo(_), Some(net)) => {
+                let mut acts = ActsByLength::new();
+                let mut logps = |set: &[PairRows]| -> Result<Vec<[f64; 2]>, Error> {
                     let rows: Vec<&Row> = set.iter().flatten().collect();
-                    let v = reference_logps(net, &rows, b, context, pad)?;
+                    let v = reference_logps(net, &mut acts, &rows, b, context, pad)?;
                     Ok(v.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
                 };
                 (logps(&pairs)?, logps(&heldout)?)
             }
             (Method::Dpo(_), None) => return Err(Error::Config("DPO needs the starting model".into())),
-            (Method::RewardModel, _) => (Vec::new(), Vec::new()),
+            (Method::RewardModel, _) => (vec![[0.0; 2]; pairs.len()], vec![[0.0; 2]; heldout.len()]),
         };
         let order = shuffled(pairs.len(), seed, position.epoch);
         Ok(PreferencePairs {
@@ -230,41 +254,18 @@ impl PreferencePairs {
         })
     }
 
-    /// Pairs per epoch, and held out.
-    pub fn len(&self) -> (usize, usize) {
-        (self.pairs.len(), self.heldout.len())
-    }
-
     /// The held-out pairs' loss and rewards under `net` (summed, as `Stats`).
     pub fn evaluate(&self, net: &Net) -> Result<Stats, Error> {
         let rows: Vec<&Row> = self.heldout.iter().flatten().collect();
+        let (b, context, pad, acts) = (self.b, self.context, self.pad, &mut ActsByLength::new());
+        let values = match self.method {
+            Method::Dpo(_) => reference_logps(net, acts, &rows, b, context, pad)?,
+            Method::RewardModel => reward_model::scores(net, acts, &rows, pad, b, context, pad)?,
+        };
+        let objective = self.method.objective();
         let mut stats = Stats::default();
-        match self.method {
-            Method::Dpo(objective) => {
-                let policy = reference_logps(net, &rows, self.b, self.context, self.pad)?;
-                for (p, r) in policy.chunks_exact(2).zip(&self.heldout_reference) {
-                    let (delta_c, delta_r) = (p[0] - r[0], p[1] - r[1]);
-                    stats.add(&Stats {
-                        pairs: 1,
-                        loss: objective.pair(delta_c - delta_r).0,
-                        reward_chosen: objective.beta * delta_c,
-                        reward_rejected: objective.beta * delta_r,
-                        correct: usize::from(delta_c > delta_r),
-                    });
-                }
-            }
-            Method::RewardModel => {
-                let scores = reward_model::scores(net, &rows, self.pad, self.b, self.context, self.pad)?;
-                for s in scores.chunks_exact(2) {
-                    stats.add(&Stats {
-                        pairs: 1,
-                        loss: reward_model::pair(s[0] - s[1]).0,
-                        reward_chosen: s[0],
-                        reward_rejected: s[1],
-                        correct: usize::from(s[0] > s[1]),
-                    });
-                }
-            }
+        for (v, r) in values.chunks_exact(2).zip(&self.heldout_reference) {
+            stats.add(&dpo::pair_stats(&objective, v[0] - r[0], v[1] - r[1]).0);
         }
         Ok(stats)
     }
@@ -309,13 +310,8 @@ impl Batches for PreferencePairs {
 
     fn loss(&mut self, logp: &[f32], weights: &[f32], dlogp: &mut [f32], _step: u64) -> Result<f32, Error> {
         let t = logp.len() / (2 * self.last.len()).max(1);
-        let stats = match self.method {
-            Method::Dpo(objective) => {
-                let reference: Vec<f64> = self.last.iter().flat_map(|&p| self.reference[p]).collect();
-                dpo::loss(&objective, logp, weights, &reference, t, dlogp)?
-            }
-            Method::RewardModel => reward_model::loss(logp, weights, t, dlogp)?,
-        };
+        let reference: Vec<f64> = self.last.iter().flat_map(|&p| self.reference[p]).collect();
+        let stats = dpo::loss(&self.method.objective(), logp, weights, &reference, t, dlogp)?;
         self.stats.add(&stats);
         Ok(stats.mean(stats.loss) as f32)
     }

@@ -11,11 +11,13 @@
 //! conversation is over.
 //!
 //! The loss is Bradley-Terry's, as TRL's `RewardTrainer`: `-log σ(s_c - s_r)` for a pair's
-//! chosen and rejected conversations, averaged over the pairs.
+//! chosen and rejected conversations, averaged over the pairs: DPO's loss (`dpo`) with β 1 on
+//! the scores themselves (`BRADLEY_TERRY`).
 
-use crate::dpo::Stats;
+use crate::dpo::{Objective, Stats};
 use crate::preference_loader::{render_pair, weighted_sums, Row};
 use crate::sft_loader::row_len;
+use crate::trainer::ActsByLength;
 use crate::Error;
 use minichat_chat::conversation::{render, ChatTokens, Message};
 use minichat_chat::preference::Pair;
@@ -38,7 +40,7 @@ pub fn score_conversations(net: &Net, tok: &Tokenizer, conversations: &[Vec<Mess
             Ok(Row { ids, mask })
         })
         .collect::<Result<Vec<Row>, Error>>()?;
-    scores(net, &rows.iter().collect::<Vec<_>>(), ct.bos, ROWS, context, ct.bos)
+    scores(net, &mut ActsByLength::new(), &rows.iter().collect::<Vec<_>>(), ct.bos, ROWS, context, ct.bos)
 }
 
 /// Each pair's (chosen, rejected) scores under a reward model `net`.
@@ -46,22 +48,18 @@ pub fn score_pairs(net: &Net, tok: &Tokenizer, pairs: &[Pair]) -> Result<Vec<[f6
     let (ct, context) = (ChatTokens::of(tok)?, net.config().block_size);
     let rows = pairs.iter().map(|p| Ok(render_pair(p, tok, &ct, context)?.0)).collect::<Result<Vec<_>, Error>>()?;
     let flat: Vec<&Row> = rows.iter().flatten().collect();
-    let s = scores(net, &flat, ct.bos, ROWS, context, ct.bos)?;
+    let s = scores(net, &mut ActsByLength::new(), &flat, ct.bos, ROWS, context, ct.bos)?;
     Ok(s.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
 }
+
+/// Bradley-Terry's loss is DPO's with β 1, nothing smoothed and a reference of 0: the scores
+/// stand where DPO has the replies' log-ratios.
+pub const BRADLEY_TERRY: Objective = Objective { beta: 1.0, label_smoothing: 0.0, rpo_alpha: 0.0 };
 
 /// The loss of one pair from its score margin `s_c - s_r`, and its derivative in `s_c` (minus
 /// it in `s_r`).
 pub fn pair(margin: f64) -> (f64, f64) {
-    // -log σ(m) = softplus(-m), written to stay finite for large |m|.
-    let loss = if margin >= 0.0 { (-margin).exp().ln_1p() } else { -margin + margin.exp().ln_1p() };
-    let sig_neg = if margin >= 0.0 {
-        let e = (-margin).exp();
-        e / (1.0 + e)
-    } else {
-        1.0 / (1.0 + margin.exp())
-    };
-    (loss, -sig_neg)
+    BRADLEY_TERRY.pair(margin)
 }
 
 /// Fills one row to score `row`: its tokens as inputs (at most the row length), and at its last
@@ -81,10 +79,18 @@ pub fn row_length<'r>(rows: impl Iterator<Item = &'r Row>, context: usize) -> us
     row_len(rows.map(|r| r.ids.len()).max().unwrap_or(1), context)
 }
 
-/// Each row's score under `net`, `b` rows a forward pass.
-pub fn scores(net: &Net, rows: &[&Row], token: u32, b: usize, context: usize, pad: u32) -> Result<Vec<f64>, Error> {
+/// Each row's score under `net`, `b` rows a forward pass (activations from `acts`).
+pub fn scores(
+    net: &Net,
+    acts: &mut ActsByLength,
+    rows: &[&Row],
+    token: u32,
+    b: usize,
+    context: usize,
+    pad: u32,
+) -> Result<Vec<f64>, Error> {
     let length = |chunk: &[&Row]| row_length(chunk.iter().copied(), context);
-    weighted_sums(net, rows, b, context, length, |row, ids, targets, weights| {
+    weighted_sums(net, acts, rows, b, context, length, |row, ids, targets, weights| {
         fill(row, token, pad, ids, targets, weights)
     })
 }
@@ -94,35 +100,7 @@ pub fn scores(net: &Net, rows: &[&Row], token: u32, b: usize, context: usize, pa
 /// Writes the loss's gradient with respect to each log-probability into `dlogp`.
 pub fn loss(logp: &[f32], weights: &[f32], t: usize, dlogp: &mut [f32]) -> Result<Stats, Error> {
     let rows = logp.len().checked_div(t).unwrap_or(0);
-    if t == 0 || rows == 0 || !rows.is_multiple_of(2) || [weights.len(), dlogp.len()].iter().any(|&l| l != logp.len()) {
-        return Err(Error::Data(format!(
-            "{} log-probabilities in rows of {t} (pairs of chosen and rejected), weights {}, gradient {}",
-            logp.len(),
-            weights.len(),
-            dlogp.len()
-        )));
-    }
-    let score = crate::dpo::sequence_logps(logp, weights, t);
-    let pairs = rows / 2;
-    let mut stats = Stats { pairs, ..Stats::default() };
-    for p in 0..pairs {
-        let (c, r) = (2 * p, 2 * p + 1);
-        let (loss, d) = pair(score[c] - score[r]);
-        stats.loss += loss;
-        stats.reward_chosen += score[c];
-        stats.reward_rejected += score[r];
-        stats.correct += usize::from(score[c] > score[r]);
-        for (row, sign) in [(c, 1.0), (r, -1.0)] {
-            let coef = (sign * d / pairs as f64) as f32;
-            for (g, &w) in dlogp[row * t..(row + 1) * t].iter_mut().zip(&weights[row * t..(row + 1) * t]) {
-                *g = if w != 0.0 { coef } else { 0.0 };
-            }
-        }
-    }
-    if !stats.loss.is_finite() {
-        return Err(Error::Data(format!("the reward model's loss is {}", stats.loss)));
-    }
-    Ok(stats)
+    crate::dpo::loss(&BRADLEY_TERRY, logp, weights, &vec![0.0; rows], t, dlogp)
 }
 
 #[cfg(test)]

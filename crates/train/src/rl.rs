@@ -17,7 +17,7 @@ use crate::rollout::Sampling;
 use crate::run::Run;
 use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
-use minichat_chat::conversation::{prompt_for_reply, ChatTokens, Role};
+use minichat_chat::conversation::ChatTokens;
 use minichat_chat::sampler::SamplerConfig;
 use minichat_chat::tasks::file::questions;
 use minichat_chat::tools::Tools;
@@ -177,18 +177,17 @@ fn reward_model_checkpoint(base: &Run, dir: &Path) -> Result<PathBuf, Error> {
 fn read_tasks(path: &Path, limit: usize, tok: &Tokenizer, block: usize) -> Result<Vec<Task>, Error> {
     let ct = ChatTokens::of(tok)?;
     let mut out = Vec::new();
-    for (i, q) in questions(path, limit)?.into_iter().enumerate() {
-        let prompt = prompt_for_reply(&q.prompt, tok, &ct)?;
-        if prompt.len() + 1 >= block {
+    for (i, q) in questions(path, limit)?.iter().enumerate() {
+        let task = Task::of(q, tok, &ct)?;
+        if task.prompt.len() + 1 >= block {
             return Err(Error::Data(format!(
                 "{}: question {}: {} tokens leave no room for a reply in the context of {block}",
                 path.display(),
                 i + 1,
-                prompt.len()
+                task.prompt.len()
             )));
         }
-        let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content).to_string();
-        out.push(Task { question, prompt, answer: q.answer });
+        out.push(task);
     }
     if out.is_empty() {
         return Err(Error::Data(format!("{}: no questions", path.display())));

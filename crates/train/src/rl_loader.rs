@@ -23,16 +23,18 @@
 use crate::grpo::{self, Objective, ScaleRewards};
 use crate::loader::{shuffled, Position};
 use crate::metrics::Record;
+use crate::preference_loader::Row as Conversation;
 use crate::rollout::{self, Rollout, Sampling};
-use crate::trainer::Batches;
+use crate::trainer::{acts_for, ActsByLength, Batches};
 use crate::Error;
 use minichat_chat::assistant::Assistant;
-use minichat_chat::conversation::ChatTokens;
+use minichat_chat::conversation::{prompt_for_reply, ChatTokens, Role};
+use minichat_chat::exam::Question;
 use minichat_chat::sampler::SamplerConfig;
 use minichat_chat::tasks::is_correct;
 use minichat_chat::tools::Tools;
 use minichat_model::cpu::cross_entropy::IGNORE;
-use minichat_model::net::{Net, NetActs};
+use minichat_model::net::Net;
 use minichat_tokenizer::Tokenizer;
 
 /// Row lengths are multiples of this (or the context).
@@ -45,6 +47,15 @@ pub struct Task {
     pub question: String,
     pub prompt: Vec<u32>,
     pub answer: String,
+}
+
+impl Task {
+    /// A task file's question (`tasks::file::questions`), rendered for the assistant's reply.
+    pub fn of(q: &Question, tok: &Tokenizer, ct: &ChatTokens) -> Result<Task, Error> {
+        let prompt = prompt_for_reply(&q.prompt, tok, ct)?;
+        let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content);
+        Ok(Task { question: question.to_string(), prompt, answer: q.answer.clone() })
+    }
 }
 
 /// The reward of a reply: 1 for the exact answer, plus `format` when its first calculator call
@@ -146,9 +157,9 @@ pub struct Grpo<'a> {
     settings: Settings,
     /// The starting model, for the KL penalty (β > 0) or to measure the KL, with activations
     /// by row length.
-    reference: Option<(Net, Vec<(usize, NetActs)>)>,
+    reference: Option<(Net, ActsByLength)>,
     /// A reward model whose score is the reward (RLHF).
-    reward_model: Option<Net>,
+    reward_model: Option<(Net, ActsByLength)>,
     /// Rows per micro-batch, and the longest row.
     b: usize,
     context: usize,
@@ -239,7 +250,7 @@ impl<'a> Grpo<'a> {
                 self.tok.n_vocab()
             )));
         }
-        self.reward_model = Some(net);
+        self.reward_model = Some((net, ActsByLength::new()));
         Ok(self)
     }
 
@@ -313,9 +324,22 @@ impl<'a> Grpo<'a> {
         let mut score = |p: usize, r: &Rollout| reward(&tasks[picked[p]], r, format);
         let rollouts = rollout::sample(&assistant, &prompts, &sampling, &mut score)?;
         let checked: Vec<f32> = rollouts.iter().map(|r| r.reward).collect();
-        let rows: Vec<(Vec<u32>, Vec<u8>)> = rollouts.iter().map(|r| r.row(&prompts[r.prompt])).collect();
-        let mut rewards = match &self.reward_model {
-            Some(rm) => self.scores(rm, &rows)?,
+        let rows: Vec<Conversation> = rollouts
+            .iter()
+            .map(|r| {
+                let (ids, mask) = r.row(&prompts[r.prompt]);
+                Conversation { ids, mask }
+            })
+            .collect();
+        let mut rewards = match &mut self.reward_model {
+            // The reward model's score of each conversation: the prompt and the reply as the
+            // model wrote it, `b` rows a pass.
+            Some((rm, acts)) => {
+                let refs: Vec<&Conversation> = rows.iter().collect();
+                let (bos, b, context, pad) = (self.ct.bos, self.b, self.context, self.pad);
+                let scores = crate::reward_model::scores(rm, acts, &refs, bos, b, context, pad)?;
+                scores.into_iter().map(|x| x as f32).collect()
+            }
             None => checked.clone(),
         };
         let (flat_groups, invalid) = neutralise(&mut rewards, sampling.group);
@@ -332,40 +356,22 @@ impl<'a> Grpo<'a> {
             invalid,
             ..StepStats::default()
         };
-        self.rows =
-            rows.into_iter().zip(advantages).map(|((ids, mask), advantage)| Row { ids, mask, advantage }).collect();
+        self.rows = rows
+            .into_iter()
+            .zip(advantages)
+            .map(|(Conversation { ids, mask }, advantage)| Row { ids, mask, advantage })
+            .collect();
         self.next = 0;
         Ok(())
     }
 
-    /// The reward model's score of each conversation (the prompt and the reply as the model
-    /// wrote it), `b` rows a pass.
-    fn scores(&self, rm: &Net, rows: &[(Vec<u32>, Vec<u8>)]) -> Result<Vec<f32>, Error> {
-        let rows: Vec<crate::preference_loader::Row> = rows
-            .iter()
-            .map(|(ids, mask)| crate::preference_loader::Row {
-                ids: ids[..ids.len().min(self.context)].to_vec(),
-                mask: mask.clone(),
-            })
-            .collect();
-        let refs: Vec<&crate::preference_loader::Row> = rows.iter().collect();
-        let s = crate::reward_model::scores(rm, &refs, self.ct.bos, self.b, self.context, self.pad)?;
-        Ok(s.into_iter().map(|x| x as f32).collect())
-    }
-
     /// The reference model's log-probabilities of the last micro-batch's targets.
     fn reference_logp(&mut self, ids: &[u32], targets: &[u32], t: usize) -> Result<(), Error> {
-        let Some((net, acts)) = &mut self.reference else { return Ok(()) };
-        let i = match acts.iter().position(|(r, _)| *r == t) {
-            Some(i) => i,
-            None => {
-                acts.push((t, net.acts(self.b, t)?));
-                acts.len() - 1
-            }
-        };
-        net.forward(&mut acts[i].1, ids, targets)?;
+        let Some((net, cache)) = &mut self.reference else { return Ok(()) };
+        let acts = acts_for(cache, net, self.b, t)?;
+        net.forward(acts, ids, targets)?;
         self.ref_logp.clear();
-        self.ref_logp.extend_from_slice(acts[i].1.logp());
+        self.ref_logp.extend_from_slice(acts.logp());
         Ok(())
     }
 }

@@ -77,6 +77,21 @@ pub fn start(
     }
 }
 
+/// Activations kept by row length, for a model run on rows of a few lengths.
+pub type ActsByLength = Vec<(usize, NetActs)>;
+
+/// `net`'s activations for `b` rows of `t` tokens from `cache`, made on first use.
+pub fn acts_for<'c>(cache: &'c mut ActsByLength, net: &Net, b: usize, t: usize) -> Result<&'c mut NetActs, Error> {
+    let i = match cache.iter().position(|(r, _)| *r == t) {
+        Some(i) => i,
+        None => {
+            cache.push((t, net.acts(b, t)?));
+            cache.len() - 1
+        }
+    };
+    Ok(&mut cache[i].1)
+}
+
 /// A model and optimizer ready for the loop, and where they start.
 pub struct Started {
     pub net: Net,
