@@ -190,7 +190,7 @@ impl Backend for Cpu {
         let mut packed: Vec<u16> = huge_pages::zeroed(w.len());
         packed.par_iter_mut().zip(w.par_iter()).for_each(|(p, &x)| *p = linear_bf16::to_bf16(x));
         for &MatrixAt { offset, c, oc } in matrices {
-            linear_bf16::tile(&mut packed[offset..][..oc * c], &w[offset..][..oc * c], c, oc);
+            linear_bf16::pack(&mut packed[offset..][..oc * c], &w[offset..][..oc * c], c, oc);
         }
         packed
     }

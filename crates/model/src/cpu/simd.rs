@@ -7,9 +7,9 @@
 //! `-C target-cpu=native` would be faster to write but crash on an older CPU.
 //!
 //! A few decoding kernels are the exception, where the vectoriser's code was measured well
-//! short of memory speed: the bf16 matrix-vector product (`linear_bf16`) and the one-query
-//! attention step (`attention`) each have an AVX-512 intrinsics version beside their portable
-//! one, and the row-invariant products (`linear_rows`, `linear_bf16`) an AVX2 one (`hsum8`).
+//! short of memory or compute speed: one row's attention (`attention_row`) has AVX-512 and
+//! AVX2 intrinsics versions beside its portable one, and the row-invariant products
+//! (`linear_rows`, `linear_bf16`) AVX2 ones.
 
 use super::float::Float;
 
