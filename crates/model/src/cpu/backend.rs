@@ -22,10 +22,13 @@ fn two_mut(g: &mut [f32], (a, la): (usize, usize), (b, lb): (usize, usize)) -> (
     }
 }
 
-/// Products with at most this many rows are bound by reading the weights: `linear_decode`
-/// reads the bf16 copy where there is one, else the f32 weights through the row kernel; more
-/// rows are compute-bound and use the f32 weights and gemm.
-const PACKED_ROWS: usize = 4;
+/// A decoding pass's products (a prompt's rows, or a batch of sequences' next rows) with at
+/// most this many rows run the f32 row kernel where there is no bf16 copy; more run gemm. The
+/// row kernel is ahead of gemm up to about 64 rows and level beyond (`bench/src/rows.rs`, 2
+/// threads, a decoding step's products: 124M 16 rows 47 against 88 ms, 48 rows 121 against 155,
+/// 96 rows 240 against 211). The bf16 kernel is ahead at every row count measured (1.2-4x up to
+/// 256 rows), so a packed model runs it for every row count.
+const ROW_KERNEL_ROWS: usize = 64;
 
 impl Backend for Cpu {
     type Buf = Vec<f32>;
@@ -213,15 +216,10 @@ impl Backend for Cpu {
         let bias = bias.map(|b| &w[b..][..oc]);
         match (packed, invariant) {
             // The bf16 kernel computes every row alike at any row count.
-            (Some(p), true) => linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc),
-            (Some(p), false) if n <= PACKED_ROWS => {
-                linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc)
-            }
-            // The row kernel: every row alike at any row count; and for a few rows it reads the
-            // weights faster than gemm for small models and as fast for large ones (a decoding
-            // step, one row, 2 threads, AVX2, alternated: tiny 2.6 -> 1.4 ms in a slow hour of
-            // this shared machine; 124M level).
-            (None, invariant) if invariant || n <= PACKED_ROWS => {
+            (Some(p), _) => linear_bf16::forward(out, inp, &p[weight..][..oc * c], bias, n, c, oc),
+            // The row kernel: every row alike at any row count, and ahead of gemm up to
+            // `ROW_KERNEL_ROWS`.
+            (None, invariant) if invariant || n <= ROW_KERNEL_ROWS => {
                 // `w` holds every weight: if they all fit in cache, this step's are still there.
                 let cached = linear_rows::fits_in_cache(w.len() * 4);
                 linear_rows::forward(out, inp, &w[weight..][..oc * c], bias, n, c, oc, cached)
