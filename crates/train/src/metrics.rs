@@ -1,6 +1,6 @@
 //! The run's metrics log, `metrics.jsonl`: one JSON object per line, appended as training goes.
-//! `{"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens", "seconds"}` after each
-//! optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
+//! `{"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens", "seconds",
+//! "data_seconds"}` after each optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
 //! `{"step", "prompt", "greedy", "sampled"}` for each sample, and after each step of
 //! reinforcement learning what its rollouts did (`Rollouts`) and, at evaluations, how it does
 //! on held-out questions (`Heldout`); after each step of preference training its pairs' implicit
@@ -20,9 +20,16 @@ pub enum Record {
         lr: f32,
         grad_norm: f32,
         tokens_per_s: f64,
+        /// Model FLOPs utilisation of the forward, backward and update alone: the time the step
+        /// waited for its rows (`data_seconds`) is left out.
         mfu: f64,
         tokens: u64,
         seconds: f64,
+        /// Seconds of this step spent producing its rows: reading data, or in reinforcement
+        /// learning sampling the rollouts and the reference's log-probabilities (0 in logs
+        /// written before it was recorded).
+        #[serde(default)]
+        data_seconds: f64,
     },
     Eval {
         step: u64,
@@ -166,6 +173,7 @@ mod tests {
                 mfu: 0.1,
                 tokens: step,
                 seconds: 1.0,
+                data_seconds: 0.5,
             })
             .unwrap();
         }

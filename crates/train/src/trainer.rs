@@ -204,8 +204,11 @@ impl Loop<'_> {
             let last_good = || last_ckpt.as_ref().map_or("none yet".to_string(), |p: &PathBuf| p.display().to_string());
             net.buffers().1.fill(0.0);
             let (mut loss_sum, mut tokens, mut flops) = (0.0f32, 0usize, 0.0f64);
+            let mut data_seconds = 0.0;
             for _ in 0..accum {
+                let fetched = Instant::now();
                 let row = batches.next(net, &mut ids, &mut targets, &mut weights)?;
+                data_seconds += fetched.elapsed().as_secs_f64();
                 state.loader = batches.position();
                 if row == 0 || row > t {
                     return Err(Error::Data(format!("a batch of rows of {row} tokens (the context is {t})")));
@@ -255,9 +258,12 @@ impl Loop<'_> {
                 lr: opt.lr,
                 grad_norm,
                 tokens_per_s,
-                mfu: flops / seconds / (peak * 1e9),
+                // The model's own work: RL's rollouts would otherwise count as training time
+                // and make the utilisation read as if sampling ran at the training peak.
+                mfu: flops / (seconds - data_seconds).max(1e-9) / (peak * 1e9),
                 tokens: state.tokens_seen,
                 seconds: state.train_seconds,
+                data_seconds,
             };
             log.write(&record)?;
             obs.record(&record);

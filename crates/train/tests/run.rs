@@ -305,6 +305,14 @@ fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_
     let steps_of = |f: &dyn Fn(&Record) -> bool| records.iter().filter(|r| f(r)).map(Record::step).collect::<Vec<_>>();
     assert_eq!(steps_of(&|r| matches!(r, Record::Rollouts { .. })), [1, 2, 3, 4]);
     assert_eq!(steps_of(&|r| matches!(r, Record::Heldout { task, questions: 2, .. } if task == "words")), [0, 2, 4]);
+    // Each step's rollouts are timed apart from its update, and left out of its utilisation.
+    let mut last = 0.0;
+    for r in &records {
+        if let Record::Step { data_seconds, seconds, mfu, .. } = r {
+            assert!(*data_seconds > 0.0 && *data_seconds < seconds - last && mfu.is_finite(), "{r:?}");
+            last = *seconds;
+        }
+    }
     // Stopped after step 2 and resumed: the same weights as straight through.
     let halves = rl::prepare(RlStart::New(Box::new(new("halves")))).unwrap();
     let halves_run = halves.run.clone();
@@ -320,8 +328,8 @@ fn a_reinforcement_learning_run_logs_rewards_and_pass_rates_and_resumes_bit_for_
     let same_log = |r: &Run| {
         let mut v = minichat_train::metrics::read(&r.metrics()).unwrap();
         v.iter_mut().for_each(|r| {
-            if let Record::Step { tokens_per_s, mfu, seconds, .. } = r {
-                (*tokens_per_s, *mfu, *seconds) = (0.0, 0.0, 0.0);
+            if let Record::Step { tokens_per_s, mfu, seconds, data_seconds, .. } = r {
+                (*tokens_per_s, *mfu, *seconds, *data_seconds) = (0.0, 0.0, 0.0, 0.0);
             }
         });
         v
