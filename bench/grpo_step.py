@@ -1,0 +1,86 @@
+"""One GRPO optimizer step with TRL's GRPOTrainer (PyTorch eager, CPU, generation through
+transformers' `generate`), timed, for bench/grpo_step.sh: the same exported model, questions,
+prompts per step, group, reply length, loss and learning rate as `minichat rl`.
+
+    venv/bin/python grpo_step.py THREADS MODEL_DIR TASKS.jsonl STEPS PROMPTS GROUP MAX_TOKENS
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from trl import GRPOConfig, GRPOTrainer
+
+
+class Timer(TrainerCallback):
+    def __init__(self):
+        self.times, self.start = [], None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter() - self.start)
+
+
+def main():
+    threads, model_dir, tasks = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    steps, prompts, group, max_tokens = (int(a) for a in sys.argv[4:8])
+    torch.set_num_threads(threads)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    rows = []
+    for line in open(tasks):
+        r = json.loads(line)
+        question = next(m["content"] for m in r["messages"] if m["role"] == "user")
+        # minichat's chat format as text (the exported tokenizer has its special tokens).
+        rows.append({"prompt": f"<|bos|><|user_start|>{question}<|user_end|><|assistant_start|>",
+                     "answer": r["answer"]})
+
+    def correct(completions, answer, **kwargs):
+        return [1.0 if a in c else 0.0 for c, a in zip(completions, answer)]
+
+    micro = 16
+    config = GRPOConfig(
+        output_dir="/tmp/minichat-bench-trl-grpo",
+        # One generation of PROMPTS x GROUP replies per optimizer step, trained in micro-batches
+        # of 16 replies, as `minichat rl --micro-batch 16`.
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=prompts * group // micro,
+        num_generations=group,
+        max_completion_length=max_tokens,
+        max_steps=steps,
+        learning_rate=5e-5,
+        beta=0.0,
+        loss_type="dapo",
+        scale_rewards="group",
+        temperature=1.0,
+        use_cpu=True,
+        # float32 on both sides (TRL's default bf16 autocast is 30-50x slower on a CPU without
+        # bf16 instructions).
+        bf16=False,
+        fp16=False,
+        # TRL's GRPOConfig turns activation checkpointing on by default (it recomputes each
+        # micro-batch's forward in the backward); minichat keeps the activations, so TRL does too.
+        gradient_checkpointing=False,
+        report_to=[],
+        logging_steps=10_000,
+        save_strategy="no",
+        dataloader_num_workers=0,
+        seed=1,
+    )
+    timer = Timer()
+    trainer = GRPOTrainer(model=model, reward_funcs=correct, args=config, train_dataset=Dataset.from_list(rows),
+                          processing_class=tok, callbacks=[timer])
+    trainer.train()
+    step = statistics.median(timer.times[1:])
+    print(f"trl: {step * 1000:.1f} ms/step (median of steps 2..{steps})")
+
+
+if __name__ == "__main__":
+    main()
