@@ -47,6 +47,9 @@ def main():
         # bf16 instructions (this one: AVX2) runs its products 30-50x slower.
         bf16=False,
         fp16=False,
+        # TRL's DPOConfig turns activation checkpointing on by default (it recomputes each
+        # micro-batch's forward in the backward); minichat keeps the activations, so TRL does too.
+        gradient_checkpointing=False,
         report_to=[],
         logging_steps=10_000,
         save_strategy="no",
