@@ -14,17 +14,10 @@ cd "$(dirname "$0")"
 root=$(cd .. && pwd)
 steps=${STEPS:-12}
 if [ $# -gt 0 ]; then configs=("$@"); else configs=(tiny d12); fi
-export RAYON_NUM_THREADS=2
-[ -x venv/bin/python ] || python3 -m venv venv
-venv/bin/python -c "import torch, transformers, trl, datasets" 2>/dev/null || venv/bin/pip install -q torch transformers trl datasets
-(cd "$root" && cargo build --release -q -p minichat)
-minichat=$root/target/release/minichat
 runs=$PWD/dpo-runs
-mkdir -p "$runs"
+source trl_setup.sh
 
-# The pairs: arithmetic questions from `tasks make`, the right answer against one off by one.
-[ -f "$runs/tasks/arithmetic-train.jsonl" ] || "$minichat" tasks make -o "$runs/tasks" --train 400 --test 10 \
-    --words-from "$root/data/corpus.jsonl" >/dev/null
+# The pairs: the arithmetic questions, the right answer against one off by one.
 python3 - "$runs/tasks/arithmetic-train.jsonl" "$runs/pairs.jsonl" <<'PY'
 import json, sys
 with open(sys.argv[2], "w") as out:
@@ -36,23 +29,9 @@ with open(sys.argv[2], "w") as out:
                               "rejected": f"The answer is {answer + 1}."}) + "\n")
 PY
 
-# The models: one pretraining step from a random start (the speed does not depend on the
-# weights), with a tokenizer that has the chat format's tokens.
-make_run() {
-    local name=$1 depth=$2 context=$3
-    [ -d "$runs/$name/checkpoints" ] && return
-    [ -f "$runs/tok8192.mctok" ] || "$minichat" tokenizer train "$root/data/corpus.jsonl" -v 8192 -o "$runs/tok8192.mctok"
-    "$minichat" pretrain --corpus "$root/data/corpus.jsonl" -t "$runs/tok8192.mctok" -o "$runs/$name" \
-        --depth "$depth" --context "$context" --steps 1 --micro-batch 1 --batch-tokens "$context"
-}
-
 : >results-dpo.txt
 for name in "${configs[@]}"; do
-    case $name in
-        tiny) make_run tiny 4 256 ;;
-        d12) make_run d12 12 1024 ;;
-        *) echo "unknown config $name (tiny, d12)" >&2; exit 2 ;;
-    esac
+    make_run "$name"
     rm -rf "$runs/$name-dpo" "$runs/$name-hf"
     "$minichat" dpo --base "$runs/$name" --pairs "$runs/pairs.jsonl" -o "$runs/$name-dpo" --steps "$steps" \
         --batch-pairs 16 --micro-pairs 8 --lr 2e-5 --beta 0.1 --val-fraction 0 --eval-every 0 2>/dev/null

@@ -7,23 +7,11 @@ prompts per step, group, reply length, loss and learning rate as `minichat rl`.
 import json
 import statistics
 import sys
-import time
-
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl_timer import Timer
 from trl import GRPOConfig, GRPOTrainer
-
-
-class Timer(TrainerCallback):
-    def __init__(self):
-        self.times, self.start = [], None
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self.start = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.times.append(time.perf_counter() - self.start)
 
 
 def main():

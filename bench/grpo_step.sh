@@ -17,31 +17,12 @@ cd "$(dirname "$0")"
 root=$(cd .. && pwd)
 steps=${STEPS:-5}
 if [ $# -gt 0 ]; then configs=("$@"); else configs=(tiny d12); fi
-export RAYON_NUM_THREADS=2
-[ -x venv/bin/python ] || python3 -m venv venv
-venv/bin/python -c "import torch, transformers, trl, datasets" 2>/dev/null || venv/bin/pip install -q torch transformers trl datasets
-(cd "$root" && cargo build --release -q -p minichat)
-minichat=$root/target/release/minichat
 runs=$PWD/grpo-runs
-mkdir -p "$runs"
-[ -f "$runs/tasks/arithmetic-train.jsonl" ] || "$minichat" tasks make -o "$runs/tasks" --train 400 --test 10 \
-    --words-from "$root/data/corpus.jsonl" >/dev/null
-
-make_run() {
-    local name=$1 depth=$2 context=$3
-    [ -d "$runs/$name/checkpoints" ] && return
-    [ -f "$runs/tok8192.mctok" ] || "$minichat" tokenizer train "$root/data/corpus.jsonl" -v 8192 -o "$runs/tok8192.mctok"
-    "$minichat" pretrain --corpus "$root/data/corpus.jsonl" -t "$runs/tok8192.mctok" -o "$runs/$name" \
-        --depth "$depth" --context "$context" --steps 1 --micro-batch 1 --batch-tokens "$context"
-}
+source trl_setup.sh
 
 : >results-grpo.txt
 for name in "${configs[@]}"; do
-    case $name in
-        tiny) make_run tiny 4 256 ;;
-        d12) make_run d12 12 1024 ;;
-        *) echo "unknown config $name (tiny, d12)" >&2; exit 2 ;;
-    esac
+    make_run "$name"
     rm -rf "$runs/$name-rl" "$runs/$name-hf"
     "$minichat" rl --base "$runs/$name" --tasks "$runs/tasks/arithmetic-train.jsonl" -o "$runs/$name-rl" \
         --steps "$steps" --prompts 8 --group 8 --micro-batch 16 --max-tokens 64 --eval-every 0 2>/dev/null
