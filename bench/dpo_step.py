@@ -13,7 +13,7 @@ import time
 import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl_timer import Timer
+from trl_common import SAME_AS_MINICHAT, Timer
 from trl import DPOConfig, DPOTrainer
 
 
@@ -32,20 +32,8 @@ def main():
         max_steps=steps,
         learning_rate=2e-5,
         beta=0.1,
-        use_cpu=True,
-        # float32 on both sides: TRL turns on bf16 autocast by default, which on a CPU without
-        # bf16 instructions (this one: AVX2) runs its products 30-50x slower.
-        bf16=False,
-        fp16=False,
-        # TRL's DPOConfig turns activation checkpointing on by default (it recomputes each
-        # micro-batch's forward in the backward); minichat keeps the activations, so TRL does too.
-        gradient_checkpointing=False,
-        report_to=[],
-        logging_steps=10_000,
-        save_strategy="no",
         precompute_ref_log_probs=True,
-        dataloader_num_workers=0,
-        seed=1,
+        **SAME_AS_MINICHAT,
     )
     timer = Timer()
     trainer = DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tok,

@@ -10,7 +10,7 @@ import sys
 import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl_timer import Timer
+from trl_common import SAME_AS_MINICHAT, Timer
 from trl import GRPOConfig, GRPOTrainer
 
 
@@ -48,19 +48,7 @@ def main():
         loss_type="dapo",
         scale_rewards="group",
         temperature=1.0,
-        use_cpu=True,
-        # float32 on both sides (TRL's default bf16 autocast is 30-50x slower on a CPU without
-        # bf16 instructions).
-        bf16=False,
-        fp16=False,
-        # TRL's GRPOConfig turns activation checkpointing on by default (it recomputes each
-        # micro-batch's forward in the backward); minichat keeps the activations, so TRL does too.
-        gradient_checkpointing=False,
-        report_to=[],
-        logging_steps=10_000,
-        save_strategy="no",
-        dataloader_num_workers=0,
-        seed=1,
+        **SAME_AS_MINICHAT,
     )
     timer = Timer()
     trainer = GRPOTrainer(model=model, reward_funcs=correct, args=config, train_dataset=Dataset.from_list(rows),

@@ -18,6 +18,7 @@ root=$(cd .. && pwd)
 steps=${STEPS:-5}
 if [ $# -gt 0 ]; then configs=("$@"); else configs=(tiny d12); fi
 runs=$PWD/grpo-runs
+prompts=8 group=8 max_tokens=64
 source trl_setup.sh
 
 : >results-grpo.txt
@@ -25,12 +26,12 @@ for name in "${configs[@]}"; do
     make_run "$name"
     rm -rf "$runs/$name-rl" "$runs/$name-hf"
     "$minichat" rl --base "$runs/$name" --tasks "$runs/tasks/arithmetic-train.jsonl" -o "$runs/$name-rl" \
-        --steps "$steps" --prompts 8 --group 8 --micro-batch 16 --max-tokens 64 --eval-every 0 2>/dev/null
-    ours=$(python3 - "$runs/$name-rl/metrics.jsonl" <<'PY'
+        --steps "$steps" --prompts $prompts --group $group --micro-batch 16 --max-tokens $max_tokens --eval-every 0 2>/dev/null
+    ours=$(python3 - "$runs/$name-rl/metrics.jsonl" $((prompts * group)) <<'PY'
 import json, statistics, sys
-records = list(map(json.loads, open(sys.argv[1])))
+records, per_step = list(map(json.loads, open(sys.argv[1]))), int(sys.argv[2])
 steps = [r for r in records if "loss" in r and "lr" in r]
-replies = [r["reply_tokens"] * 64 for r in records if "reply_tokens" in r]
+replies = [r["reply_tokens"] * per_step for r in records if "reply_tokens" in r]
 seconds = [b["seconds"] - a["seconds"] for a, b in zip(steps, steps[1:])]
 rollout = [s["data_seconds"] for s in steps[1:]]
 step = statistics.median(seconds)
@@ -40,7 +41,7 @@ print(f"{step * 1000:.1f} {share * 100:.0f} {rate:.0f}")
 PY
 )
     "$minichat" export hf "$runs/$name" "$runs/$name-hf" >/dev/null
-    trl=$(venv/bin/python grpo_step.py 2 "$runs/$name-hf" "$runs/tasks/arithmetic-train.jsonl" "$steps" 8 8 64 2>/dev/null | tail -1)
+    trl=$(venv/bin/python grpo_step.py 2 "$runs/$name-hf" "$runs/tasks/arithmetic-train.jsonl" "$steps" $prompts $group $max_tokens 2>/dev/null | tail -1)
     trl_ms=$(echo "$trl" | sed -E 's/^trl: ([0-9.]+) ms.*/\1/')
     python3 -c "import sys; o, share, rate, t = map(float, sys.argv[1:]); print(f'$name: minichat {o:.0f} ms/step (rollouts {share:.0f}% of it, {rate:.0f} tokens/s), TRL {t:.0f} ms/step -> TRL/minichat {t / o:.2f}x')" \
         $ours "$trl_ms" | tee -a results-grpo.txt

@@ -4,6 +4,9 @@
 //! PyTorch (MKL/oneDNN) for the side-by-side. Prints GFLOP/s per shape, 1 and 2 threads.
 //! Usage: matmul-bench [threads...]
 
+mod fill;
+
+use fill::fill;
 use std::time::Instant;
 
 /// (name, m, k, n, a transposed, b transposed): C[m,n] = A[m,k] B[k,n].
@@ -18,16 +21,6 @@ const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
     ("124M fc fwd 1024x768 * 768x3072", 1024, 768, 3072, false, true),
     ("124M lm_head 1024x768 * 768x50304", 1024, 768, 50304, false, true),
 ];
-
-fn fill(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-            (s >> 9) as f32 / (1u32 << 23) as f32 - 0.5
-        })
-        .collect()
-}
 
 /// Strides (row, col) for an m x k matrix stored row-major, or its transpose stored row-major.
 fn strides(rows: usize, cols: usize, transposed: bool) -> (isize, isize) {

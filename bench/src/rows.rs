@@ -5,6 +5,9 @@
 //! and GFLOP/s, best of `REPS` (7) after a warm-up, and the ratio to gemm.
 //!   Usage: rows-bench [tiny|124M]... [--rows 1,4,16,64]
 
+mod fill;
+
+use fill::fill;
 use minichat_model::cpu::{linear_bf16, linear_rows};
 use std::time::Instant;
 
@@ -17,16 +20,6 @@ fn shapes(name: &str) -> (Vec<(usize, usize)>, usize, (usize, usize)) {
     };
     let (layers, vocab) = if name == "tiny" { (4, 8192) } else { (12, 50257) };
     (vec![(d, 3 * d), (d, d), (d, 4 * d), (4 * d, d)], layers, (d, vocab))
-}
-
-fn fill(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-            (s >> 9) as f32 / (1u32 << 23) as f32 - 0.5
-        })
-        .collect()
 }
 
 /// Best of `REPS` runs (env, default 7) after a warm-up: this shared machine's neighbours slow

@@ -1,10 +1,10 @@
 //! The run's metrics log, `metrics.jsonl`: one JSON object per line, appended as training goes.
 //! `{"step", "loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens", "seconds",
-//! "data_seconds"}` after each optimizer step, `{"step", "val_loss", "val_bpb"}` after each evaluation and
-//! `{"step", "prompt", "greedy", "sampled"}` for each sample, and after each step of
-//! reinforcement learning what its rollouts did (`Rollouts`) and, at evaluations, how it does
-//! on held-out questions (`Heldout`); after each step of preference training its pairs' implicit
-//! rewards (`Preference`) and, at evaluations, the held-out pairs' (`HeldoutPairs`).
+//! "data_seconds"}` after each optimizer step, `{"step", "val_loss", "val_bpb"}` after each
+//! evaluation and `{"step", "prompt", "greedy", "sampled"}` for each sample, and after each
+//! step of reinforcement learning what its rollouts did (`Rollouts`) and, at evaluations, how it
+//! does on held-out questions (`Heldout`); after each step of preference training its pairs'
+//! implicit rewards (`Preference`) and, at evaluations, the held-out pairs' (`HeldoutPairs`).
 
 use crate::Error;
 use serde::{Deserialize, Serialize};

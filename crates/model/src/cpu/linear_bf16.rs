@@ -108,12 +108,11 @@ pub fn forward(out: &mut [f32], inp: &[f32], w16: &[u16], bias: Option<&[f32]>, 
             let q1 = (q0 + pass).min(n);
             for g0 in (p0..p1).step_by(ONE_ROW) {
                 let g1 = (g0 + ONE_ROW).min(p1);
-                let w = &w16[g0 * P * c..g1 * P * c];
+                let (w, bias) = (&w16[g0 * P * c..g1 * P * c], bias.map(|b| &b[g0 * P..g1 * P]));
                 let mut r = q0;
                 while r < q1 {
                     let rows = (q1 - r).min(MR);
                     let x = &inp[r * c..(r + rows) * c];
-                    let bias = bias.map(|b| &b[g0 * P..g1 * P]);
                     // SAFETY: this task alone writes outputs g0 * P..g1 * P of each row; the
                     // rows r..r + rows are inside `out` (asserted).
                     unsafe { panels_of(out_p.get().add(r * oc + g0 * P), oc, x, w, c, bias) };
