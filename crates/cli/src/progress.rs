@@ -94,12 +94,16 @@ impl Observer for TrainBar {
             Record::Sample { step, prompt, greedy, sampled } => {
                 self.say(format!("step {step}: {prompt:?} -> greedy {greedy:?} | sampled {sampled:?}"));
             }
-            Record::Heldout { step, task, pass_at_1, pass_at_k, k, questions } => {
+            Record::Heldout { step, task, pass_at_1, pass_at_k, k, questions, samples } => {
                 self.say(format!(
                     "step {step}: {task} held out ({questions} questions): pass@1 {:.1}%, pass@{k} {:.1}%",
                     pass_at_1 * 100.0,
                     pass_at_k * 100.0
                 ));
+                for s in samples {
+                    let verdict = if s.right { "right" } else { "wrong" };
+                    self.say(format!("  {:?} -> {:?} ({verdict})", s.question, s.reply));
+                }
             }
             Record::Rollouts { reward, solved, reply_tokens, .. } => {
                 self.val = format!(" reward {reward:.2} solved {:.0}% {reply_tokens:.0} tok", solved * 100.0);

@@ -1,13 +1,14 @@
 //! `minichat speedrun`: every stage on the embedded data, on a CPU, one after the other: the
 //! web-data pipeline on the demo crawl (with deduplication and the search index), a tokenizer,
-//! pretraining on the embedded corpus and the cleaned crawl, generated conversations, SFT, and
-//! the exam of both models with a report card. The stages and their folder are
+//! pretraining on the embedded corpus and the cleaned crawl, generated conversations, SFT, RL
+//! (with `--preferences` also DPO, a reward model and RLHF), and the exam of the models with a
+//! report card. The stages and their folder are
 //! `minichat_train::speedrun`'s plan; each is this binary's own command, run here.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use minichat_train::preset::{preset, Preset};
-use minichat_train::speedrun::{plan, Layout};
+use minichat_train::speedrun::{plan, Layout, Options};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -44,6 +45,14 @@ pub struct SpeedrunArgs {
     /// Reinforcement-learning steps (16 arithmetic questions x 8 replies each).
     #[arg(long)]
     rl_steps: Option<u64>,
+    /// Learn from preference pairs too: pairs from the chat model's right and wrong replies to
+    /// arithmetic (OUT/pairs.jsonl; one already there is used), DPO on them, and a reward model
+    /// with RLHF on it; both in the report card beside RL.
+    #[arg(long)]
+    preferences: bool,
+    /// DPO's and the reward model's steps (16 pairs each).
+    #[arg(long)]
+    preference_steps: Option<u64>,
     /// Generated conversations per task for fine-tuning.
     #[arg(long)]
     conversations: Option<usize>,
@@ -62,6 +71,7 @@ impl SpeedrunArgs {
         p.pretrain_steps = self.pretrain_steps.unwrap_or(p.pretrain_steps);
         p.sft_steps = self.sft_steps.unwrap_or(p.sft_steps);
         p.rl_steps = self.rl_steps.unwrap_or(p.rl_steps);
+        p.preference_steps = self.preference_steps.unwrap_or(p.preference_steps);
         p.conversations = self.conversations.unwrap_or(p.conversations);
         p.exam_questions = self.exam_questions.unwrap_or(p.exam_questions);
         Ok(p)
@@ -84,7 +94,8 @@ fn stage(name: &str, args: &[String]) -> Result<()> {
 pub fn run(a: SpeedrunArgs) -> Result<()> {
     let started = Instant::now();
     let layout = Layout { out: a.output.clone() };
-    for s in plan(&a.sizes()?, &a.data, &a.corpus, &layout).context("--data and --corpus")? {
+    let options = Options { corpus: a.corpus.clone(), preferences: a.preferences };
+    for s in plan(&a.sizes()?, &a.data, &options, &layout).context("--data and --corpus")? {
         stage(s.name, &s.args)?;
     }
     eprintln!(

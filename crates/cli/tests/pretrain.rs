@@ -381,12 +381,13 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
         "{stderr}"
     );
     assert_eq!(std::fs::metadata(out.join("tokenizer.mctok")).unwrap().modified().unwrap(), tok_before);
-    preferences_on(&out, &dir);
+    preferences_on(&out, &dir, &args);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `pairs`, `dpo` and `rm` on the speedrun's chat run (`out/chat`), in `dir`.
-fn preferences_on(out: &Path, dir: &Path) {
+/// `pairs` on the speedrun's chat run (`out/chat`), then the speedrun again (`speedrun`, its
+/// flags) with preferences: DPO, a reward model and RLHF on pairs put in its folder by hand.
+fn preferences_on(out: &Path, dir: &Path, speedrun: &[&str]) {
     let (chat, arithmetic) = (out.join("chat"), out.join("tasks/arithmetic-train.jsonl"));
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let made = dir.join("made.jsonl");
@@ -405,26 +406,31 @@ fn preferences_on(out: &Path, dir: &Path) {
     ]);
     assert!(run.status.success() && made.exists(), "{}", String::from_utf8_lossy(&run.stderr));
     assert!(String::from_utf8_lossy(&run.stdout).contains("4 questions, 8 replies"));
-    // Pairs by hand (a model this small answers nothing right), and one bad line.
+    // Pairs by hand (a model this small answers nothing right), and one bad line; a pairs file
+    // already in the speedrun's folder is used as it is.
     let pair =
         |q: &str, c: &str, r: &str| format!("{{\"prompt\": \"{q}\", \"chosen\": \"{c}\", \"rejected\": \"{r}\"}}\n");
-    let pairs = dir.join("pairs.jsonl");
+    let pairs = out.join("pairs.jsonl");
     let text: String =
         ["2+2?", "3+3?", "4+4?", "5+5?"].iter().map(|q| pair(q, "The answer is 4.", "The answer is 5.")).collect();
     std::fs::write(&pairs, text + &pair("1+1?", "2", "2")).unwrap();
-    let common =
-        ["--pairs", &s(&pairs), "--steps", "2", "--batch-pairs", "2", "--micro-pairs", "1", "--val-fraction", "0"];
-    let dpo = minichat(
-        &[&["dpo", "--base", &s(&chat), "-o", &s(&dir.join("dpo")), "--rpo-alpha", "0.5"][..], &common].concat(),
+    let run = minichat(&[speedrun, &["--preferences", "--preference-steps", "2"]].concat());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    for stage in ["DPO", "reward model", "RLHF", "exam"] {
+        assert!(stderr.contains(&format!("== {stage}: done")), "{stage} missing: {stderr}");
+    }
+    assert!(
+        !stderr.contains("== preference pairs") && stderr.contains("pairs.jsonl:5: ") && stderr.contains("same reply")
     );
-    let stderr = String::from_utf8_lossy(&dpo.stderr);
-    assert!(dpo.status.success() && stderr.contains("pairs.jsonl:5: ") && stderr.contains("same reply"), "{stderr}");
-    let rm = minichat(&[&["rm", "train", "--base", &s(&chat), "-o", &s(&dir.join("rm"))][..], &common].concat());
-    assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
-    let scored = minichat(&["rm", "score", &s(&dir.join("rm")), "--pairs", &s(&pairs)]);
+    let report = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    let arithmetic = report.lines().find(|l| l.starts_with("| arithmetic (with tools) |"));
+    assert!(arithmetic.is_some_and(|l| l.matches('|').count() == 7), "five runs: {report}");
+    let rm = out.join("rm");
+    let scored = minichat(&["rm", "score", &s(&rm), "--pairs", &s(&pairs)]);
     assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
     assert_eq!(String::from_utf8_lossy(&scored.stdout).lines().count(), 4);
     // Each command resumes only its own kind of run.
-    let wrong = minichat(&["dpo", "--resume", &s(&dir.join("rm"))]);
+    let wrong = minichat(&["dpo", "--resume", &s(&rm)]);
     assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("rm train --resume"));
 }

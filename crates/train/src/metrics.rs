@@ -11,6 +11,15 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// A held-out question and the model's greedy reply to it as one line (calls and results
+/// shown, as `minichat eval` shows them), and whether it was right.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub question: String,
+    pub reply: String,
+    pub right: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Record {
@@ -69,7 +78,8 @@ pub enum Record {
     },
     /// A task's held-out questions after step `step` (0: before training): the share answered
     /// right greedily (pass@1, as the exam asks), and the share with at least one right reply
-    /// among `k` sampled (pass@k).
+    /// among `k` sampled (pass@k), with the first few greedy replies to read what the numbers
+    /// mean (none in logs written before they were kept).
     Heldout {
         step: u64,
         task: String,
@@ -77,6 +87,8 @@ pub enum Record {
         pass_at_k: f32,
         k: usize,
         questions: usize,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        samples: Vec<Reply>,
     },
     /// A preference step's pairs (DPO): the mean implicit rewards `β (π - ref)` of the chosen
     /// and rejected replies, their mean margin, and the share of pairs whose chosen reply has

@@ -29,6 +29,10 @@ pub struct Preset {
     /// peak learning rate.
     pub rl_steps: u64,
     pub rl_lr: f32,
+    /// With preferences: arithmetic questions asked for pairs (8 replies each), and the steps
+    /// of DPO and of the reward model (16 pairs each).
+    pub pair_questions: usize,
+    pub preference_steps: u64,
     /// Generated conversations per task for fine-tuning.
     pub conversations: usize,
     /// Questions per task in the exam.
@@ -48,6 +52,8 @@ pub const PRESETS: [Preset; 2] = [
         sft_lr: 1e-3,
         rl_steps: 50,
         rl_lr: 1e-4,
+        pair_questions: 480,
+        preference_steps: 100,
         conversations: 2000,
         exam_questions: 50,
     },
@@ -63,6 +69,8 @@ pub const PRESETS: [Preset; 2] = [
         sft_lr: 3e-4,
         rl_steps: 200,
         rl_lr: 5e-5,
+        pair_questions: 2000,
+        preference_steps: 200,
         conversations: 10_000,
         exam_questions: 200,
     },

@@ -22,14 +22,14 @@
 
 use crate::grpo::{self, Objective, ScaleRewards};
 use crate::loader::{shuffled, Position};
-use crate::metrics::Record;
+use crate::metrics::{self, Record};
 use crate::preference_loader::Row as Conversation;
 use crate::rollout::{self, Rollout, Sampling};
 use crate::trainer::{acts_for, ActsByLength, Batches};
 use crate::Error;
 use minichat_chat::assistant::Assistant;
 use minichat_chat::conversation::{prompt_for_reply, ChatTokens, Role};
-use minichat_chat::exam::Question;
+use minichat_chat::exam::{shown, Question};
 use minichat_chat::sampler::SamplerConfig;
 use minichat_chat::tasks::is_correct;
 use minichat_chat::tools::Tools;
@@ -39,6 +39,9 @@ use minichat_tokenizer::Tokenizer;
 
 /// Row lengths are multiples of this (or the context).
 const ROUND: usize = 32;
+
+/// Held-out questions whose greedy replies each evaluation keeps (`Record::Heldout`).
+const SAMPLES: usize = 3;
 
 /// A question, its prompt (rendered for the assistant's reply) and the answer its reply must
 /// give.
@@ -272,8 +275,17 @@ impl<'a> Grpo<'a> {
             let mut score = |p: usize, r: &Rollout| reward(&h.questions[p], r, 0.0);
             let greedy =
                 Sampling { sampler: SamplerConfig { temperature: 0.0, ..s.sampler.clone() }, group: 1, ..s.clone() };
-            let right =
-                rollout::sample(&assistant, &prompts, &greedy, &mut score)?.iter().filter(|r| r.reward > 0.0).count();
+            let replies = rollout::sample(&assistant, &prompts, &greedy, &mut score)?;
+            let right = replies.iter().filter(|r| r.reward > 0.0).count();
+            let samples = replies
+                .iter()
+                .take(SAMPLES)
+                .map(|r| metrics::Reply {
+                    question: h.questions[r.prompt].question.clone(),
+                    reply: shown(&r.reply.messages),
+                    right: r.reward > 0.0,
+                })
+                .collect();
             // Seeds of their own, apart from training's rounds.
             let sampled = Sampling { seed: s.seed ^ 0x05EE_D0F4_E1D0_u64, ..s.clone() };
             let mut solved = vec![false; prompts.len()];
@@ -288,6 +300,7 @@ impl<'a> Grpo<'a> {
                 pass_at_k: solved.iter().filter(|&&x| x).count() as f32 / n,
                 k,
                 questions: prompts.len(),
+                samples,
             });
         }
         Ok(out)

@@ -213,7 +213,7 @@ impl Run {
         let title = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         crate::plot::loss_curve(&records, &title, &self.plot())?;
         if records.iter().any(|r| matches!(r, crate::metrics::Record::Rollouts { gold: Some(_), .. })) {
-            crate::plot::reward_hacking(&records, &title, &self.reward_hacking_plot())?;
+            crate::plot::reward_hacking(&[(title.clone(), records)], &title, &self.reward_hacking_plot())?;
         }
         Ok(())
     }
