@@ -18,6 +18,7 @@ use crate::cpu::attention::Dims;
 use crate::cpu::backend::Cpu;
 use crate::cpu::cross_entropy::IGNORE;
 use crate::cpu::linear::Dst;
+use crate::head::HeadRows;
 use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
 use crate::safetensors::Tensors;
@@ -150,9 +151,18 @@ impl<B: Backend> Gpt<B> {
         }
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
         ops.layer_norm(&mut acts.ln_f, &mut acts.ln_f_mean, &mut acts.ln_f_rstd, last, w, self.ln_f, c, eps);
-        // LM head tied to the token embedding: logits = ln_f(x) . wte^T.
-        ops.linear(&mut acts.logits, &acts.ln_f, w, self.wte, None, n, c, v);
-        ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        // LM head tied to the token embedding: logits = ln_f(x) . wte^T, on the rows with a
+        // target only where some have none (`head`).
+        let head = &mut acts.head;
+        if head.select(targets) {
+            head.gather(ops, &acts.ln_f, c);
+            ops.linear(&mut acts.logits, &head.x, w, self.wte, None, head.m, c, v);
+            ops.cross_entropy(&mut head.logp, &mut acts.lse, &acts.logits, &head.targets, v);
+            head.scatter_logp(ops, &mut acts.logp);
+        } else {
+            ops.linear(&mut acts.logits, &acts.ln_f, w, self.wte, None, n, c, v);
+            ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        }
         Ok(())
     }
 
@@ -228,8 +238,16 @@ impl<B: Backend> Gpt<B> {
         let (n, dims) = (b * t, self.dims(b, t));
         let (ops, w, g) = (&self.params.backend, &self.params.weights, &mut self.params.grads);
         let d = &mut acts.grads;
-        ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-        ops.linear_backward(&mut d.ln_f, Dst::Write, g, self.wte, None, &acts.logits, &acts.ln_f, w, n, c, v);
+        let head = &mut acts.head;
+        if head.selected() {
+            head.gather_dlogp(dlogp);
+            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, &head.targets, &head.dlogp, v);
+            ops.linear_backward(&mut head.dx, Dst::Write, g, self.wte, None, &acts.logits, &head.x, w, head.m, c, v);
+            head.scatter_dx(ops, &mut d.ln_f, c);
+        } else {
+            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+            ops.linear_backward(&mut d.ln_f, Dst::Write, g, self.wte, None, &acts.logits, &acts.ln_f, w, n, c, v);
+        }
         // d.residual carries the gradient of the residual stream from the top down.
         ops.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.residual);
@@ -335,12 +353,14 @@ pub struct Activations<B: Backend = Cpu> {
     pub ln_f: B::Buf,
     pub ln_f_mean: B::Buf,
     pub ln_f_rstd: B::Buf,
-    /// Logits of the forward pass; the backward pass overwrites them with their gradient.
+    /// Logits of the forward pass (of the rows with a target only, in order, where some rows
+    /// have none: `head`); the backward pass overwrites them with their gradient.
     pub logits: B::Buf,
     /// Log-sum-exp of each row of logits (the softmax normaliser, kept for backward).
     pub lse: B::Buf,
     /// log p(target) per token.
     pub logp: B::Buf,
+    head: HeadRows<B>,
     grads: ActGrads<B>,
 }
 
@@ -385,6 +405,7 @@ impl<B: Backend> Activations<B> {
             logits: z(n * v),
             lse: z(n),
             logp: z(n),
+            head: HeadRows::new(ops, n, c),
             grads: ActGrads {
                 ln_f: z(n * c),
                 residual: z(n * c),

@@ -2,7 +2,8 @@
 //!
 //! Owns the model family and its configuration (`config`: GPT-2 and Llama, Hugging Face
 //! `config.json` compatible, sized from one `depth` dial), the models written out op by op,
-//! training and decoding forward side by side (`gpt`, `llama`), against a kernel boundary
+//! training and decoding forward side by side (`gpt`, `llama`; the LM head only on the rows
+//! the loss needs, `head`), against a kernel boundary
 //! (`backend`), the CPU kernels with explicit forward and backward passes (`cpu`, each checked
 //! against finite differences), the loss every training stage shares (`loss`), the optimizer
 //! (`adamw`), initialisation (`init`), the KV cache with activation capture (`kv_cache`),
@@ -15,6 +16,7 @@ pub mod backend;
 pub mod config;
 pub mod cpu;
 pub mod gpt;
+pub mod head;
 pub mod init;
 pub mod kv_cache;
 pub mod llama;

@@ -15,6 +15,7 @@ use crate::cpu::backend::Cpu;
 use crate::cpu::linear::Dst;
 use crate::cpu::rope;
 use crate::gpt::{check_shape, check_tokens};
+use crate::head::HeadRows;
 use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
 use crate::safetensors::Tensors;
@@ -158,8 +159,17 @@ impl<B: Backend> Llama<B> {
         }
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
         ops.rms_norm(&mut acts.norm_f, &mut acts.rstd_f, last, w, self.norm, c, eps);
-        ops.linear(&mut acts.logits, &acts.norm_f, w, self.lm_head, None, n, c, v);
-        ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        // On the rows with a target only where some have none (`head`).
+        let head = &mut acts.head;
+        if head.select(targets) {
+            head.gather(ops, &acts.norm_f, c);
+            ops.linear(&mut acts.logits, &head.x, w, self.lm_head, None, head.m, c, v);
+            ops.cross_entropy(&mut head.logp, &mut acts.lse, &acts.logits, &head.targets, v);
+            head.scatter_logp(ops, &mut acts.logp);
+        } else {
+            ops.linear(&mut acts.logits, &acts.norm_f, w, self.lm_head, None, n, c, v);
+            ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
+        }
         Ok(())
     }
 
@@ -243,8 +253,17 @@ impl<B: Backend> Llama<B> {
         let (ops, w, g) = (&self.params.backend, &self.params.weights, &mut self.params.grads);
         let (cos, sin) = (&self.rope_cos, &self.rope_sin);
         let d = &mut acts.grads;
-        ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-        ops.linear_backward(&mut d.norm, Dst::Write, g, self.lm_head, None, &acts.logits, &acts.norm_f, w, n, c, v);
+        let head = &mut acts.head;
+        if head.selected() {
+            head.gather_dlogp(dlogp);
+            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, &head.targets, &head.dlogp, v);
+            let (dx, x, m) = (&mut head.dx, &head.x, head.m);
+            ops.linear_backward(dx, Dst::Write, g, self.lm_head, None, &acts.logits, x, w, m, c, v);
+            head.scatter_dx(ops, &mut d.norm, c);
+        } else {
+            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
+            ops.linear_backward(&mut d.norm, Dst::Write, g, self.lm_head, None, &acts.logits, &acts.norm_f, w, n, c, v);
+        }
         ops.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
         ops.rms_norm_backward(&mut d.residual, g, self.norm, &d.norm, last, w, &acts.rstd_f, c);
@@ -307,11 +326,13 @@ pub struct LlamaActs<B: Backend = Cpu> {
     pub layers_out: Vec<B::Buf>,
     pub norm_f: B::Buf,
     pub rstd_f: B::Buf,
-    /// Logits of the forward pass; the backward pass overwrites them with their gradient.
+    /// Logits of the forward pass (of the rows with a target only, in order, where some rows
+    /// have none: `head`); the backward pass overwrites them with their gradient.
     pub logits: B::Buf,
     /// Log-sum-exp of each row of logits (kept for backward).
     pub lse: B::Buf,
     pub logp: B::Buf,
+    head: HeadRows<B>,
     grads: LlamaGrads<B>,
 }
 
@@ -355,6 +376,7 @@ impl<B: Backend> LlamaActs<B> {
             logits: z(n * v),
             lse: z(n),
             logp: z(n),
+            head: HeadRows::new(ops, n, c),
             grads: LlamaGrads {
                 norm: z(n * c),
                 residual: z(n * c),

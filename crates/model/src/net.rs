@@ -21,8 +21,9 @@ pub enum NetActs {
 }
 
 impl NetActs {
-    /// Logits `[b·t][vocab]` of the last forward pass (until a backward pass turns them into
-    /// their gradient).
+    /// Logits `[b·t][vocab]` of the last forward pass where every position had a target or none
+    /// did; where some did, the rows with a target only, in order (`head`). Until a backward
+    /// pass turns them into their gradient.
     pub fn logits(&self) -> &[f32] {
         match self {
             NetActs::Gpt(a) => &a.logits,

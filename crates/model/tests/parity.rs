@@ -334,3 +334,47 @@ fn batched_decoding_equals_decoding_alone() {
     model.pack_for_inference();
     check_batch(&model, &config, &ids, &full, true);
 }
+
+/// Rows with no target skip the LM head (`minichat_model::head`): their log-probabilities are 0,
+/// and the rest's, and every gradient, are those of a pass over every row in which those rows'
+/// derivatives are 0.
+#[test]
+fn the_head_runs_only_on_the_rows_with_a_target() {
+    for dir in ["gpt2_tiny", "llama_tiny"] {
+        let Case { config, weights, ids, targets, b, t, .. } = case(dir);
+        assert!(!targets.contains(&minichat_model::cpu::cross_entropy::IGNORE));
+        // Targets on two runs of rows of each sequence, none elsewhere.
+        let kept = |i: usize| matches!(i % t, 1..=3) || i % t == t - 1;
+        let sparse: Vec<u32> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if kept(i) { x } else { minichat_model::cpu::cross_entropy::IGNORE })
+            .collect();
+        let dlogp: Vec<f32> = (0..b * t).map(|i| if kept(i) { -1.0 - i as f32 / 10.0 } else { 0.0 }).collect();
+        let run = |targets: &[u32]| -> (Vec<f32>, Vec<f32>) {
+            if dir == "gpt2_tiny" {
+                let mut model = Gpt::new(config.clone()).unwrap();
+                model.load_hf(&weights, "model.safetensors").unwrap();
+                let mut acts = Activations::new(&config, b, t).unwrap();
+                model.forward(&mut acts, &ids, targets).unwrap();
+                let logp = acts.logp.clone();
+                model.backward(&mut acts, &ids, targets, &dlogp);
+                (logp, model.params.grads.clone())
+            } else {
+                let mut model = Llama::new(config.clone()).unwrap();
+                model.load_hf(&weights, "model.safetensors").unwrap();
+                let mut acts = LlamaActs::new(&config, b, t).unwrap();
+                model.forward(&mut acts, &ids, targets).unwrap();
+                let logp = acts.logp.clone();
+                model.backward(&mut acts, &ids, targets, &dlogp);
+                (logp, model.params.grads.clone())
+            }
+        };
+        let (dense_logp, dense_grads) = run(&targets);
+        let (logp, grads) = run(&sparse);
+        let want: Vec<f32> = dense_logp.iter().enumerate().map(|(i, &x)| if kept(i) { x } else { 0.0 }).collect();
+        assert!(logp.iter().enumerate().all(|(i, &x)| kept(i) || x == 0.0), "{dir}: rows without a target");
+        assert_close(&format!("{dir} logp"), &logp, &want);
+        assert_close(&format!("{dir} gradients"), &grads, &dense_grads);
+    }
+}

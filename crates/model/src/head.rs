@@ -1,0 +1,136 @@
+//! The LM head and the loss where the loss needs them. The output layer is the largest product
+//! of a small model (the tiny preset's vocabulary of 8,192 against a width of 256: 40% of its
+//! FLOPs), and fine-tuning, RL, DPO and reward models put a target on a fraction of the rows
+//! only (the assistant's tokens, a reply, the last token). So when some rows have a target and
+//! some do not, the final norm's rows with a target are gathered, and only they go through
+//! the head, the cross-entropy and back: the others' log-probabilities are 0 and their
+//! gradient is 0, exactly as when their logits were computed and then ignored (nanochat and
+//! TRL compute them all; llm.c too).
+//!
+//! A pass where every row has a target (pretraining) or none does (a caller that wants the
+//! logits themselves) runs the head over every row, as before.
+
+use crate::backend::Backend;
+use crate::cpu::cross_entropy::IGNORE;
+
+/// The rows of a pass that go through the head, and the compact buffers they use.
+pub struct HeadRows<B: Backend> {
+    /// Runs of consecutive rows with a target: (first row, rows); empty when every row goes.
+    runs: Vec<(usize, usize)>,
+    /// Rows with a target.
+    pub m: usize,
+    /// Their targets, and the loss's derivatives in their log-probabilities, in row order.
+    pub targets: Vec<u32>,
+    pub dlogp: Vec<f32>,
+    /// Their final-norm rows `[m][c]` (room for all `n`), and the gradient in them.
+    pub x: B::Buf,
+    pub dx: B::Buf,
+    /// Their log-probabilities `[m]`.
+    pub logp: B::Buf,
+}
+
+impl<B: Backend> HeadRows<B> {
+    pub fn new(ops: &B, n: usize, c: usize) -> HeadRows<B> {
+        HeadRows {
+            runs: Vec::new(),
+            m: 0,
+            targets: Vec::new(),
+            dlogp: Vec::new(),
+            x: ops.zeros(n * c),
+            dx: ops.zeros(n * c),
+            logp: ops.zeros(n),
+        }
+    }
+
+    /// Finds the rows with a target; whether only those go through the head (some rows
+    /// have a target and some do not).
+    pub fn select(&mut self, targets: &[u32]) -> bool {
+        self.runs.clear();
+        self.targets.clear();
+        for (i, &t) in targets.iter().enumerate() {
+            if t == IGNORE {
+                continue;
+            }
+            match self.runs.last_mut() {
+                Some((first, rows)) if *first + *rows == i => *rows += 1,
+                _ => self.runs.push((i, 1)),
+            }
+            self.targets.push(t);
+        }
+        self.m = self.targets.len();
+        if self.m == 0 || self.m == targets.len() {
+            self.runs.clear();
+        }
+        self.selected()
+    }
+
+    /// Whether the last `select` chose some rows only.
+    pub fn selected(&self) -> bool {
+        !self.runs.is_empty()
+    }
+
+    /// Gathers the chosen rows of `x` (`[n][c]`) into `self.x`.
+    pub fn gather(&mut self, ops: &B, x: &B::Buf, c: usize) {
+        let mut at = 0;
+        for &(first, rows) in &self.runs {
+            ops.copy_rows(&mut self.x, (at * c, c), x, (first * c, c), rows, c);
+            at += rows;
+        }
+    }
+
+    /// Writes the chosen rows' log-probabilities into `logp` (`[n]`), 0 elsewhere.
+    pub fn scatter_logp(&self, ops: &B, logp: &mut B::Buf) {
+        ops.fill(logp, 0.0);
+        self.scatter(ops, logp, &self.logp, 1);
+    }
+
+    /// Takes the chosen rows' derivatives out of `dlogp` (`[n]`).
+    pub fn gather_dlogp(&mut self, dlogp: &[f32]) {
+        self.dlogp.clear();
+        for &(first, rows) in &self.runs {
+            self.dlogp.extend_from_slice(&dlogp[first..first + rows]);
+        }
+    }
+
+    /// Writes the gradient of the chosen rows (`self.dx`) into `dx` (`[n][c]`), 0 elsewhere.
+    pub fn scatter_dx(&self, ops: &B, dx: &mut B::Buf, c: usize) {
+        ops.fill(dx, 0.0);
+        self.scatter(ops, dx, &self.dx, c);
+    }
+
+    fn scatter(&self, ops: &B, dst: &mut B::Buf, src: &B::Buf, c: usize) {
+        let mut at = 0;
+        for &(first, rows) in &self.runs {
+            ops.copy_rows(dst, (first * c, c), src, (at * c, c), rows, c);
+            at += rows;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::backend::Cpu;
+
+    #[test]
+    fn rows_with_a_target_are_gathered_in_runs_and_scattered_back() {
+        let mut h = HeadRows::<Cpu>::new(&Cpu, 6, 2);
+        assert!(!h.select(&[1, 2, 3, 4, 5, 6]) && h.m == 6);
+        assert!(!h.select(&[IGNORE; 6]) && h.m == 0);
+        assert!(h.select(&[IGNORE, 7, 8, IGNORE, IGNORE, 9]));
+        assert_eq!((h.m, &h.targets[..], &h.runs[..]), (3, &[7, 8, 9][..], &[(1, 2), (5, 1)][..]));
+        let x: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        h.gather(&Cpu, &x, 2);
+        assert_eq!(h.x[..6], [2.0, 3.0, 4.0, 5.0, 10.0, 11.0]);
+        h.gather_dlogp(&[9.0, 1.0, 2.0, 9.0, 9.0, 3.0]);
+        assert_eq!(h.dlogp, [1.0, 2.0, 3.0]);
+        h.logp[..3].copy_from_slice(&[-1.0, -2.0, -3.0]);
+        let mut logp = vec![5.0; 6];
+        h.scatter_logp(&Cpu, &mut logp);
+        assert_eq!(logp, [0.0, -1.0, -2.0, 0.0, 0.0, -3.0]);
+        h.dx[..6].copy_from_slice(&[1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+        let mut dx = vec![7.0; 12];
+        h.scatter_dx(&Cpu, &mut dx, 2);
+        assert_eq!(dx, [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 3.0]);
+    }
+}
