@@ -185,6 +185,12 @@ impl Net {
         let cfg = self.config();
         6.0 * linear as f64 + 6.0 * (cfg.n_layer * 2 * t * cfg.n_head * cfg.head_dim()) as f64
     }
+
+    /// The LM head's part of `flops_per_token`, which a row without a target skips where
+    /// other rows of its pass have one (`head`).
+    pub fn head_flops_per_token(&self) -> f64 {
+        6.0 * (self.config().n_embd * self.config().vocab_size) as f64
+    }
 }
 
 /// Embedding tables that are only looked up (not multiplied): GPT-2's position table, and the

@@ -30,7 +30,8 @@ pub enum Record {
         grad_norm: f32,
         tokens_per_s: f64,
         /// Model FLOPs utilisation of the forward, backward and update alone: the time the step
-        /// waited for its rows (`data_seconds`) is left out.
+        /// waited for its rows (`data_seconds`) is left out, and so are the LM head's FLOPs on
+        /// rows that skip it (rows without a target, `minichat_model::head`).
         mfu: f64,
         tokens: u64,
         seconds: f64,
