@@ -18,7 +18,7 @@ use crate::cpu::attention::Dims;
 use crate::cpu::backend::Cpu;
 use crate::cpu::cross_entropy::IGNORE;
 use crate::cpu::linear::Dst;
-use crate::head::HeadRows;
+use crate::head::{HeadRows, Loss};
 use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
 use crate::safetensors::Tensors;
@@ -153,16 +153,8 @@ impl<B: Backend> Gpt<B> {
         ops.layer_norm(&mut acts.ln_f, &mut acts.ln_f_mean, &mut acts.ln_f_rstd, last, w, self.ln_f, c, eps);
         // LM head tied to the token embedding: logits = ln_f(x) . wte^T, on the rows with a
         // target only where some have none (`head`).
-        let head = &mut acts.head;
-        if head.select(targets) {
-            head.gather(ops, &acts.ln_f, c);
-            ops.linear(&mut acts.logits, &head.x, w, self.wte, None, head.m, c, v);
-            ops.cross_entropy(&mut head.logp, &mut acts.lse, &acts.logits, &head.targets, v);
-            head.scatter_logp(ops, &mut acts.logp);
-        } else {
-            ops.linear(&mut acts.logits, &acts.ln_f, w, self.wte, None, n, c, v);
-            ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
-        }
+        let loss = Loss { logits: &mut acts.logits, lse: &mut acts.lse, logp: &mut acts.logp };
+        acts.head.forward(ops, loss, &acts.ln_f, w, self.wte, targets, c, v);
         Ok(())
     }
 
@@ -238,16 +230,8 @@ impl<B: Backend> Gpt<B> {
         let (n, dims) = (b * t, self.dims(b, t));
         let (ops, w, g) = (&self.params.backend, &self.params.weights, &mut self.params.grads);
         let d = &mut acts.grads;
-        let head = &mut acts.head;
-        if head.selected() {
-            head.gather_dlogp(dlogp);
-            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, &head.targets, &head.dlogp, v);
-            ops.linear_backward(&mut head.dx, Dst::Write, g, self.wte, None, &acts.logits, &head.x, w, head.m, c, v);
-            head.scatter_dx(ops, &mut d.ln_f, c);
-        } else {
-            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-            ops.linear_backward(&mut d.ln_f, Dst::Write, g, self.wte, None, &acts.logits, &acts.ln_f, w, n, c, v);
-        }
+        let loss = Loss { logits: &mut acts.logits, lse: &mut acts.lse, logp: &mut acts.logp };
+        acts.head.backward(ops, loss, (&acts.ln_f, &mut d.ln_f), (w, self.wte, g), targets, dlogp, c, v);
         // d.residual carries the gradient of the residual stream from the top down.
         ops.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.residual);

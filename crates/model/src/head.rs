@@ -12,21 +12,30 @@
 
 use crate::backend::Backend;
 use crate::cpu::cross_entropy::IGNORE;
+use crate::cpu::linear::Dst;
+
+/// A pass's loss buffers: the logits (of the rows that ran the head; the backward pass turns
+/// them into their gradient), each row's log-sum-exp, and log p(target) per row.
+pub struct Loss<'a, B: Backend> {
+    pub logits: &'a mut B::Buf,
+    pub lse: &'a mut B::Buf,
+    pub logp: &'a mut B::Buf,
+}
 
 /// The rows of a pass that go through the head, and the compact buffers they use.
 pub struct HeadRows<B: Backend> {
     /// Runs of consecutive rows with a target: (first row, rows); empty when every row goes.
     runs: Vec<(usize, usize)>,
     /// Rows with a target.
-    pub m: usize,
+    m: usize,
     /// Their targets, and the loss's derivatives in their log-probabilities, in row order.
-    pub targets: Vec<u32>,
-    pub dlogp: Vec<f32>,
+    targets: Vec<u32>,
+    dlogp: Vec<f32>,
     /// Their final-norm rows `[m][c]` (room for all `n`), and the gradient in them.
-    pub x: B::Buf,
-    pub dx: B::Buf,
+    x: B::Buf,
+    dx: B::Buf,
     /// Their log-probabilities `[m]`.
-    pub logp: B::Buf,
+    logp: B::Buf,
 }
 
 impl<B: Backend> HeadRows<B> {
@@ -42,9 +51,59 @@ impl<B: Backend> HeadRows<B> {
         }
     }
 
+    /// The head (the matrix at `weight` in `w`, `[v][c]`) and the cross-entropy over the final
+    /// norm's rows `x` (`[n][c]`), on the rows with a target only where some have none.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &mut self,
+        ops: &B,
+        loss: Loss<B>,
+        x: &B::Buf,
+        w: &B::Buf,
+        weight: usize,
+        targets: &[u32],
+        c: usize,
+        v: usize,
+    ) {
+        if self.select(targets) {
+            self.gather(ops, x, c);
+            ops.linear(loss.logits, &self.x, w, weight, None, self.m, c, v);
+            ops.cross_entropy(&mut self.logp, loss.lse, loss.logits, &self.targets, v);
+            self.scatter_logp(ops, loss.logp);
+        } else {
+            ops.linear(loss.logits, x, w, weight, None, targets.len(), c, v);
+            ops.cross_entropy(loss.logp, loss.lse, loss.logits, targets, v);
+        }
+    }
+
+    /// The backward pass of `forward`: writes the gradient in `x` into `dx` and adds the head's
+    /// into `g`; the logits become their gradient.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &mut self,
+        ops: &B,
+        loss: Loss<B>,
+        (x, dx): (&B::Buf, &mut B::Buf),
+        (w, weight, g): (&B::Buf, usize, &mut B::Buf),
+        targets: &[u32],
+        dlogp: &[f32],
+        c: usize,
+        v: usize,
+    ) {
+        if self.selected() {
+            self.gather_dlogp(dlogp);
+            ops.cross_entropy_backward(loss.logits, loss.lse, &self.targets, &self.dlogp, v);
+            ops.linear_backward(&mut self.dx, Dst::Write, g, weight, None, loss.logits, &self.x, w, self.m, c, v);
+            self.scatter_dx(ops, dx, c);
+        } else {
+            ops.cross_entropy_backward(loss.logits, loss.lse, targets, dlogp, v);
+            ops.linear_backward(dx, Dst::Write, g, weight, None, loss.logits, x, w, targets.len(), c, v);
+        }
+    }
+
     /// Finds the rows with a target; whether only those go through the head (some rows
     /// have a target and some do not).
-    pub fn select(&mut self, targets: &[u32]) -> bool {
+    fn select(&mut self, targets: &[u32]) -> bool {
         self.runs.clear();
         self.targets.clear();
         for (i, &t) in targets.iter().enumerate() {
@@ -65,12 +124,12 @@ impl<B: Backend> HeadRows<B> {
     }
 
     /// Whether the last `select` chose some rows only.
-    pub fn selected(&self) -> bool {
+    fn selected(&self) -> bool {
         !self.runs.is_empty()
     }
 
     /// Gathers the chosen rows of `x` (`[n][c]`) into `self.x`.
-    pub fn gather(&mut self, ops: &B, x: &B::Buf, c: usize) {
+    fn gather(&mut self, ops: &B, x: &B::Buf, c: usize) {
         let mut at = 0;
         for &(first, rows) in &self.runs {
             ops.copy_rows(&mut self.x, (at * c, c), x, (first * c, c), rows, c);
@@ -79,13 +138,13 @@ impl<B: Backend> HeadRows<B> {
     }
 
     /// Writes the chosen rows' log-probabilities into `logp` (`[n]`), 0 elsewhere.
-    pub fn scatter_logp(&self, ops: &B, logp: &mut B::Buf) {
+    fn scatter_logp(&self, ops: &B, logp: &mut B::Buf) {
         ops.fill(logp, 0.0);
         self.scatter(ops, logp, &self.logp, 1);
     }
 
     /// Takes the chosen rows' derivatives out of `dlogp` (`[n]`).
-    pub fn gather_dlogp(&mut self, dlogp: &[f32]) {
+    fn gather_dlogp(&mut self, dlogp: &[f32]) {
         self.dlogp.clear();
         for &(first, rows) in &self.runs {
             self.dlogp.extend_from_slice(&dlogp[first..first + rows]);
@@ -93,7 +152,7 @@ impl<B: Backend> HeadRows<B> {
     }
 
     /// Writes the gradient of the chosen rows (`self.dx`) into `dx` (`[n][c]`), 0 elsewhere.
-    pub fn scatter_dx(&self, ops: &B, dx: &mut B::Buf, c: usize) {
+    fn scatter_dx(&self, ops: &B, dx: &mut B::Buf, c: usize) {
         ops.fill(dx, 0.0);
         self.scatter(ops, dx, &self.dx, c);
     }

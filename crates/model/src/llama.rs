@@ -15,7 +15,7 @@ use crate::cpu::backend::Cpu;
 use crate::cpu::linear::Dst;
 use crate::cpu::rope;
 use crate::gpt::{check_shape, check_tokens};
-use crate::head::HeadRows;
+use crate::head::{HeadRows, Loss};
 use crate::kv_cache::{Batch, Segment};
 use crate::params::{Parameters, Table};
 use crate::safetensors::Tensors;
@@ -160,16 +160,8 @@ impl<B: Backend> Llama<B> {
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
         ops.rms_norm(&mut acts.norm_f, &mut acts.rstd_f, last, w, self.norm, c, eps);
         // On the rows with a target only where some have none (`head`).
-        let head = &mut acts.head;
-        if head.select(targets) {
-            head.gather(ops, &acts.norm_f, c);
-            ops.linear(&mut acts.logits, &head.x, w, self.lm_head, None, head.m, c, v);
-            ops.cross_entropy(&mut head.logp, &mut acts.lse, &acts.logits, &head.targets, v);
-            head.scatter_logp(ops, &mut acts.logp);
-        } else {
-            ops.linear(&mut acts.logits, &acts.norm_f, w, self.lm_head, None, n, c, v);
-            ops.cross_entropy(&mut acts.logp, &mut acts.lse, &acts.logits, targets, v);
-        }
+        let loss = Loss { logits: &mut acts.logits, lse: &mut acts.lse, logp: &mut acts.logp };
+        acts.head.forward(ops, loss, &acts.norm_f, w, self.lm_head, targets, c, v);
         Ok(())
     }
 
@@ -253,17 +245,8 @@ impl<B: Backend> Llama<B> {
         let (ops, w, g) = (&self.params.backend, &self.params.weights, &mut self.params.grads);
         let (cos, sin) = (&self.rope_cos, &self.rope_sin);
         let d = &mut acts.grads;
-        let head = &mut acts.head;
-        if head.selected() {
-            head.gather_dlogp(dlogp);
-            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, &head.targets, &head.dlogp, v);
-            let (dx, x, m) = (&mut head.dx, &head.x, head.m);
-            ops.linear_backward(dx, Dst::Write, g, self.lm_head, None, &acts.logits, x, w, m, c, v);
-            head.scatter_dx(ops, &mut d.norm, c);
-        } else {
-            ops.cross_entropy_backward(&mut acts.logits, &acts.lse, targets, dlogp, v);
-            ops.linear_backward(&mut d.norm, Dst::Write, g, self.lm_head, None, &acts.logits, &acts.norm_f, w, n, c, v);
-        }
+        let loss = Loss { logits: &mut acts.logits, lse: &mut acts.lse, logp: &mut acts.logp };
+        acts.head.backward(ops, loss, (&acts.norm_f, &mut d.norm), (w, self.lm_head, g), targets, dlogp, c, v);
         ops.fill(&mut d.residual, 0.0);
         let last = acts.layers_out.last().unwrap_or(&acts.embedded);
         ops.rms_norm_backward(&mut d.residual, g, self.norm, &d.norm, last, w, &acts.rstd_f, c);

@@ -6,6 +6,7 @@ use minichat_model::adamw::{clip_grad_norm, AdamW};
 use minichat_model::gpt::{Activations, Gpt};
 use minichat_model::kv_cache::{Batch, Decode, KvCache, Segment};
 use minichat_model::llama::{Llama, LlamaActs};
+use minichat_model::net::Net;
 use minichat_model::params::{decayed_ranges, to_hf, transpose};
 use minichat_model::safetensors::{self, Tensor};
 use minichat_model::{Cpu, ModelConfig};
@@ -352,23 +353,20 @@ fn the_head_runs_only_on_the_rows_with_a_target() {
             .collect();
         let dlogp: Vec<f32> = (0..b * t).map(|i| if kept(i) { -1.0 - i as f32 / 10.0 } else { 0.0 }).collect();
         let run = |targets: &[u32]| -> (Vec<f32>, Vec<f32>) {
-            if dir == "gpt2_tiny" {
+            let mut net = if dir == "gpt2_tiny" {
                 let mut model = Gpt::new(config.clone()).unwrap();
                 model.load_hf(&weights, "model.safetensors").unwrap();
-                let mut acts = Activations::new(&config, b, t).unwrap();
-                model.forward(&mut acts, &ids, targets).unwrap();
-                let logp = acts.logp.clone();
-                model.backward(&mut acts, &ids, targets, &dlogp);
-                (logp, model.params.grads.clone())
+                Net::Gpt(model)
             } else {
                 let mut model = Llama::new(config.clone()).unwrap();
                 model.load_hf(&weights, "model.safetensors").unwrap();
-                let mut acts = LlamaActs::new(&config, b, t).unwrap();
-                model.forward(&mut acts, &ids, targets).unwrap();
-                let logp = acts.logp.clone();
-                model.backward(&mut acts, &ids, targets, &dlogp);
-                (logp, model.params.grads.clone())
-            }
+                Net::Llama(model)
+            };
+            let mut acts = net.acts(b, t).unwrap();
+            net.forward(&mut acts, &ids, targets).unwrap();
+            let logp = acts.logp().to_vec();
+            net.backward(&mut acts, &ids, targets, &dlogp);
+            (logp, net.buffers().1.clone())
         };
         let (dense_logp, dense_grads) = run(&targets);
         let (logp, grads) = run(&sparse);
