@@ -4,8 +4,8 @@
 //! only (the assistant's tokens, a reply, the last token). So when some rows have a target and
 //! some do not, the final norm's rows with a target are gathered, and only they go through
 //! the head, the cross-entropy and back: the others' log-probabilities are 0 and their
-//! gradient is 0, exactly as when their logits were computed and then ignored (nanochat and
-//! TRL compute them all; llm.c too).
+//! gradient is 0, exactly as when their logits were computed and then ignored (TRL's
+//! GRPOTrainer keeps the completion's logits only, `logits_to_keep`; nanochat computes all).
 //!
 //! A pass where every row has a target (pretraining) or none does (a caller that wants the
 //! logits themselves) runs the head over every row, as before.
