@@ -11,9 +11,7 @@
 #   env: STEPS=12
 set -euo pipefail
 cd "$(dirname "$0")"
-root=$(cd .. && pwd)
 steps=${STEPS:-12}
-if [ $# -gt 0 ]; then configs=("$@"); else configs=(tiny d12); fi
 runs=$PWD/dpo-runs
 source trl_setup.sh
 

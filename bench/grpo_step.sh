@@ -14,9 +14,7 @@
 #   env: STEPS=5
 set -euo pipefail
 cd "$(dirname "$0")"
-root=$(cd .. && pwd)
 steps=${STEPS:-5}
-if [ $# -gt 0 ]; then configs=("$@"); else configs=(tiny d12); fi
 runs=$PWD/grpo-runs
 prompts=8 group=8 max_tokens=64
 source trl_setup.sh

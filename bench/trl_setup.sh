@@ -2,7 +2,10 @@
 # with TRL, minichat's release build, the arithmetic questions of `tasks make`, and the models
 # (`make_run NAME`: tiny, the speedrun's shape, or d12, GPT-2 small's shape, each one
 # pretraining step from a random start with a tokenizer that has the chat format's tokens; the
-# speed does not depend on the weights). Needs `root` and `runs` set.
+# speed does not depend on the weights), for the configurations named on the command line
+# (`configs`, default both). Needs `runs` set.
+root=$(cd .. && pwd)
+if [ $# -gt 0 ]; then configs=("$@"); else configs=(tiny d12); fi
 export RAYON_NUM_THREADS=2
 [ -x venv/bin/python ] || python3 -m venv venv
 venv/bin/python -c "import torch, transformers, trl, datasets" 2>/dev/null || venv/bin/pip install -q torch transformers trl datasets

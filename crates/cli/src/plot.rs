@@ -27,12 +27,7 @@ pub fn run(a: PlotArgs) -> Result<()> {
         }
         return Ok(());
     };
-    let mut named = Vec::new();
-    for run in &runs {
-        let name =
-            run.path().file_name().map_or_else(|| run.path().display().to_string(), |n| n.to_string_lossy().into());
-        named.push((name, metrics::read(&run.metrics())?));
-    }
+    let named = runs.iter().map(|run| Ok((run.name(), metrics::read(&run.metrics())?))).collect::<Result<Vec<_>>>()?;
     minichat_train::plot::reward_hacking(&named, "RLHF: proxy and gold against the KL", &out)?;
     eprintln!("wrote {}", out.display());
     Ok(())

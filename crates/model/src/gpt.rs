@@ -355,6 +355,11 @@ impl Activations<Cpu> {
 }
 
 impl<B: Backend> Activations<B> {
+    /// Rows of the last forward pass that went through the LM head (`head`).
+    pub fn head_rows(&self) -> usize {
+        self.head.rows(self.b * self.t)
+    }
+
     pub fn with_backend(ops: &B, config: &ModelConfig, b: usize, t: usize) -> Result<Activations<B>, Error> {
         check_shape(config, b, t)?;
         let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);

@@ -123,6 +123,15 @@ impl<B: Backend> HeadRows<B> {
         self.selected()
     }
 
+    /// Rows of the last forward pass (of `n`) that went through the head.
+    pub fn rows(&self, n: usize) -> usize {
+        if self.selected() {
+            self.m
+        } else {
+            n
+        }
+    }
+
     /// Whether the last `select` chose some rows only.
     fn selected(&self) -> bool {
         !self.runs.is_empty()

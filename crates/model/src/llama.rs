@@ -326,6 +326,11 @@ impl LlamaActs<Cpu> {
 }
 
 impl<B: Backend> LlamaActs<B> {
+    /// Rows of the last forward pass that went through the LM head (`head`).
+    pub fn head_rows(&self) -> usize {
+        self.head.rows(self.b * self.t)
+    }
+
     pub fn with_backend(ops: &B, config: &ModelConfig, b: usize, t: usize) -> Result<LlamaActs<B>, Error> {
         check_shape(config, b, t)?;
         let (n, c, f, v, h) = (b * t, config.n_embd, config.intermediate_size, config.vocab_size, config.n_head);

@@ -31,6 +31,14 @@ impl NetActs {
         }
     }
 
+    /// Rows of the last forward pass that went through the LM head (`head`).
+    pub fn head_rows(&self) -> usize {
+        match self {
+            NetActs::Gpt(a) => a.head_rows(),
+            NetActs::Llama(a) => a.head_rows(),
+        }
+    }
+
     /// log p(target) per token of the last forward pass.
     pub fn logp(&self) -> &[f32] {
         match self {
@@ -186,8 +194,8 @@ impl Net {
         6.0 * linear as f64 + 6.0 * (cfg.n_layer * 2 * t * cfg.n_head * cfg.head_dim()) as f64
     }
 
-    /// The LM head's part of `flops_per_token`, which a row without a target skips where
-    /// other rows of its pass have one (`head`).
+    /// The LM head's part of `flops_per_token`, which rows that skip the head do not do
+    /// (`NetActs::head_rows`).
     pub fn head_flops_per_token(&self) -> f64 {
         6.0 * (self.config().n_embd * self.config().vocab_size) as f64
     }

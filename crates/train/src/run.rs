@@ -201,6 +201,11 @@ impl Run {
         Ok(Model { net, tok, checkpoint })
     }
 
+    /// The run's folder name (the title of its pictures).
+    pub fn name(&self) -> String {
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
     /// Where an RLHF run draws its proxy and gold rewards against the KL.
     pub fn reward_hacking_plot(&self) -> PathBuf {
         self.dir.join("rlhf.svg")
@@ -210,7 +215,7 @@ impl Run {
     /// a gold reward) the reward-hacking picture (`reward_hacking_plot()`).
     pub fn plot_loss(&self) -> Result<(), Error> {
         let records = crate::metrics::read(&self.metrics())?;
-        let title = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let title = self.name();
         crate::plot::loss_curve(&records, &title, &self.plot())?;
         if records.iter().any(|r| matches!(r, crate::metrics::Record::Rollouts { gold: Some(_), .. })) {
             crate::plot::reward_hacking(&[(title.clone(), records)], &title, &self.reward_hacking_plot())?;

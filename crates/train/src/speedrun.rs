@@ -83,7 +83,7 @@ pub struct Options {
 
 /// The KL penalty of the speedrun's RLHF: without one, the policy drifts to replies the reward
 /// model over-rates and the checker does not (docs/rl.md measures both).
-pub const RLHF_BETA: f64 = 0.1;
+const RLHF_BETA: f64 = 0.1;
 
 /// One stage: its name and the minichat command line that runs it.
 #[derive(Clone, Debug, PartialEq)]

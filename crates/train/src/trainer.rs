@@ -231,9 +231,7 @@ impl Loop<'_> {
                 net.backward(acts, ids, targets, dlogp);
                 loss_sum += loss;
                 tokens += n;
-                // Rows without a target skip the LM head, unless no row has one.
-                let headless = targets.iter().filter(|&&x| x == IGNORE).count();
-                let skipped = if headless < n { headless } else { 0 };
+                let skipped = n - acts.head_rows();
                 flops += n as f64 * *flops_per_token - skipped as f64 * net.head_flops_per_token();
             }
             let (weights_buf, grads) = net.buffers();
