@@ -314,6 +314,7 @@ mod tests {
             special_tokens: minichat_tokenizer::CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
             max_doc_chars: None,
             name: "chat-test".into(),
+            number_tokens: false,
         };
         let mut t = Trainer::new(config).unwrap();
         t.add_documents(&["hello there, how are you? fine thanks.".to_string()]);

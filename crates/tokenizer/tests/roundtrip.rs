@@ -21,6 +21,7 @@ fn tokenizers() -> &'static Vec<Tokenizer> {
                 special_tokens: vec!["<|bos|>".into()],
                 max_doc_chars: None,
                 name: pattern.into(),
+                number_tokens: false,
             };
             let mut t = Trainer::new(config).unwrap();
             t.add_documents(&text);

@@ -16,6 +16,7 @@ fn train(paths: &[PathBuf], vocab_size: usize, special: &[&str]) -> Tokenizer {
         special_tokens: special.iter().map(|s| s.to_string()).collect(),
         max_doc_chars: None,
         name: "test".into(),
+        number_tokens: false,
     };
     let mut trainer = Trainer::new(config).unwrap();
     input::for_each_batch(paths, 1 << 20, |batch, _| {
@@ -61,6 +62,7 @@ fn max_doc_chars_truncates_documents() {
         special_tokens: vec![],
         max_doc_chars: Some(8),
         name: "t".into(),
+        number_tokens: false,
     };
     let mut trainer = Trainer::new(config.clone()).unwrap();
     input::for_each_batch(std::slice::from_ref(&long), 1 << 20, |b, _| {
@@ -73,4 +75,42 @@ fn max_doc_chars_truncates_documents() {
     assert_eq!(report.pieces, 3);
     config.max_doc_chars = None;
     assert!(Trainer::new(TrainConfig { vocab_size: 10, ..config }).is_err());
+}
+
+#[test]
+fn number_tokens_cut_every_number_the_same_way() {
+    let config = |pattern: &str, vocab_size: usize| TrainConfig {
+        vocab_size,
+        pattern: pattern.into(),
+        special_tokens: vec![],
+        max_doc_chars: None,
+        name: "numbers".into(),
+        number_tokens: true,
+    };
+    let trained = |c: TrainConfig| -> Result<Tokenizer, minichat_tokenizer::Error> {
+        let mut trainer = Trainer::new(c)?;
+        input::for_each_batch(&[root().join("data/corpus.jsonl")], 1 << 20, |batch, _| {
+            trainer.add_documents(&batch);
+            true
+        })
+        .unwrap();
+        Ok(trainer.finish(|_, _| {})?.0)
+    };
+    let tok = trained(config("gpt4", 2048)).unwrap();
+    // Every string of 1 to 3 digits is one token; longer numbers are cut in threes from the left.
+    for n in (0..1000).flat_map(|n| [format!("{n}"), format!("{n:02}"), format!("{n:03}")]) {
+        assert_eq!(tok.encode_ordinary(&n).len(), 1, "{n}");
+    }
+    let ids = tok.encode_ordinary("x 1234567 y");
+    assert_eq!(ids.iter().map(|&i| tok.decode(&[i]).unwrap()).collect::<Vec<_>>(), ["x", " ", "123", "456", "7", " y"]);
+    // The rest of the vocabulary is still learned (it still compresses text), and deterministic.
+    let text = "def f(x):\n    return x ** 2  # the 404 page";
+    assert!(tok.encode_ordinary(text).len() < text.len() * 2 / 3 && tok.encode_ordinary(" return").len() == 1);
+    assert_eq!(tokenizer_file::render(&tok), tokenizer_file::render(&trained(config("gpt4", 2048)).unwrap()));
+    // nanochat's pattern cuts digits in twos: its 100 two-digit strings.
+    let two = trained(config("nanochat", 600)).unwrap();
+    assert_eq!(two.encode_ordinary("9876").len(), 2);
+    // GPT-2's pattern does not bound digit runs, and a vocabulary must hold the numbers.
+    assert!(trained(config("gpt2", 2048)).unwrap_err().to_string().contains("bounded"));
+    assert!(trained(config("gpt4", 1000)).unwrap_err().to_string().contains("number tokens"));
 }

@@ -31,6 +31,7 @@ fn tokenizer() -> Tokenizer {
         special_tokens: CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
         max_doc_chars: None,
         name: "gguf-test".into(),
+        number_tokens: false,
     };
     let mut trainer = Trainer::new(config).unwrap();
     let text = "The quick brown fox jumps over the lazy dog. Zwölf Boxkämpfer jagen Viktor quer über den Sylter Deich.";

@@ -26,6 +26,7 @@ fn tokenizer() -> Tokenizer {
         special_tokens: CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
         max_doc_chars: None,
         name: "rl-test".into(),
+        number_tokens: false,
     };
     let mut trainer = Trainer::new(config).unwrap();
     trainer.add_documents(&vec!["What is 12*7? calculator 12*7 The answer is 84. What is 3+4?".to_string(); 50]);

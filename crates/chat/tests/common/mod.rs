@@ -11,6 +11,7 @@ pub fn chat_tokenizer(name: &str, doc: &str, copies: usize) -> Tokenizer {
         special_tokens: CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
         max_doc_chars: None,
         name: name.into(),
+        number_tokens: false,
     };
     let mut trainer = Trainer::new(config).unwrap();
     trainer.add_documents(&vec![doc.to_string(); copies]);

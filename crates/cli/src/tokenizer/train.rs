@@ -39,6 +39,11 @@ pub struct TrainArgs {
     /// Name recorded in the tokenizer file (default: the output file's stem).
     #[arg(long)]
     name: Option<String>,
+    /// Make every digit run the pattern cuts (1 to 3 digits for gpt4 and o200k, 1 to 2 for
+    /// nanochat) a token of its own, as cl100k_base has them, so that every number is cut the
+    /// same way; small vocabularies otherwise learn only the frequent ones.
+    #[arg(long)]
+    number_tokens: bool,
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
@@ -55,6 +60,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         special_tokens,
         max_doc_chars: a.max_doc_chars,
         name,
+        number_tokens: a.number_tokens,
     };
     let mut trainer = Trainer::new(config)?;
     let started = Instant::now();

@@ -30,6 +30,7 @@ pub fn tokenizer_with(special_tokens: Vec<String>) -> Tokenizer {
         special_tokens,
         max_doc_chars: None,
         name: "serve-test".into(),
+        number_tokens: false,
     };
     let mut trainer = Trainer::new(config).unwrap();
     trainer.add_documents(&vec![TEXT.to_string(); 50]);

@@ -75,6 +75,16 @@ impl Pretokenizer {
     }
 
     /// The regex this pre-tokenizer implements.
+    /// The longest run of digits one piece holds, for the patterns that bound it (GPT-4's and
+    /// o200k's 3, nanochat's 2); None for GPT-2's (any length) and other regexes.
+    pub fn max_digits(&self) -> Option<usize> {
+        match &self.engine {
+            Engine::Gpt4(scanner) => Some(scanner.max_digits),
+            Engine::O200k => Some(3),
+            Engine::Gpt2 | Engine::Regex(_) => None,
+        }
+    }
+
     pub fn pattern(&self) -> &str {
         &self.pattern
     }

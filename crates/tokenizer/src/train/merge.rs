@@ -13,12 +13,36 @@ use std::collections::BinaryHeap;
 
 type Pair = (u32, u32);
 
-/// The learned merges, in order: merge `i` creates token `256 + i` from the pair.
-pub fn learn_merges(words: Vec<(Box<[u8]>, u64)>, n_merges: usize, mut on_merge: impl FnMut(usize)) -> Vec<Pair> {
+/// The merges, in order: merge `i` creates token `256 + i` from the pair. The `forced` merges
+/// come first, whatever their counts, and the words start out encoded with them (any adjacent
+/// pair whose bytes make a forced token is merged, lowest first, as tiktoken encodes); the
+/// rest are learned.
+pub fn learn_merges(
+    words: Vec<(Box<[u8]>, u64)>,
+    n_merges: usize,
+    forced: &[Pair],
+    mut on_merge: impl FnMut(usize),
+) -> Vec<Pair> {
+    let mut bytes_of: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    for &(a, b) in forced {
+        bytes_of.push([bytes_of[a as usize].as_slice(), bytes_of[b as usize].as_slice()].concat());
+    }
+    let forced_id: FxHashMap<&[u8], u32> =
+        bytes_of.iter().enumerate().skip(256).map(|(i, b)| (b.as_slice(), i as u32)).collect();
     let mut ids: Vec<Vec<u32>> = Vec::with_capacity(words.len());
     let mut counts: Vec<i64> = Vec::with_capacity(words.len());
     for (bytes, count) in words {
-        ids.push(bytes.iter().map(|&b| b as u32).collect());
+        let mut word: Vec<u32> = bytes.iter().map(|&b| b as u32).collect();
+        while let Some((at, id)) = (0..word.len().saturating_sub(1))
+            .filter_map(|i| {
+                let joined = [bytes_of[word[i] as usize].as_slice(), &bytes_of[word[i + 1] as usize]].concat();
+                forced_id.get(joined.as_slice()).map(|&id| (i, id))
+            })
+            .min_by_key(|&(_, id)| id)
+        {
+            word.splice(at..at + 2, [id]);
+        }
+        ids.push(word);
         counts.push(count as i64);
     }
     let mut pair_counts: FxHashMap<Pair, i64> = FxHashMap::default();
@@ -35,7 +59,7 @@ pub fn learn_merges(words: Vec<(Box<[u8]>, u64)>, n_merges: usize, mut on_merge:
     }
     let mut heap: BinaryHeap<(i64, Reverse<Pair>)> = pair_counts.iter().map(|(&p, &c)| (c, Reverse(p))).collect();
 
-    let mut merges = Vec::with_capacity(n_merges);
+    let mut merges = forced.to_vec();
     let mut deltas: Vec<(Pair, i64)> = Vec::new();
     let mut new_pairs: FxHashMap<Pair, Vec<u32>> = FxHashMap::default();
     while merges.len() < n_merges {
@@ -145,10 +169,20 @@ mod tests {
         let words: Vec<(Box<[u8]>, u64)> =
             vec![(b"abab".to_vec().into(), 3), (b"cd".to_vec().into(), 3), (b"ab".to_vec().into(), 1)];
         // (a,b) occurs 7 times; then (X,X) and (c,d) tie at 3 -> the smaller pair (c,d) first.
-        let merges = learn_merges(words, 4, |_| {});
+        let merges = learn_merges(words, 4, &[], |_| {});
         assert_eq!(merges[0], (97, 98));
         assert_eq!(merges[1], (99, 100));
         assert_eq!(merges[2], (256, 256));
         assert_eq!(merges.len(), 3, "no pairs left after three merges");
+    }
+
+    #[test]
+    fn forced_merges_come_first_and_words_start_encoded_with_them() {
+        // "12" and "123" forced: the words "123" and "312" start as one token and as "3" "12",
+        // so what is learned next never rebuilds them; "ab" is learned after them.
+        let words: Vec<(Box<[u8]>, u64)> =
+            vec![(b"123".to_vec().into(), 5), (b"312".to_vec().into(), 4), (b"ab".to_vec().into(), 2)];
+        let merges = learn_merges(words, 4, &[(49, 50), (256, 51)], |_| {});
+        assert_eq!(merges, [(49, 50), (256, 51), (51, 256), (97, 98)]);
     }
 }

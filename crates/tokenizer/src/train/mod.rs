@@ -28,6 +28,11 @@ pub struct TrainConfig {
     pub max_doc_chars: Option<usize>,
     /// Name recorded in the tokenizer file.
     pub name: String,
+    /// Every run of digits the pattern can cut (1 to 3 for GPT-4's and o200k's, 1 to 2 for
+    /// nanochat's) is one token, ranked before the learned merges, as in cl100k_base: a number
+    /// is then always cut the same way ("380" one token, not "38" "0" beside "3" "81"), which
+    /// a small model needs to copy numbers exactly.
+    pub number_tokens: bool,
 }
 
 /// Numbers from one training run.
@@ -62,12 +67,14 @@ impl Trainer {
         if let Some(dup) = config.special_tokens.iter().find(|t| !seen.insert(*t)) {
             return Err(Error::Invalid(format!("special token {dup} is listed twice")));
         }
-        Ok(Trainer {
-            pretokenizer: Pretokenizer::new(&config.pattern)?,
-            config,
-            counts: PieceCounts::default(),
-            started: Instant::now(),
-        })
+        let pretokenizer = Pretokenizer::new(&config.pattern)?;
+        if config.number_tokens && pretokenizer.max_digits().is_none() {
+            return Err(Error::Invalid(format!(
+                "number tokens need a split pattern that cuts digit runs to a bounded length (gpt4, o200k, nanochat), not {}",
+                config.pattern
+            )));
+        }
+        Ok(Trainer { pretokenizer, config, counts: PieceCounts::default(), started: Instant::now() })
     }
 
     /// Counts the pieces of a batch of documents (parallel over the rayon pool).
@@ -94,7 +101,18 @@ impl Trainer {
         // Sorted so that word indices, and with them every tie, are independent of hashing.
         let mut words: Vec<(Box<[u8]>, u64)> = self.counts.counts.into_iter().filter(|(w, _)| w.len() > 1).collect();
         words.sort_unstable();
-        let merges = merge::learn_merges(words, n_merges, |done| on_merge(done, n_merges));
+        let forced = match self.config.number_tokens {
+            true => number_merges(self.pretokenizer.max_digits().unwrap_or(1)),
+            false => Vec::new(),
+        };
+        if forced.len() > n_merges {
+            return Err(Error::Invalid(format!(
+                "vocab size {} leaves {n_merges} merges, fewer than the {} number tokens",
+                self.config.vocab_size,
+                forced.len()
+            )));
+        }
+        let merges = merge::learn_merges(words, n_merges, &forced, |done| on_merge(done, n_merges));
         report.merges = merges.len();
         report.merge_seconds = t.elapsed().as_secs_f64();
 
@@ -110,4 +128,19 @@ impl Trainer {
         let tok = Tokenizer::new(&self.config.name, &ranks, self.pretokenizer.pattern(), special)?;
         Ok((tok, report))
     }
+}
+
+/// The merges that make every string of 2 to `max_digits` ASCII digits a token: all of length
+/// 2 (each of two digit bytes), then all of length 3 (each of its first two digits' token and
+/// its last digit), and so on; token `256 + i` is merge `i`.
+fn number_merges(max_digits: usize) -> Vec<(u32, u32)> {
+    let mut merges = Vec::new();
+    // The tokens of the previous length, in order: the digits themselves first.
+    let mut previous: Vec<u32> = (b'0'..=b'9').map(u32::from).collect();
+    for _ in 2..=max_digits {
+        let first = 256 + merges.len() as u32;
+        merges.extend(previous.iter().flat_map(|&p| (b'0'..=b'9').map(move |d| (p, d as u32))));
+        previous = (first..256 + merges.len() as u32).collect();
+    }
+    merges
 }
