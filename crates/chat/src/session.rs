@@ -2,7 +2,9 @@
 //! and the sampler settings, with a fresh seed each turn (the same seeds in the same order give
 //! the same chat). A question joins the conversation with its reply; a question whose reply is
 //! unusable (nothing written) or failed is dropped again, so the conversation always stays
-//! valid. Text commands (`/temperature 0.5`, `/system ...`, `/clear`) change it between turns.
+//! valid. When a question and the conversation so far no longer leave room for a reply in the
+//! context, the oldest exchanges (a question and its reply) are dropped, as chat front ends do,
+//! and the answer says how many. Text commands (`/temperature 0.5`, `/system ...`, `/clear`) change it between turns.
 //! `minichat chat` is this session in a terminal.
 
 use crate::assistant::{Assistant, Event, Reply, Settings};
@@ -18,6 +20,8 @@ pub struct Answer {
     /// Whether the question and the reply joined the conversation (a reply with nothing in it
     /// does not).
     pub kept: bool,
+    /// The oldest exchanges dropped to make room for this one.
+    pub dropped: usize,
 }
 
 pub struct Session {
@@ -52,20 +56,48 @@ impl Session {
         cancel: &AtomicBool,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<Answer, Error> {
+        let dropped = self.exchanges_to_drop(assistant, question)?;
+        let first_kept = self.exchange_starts().get(dropped).copied().unwrap_or(self.messages.len());
         let mut convo: Vec<Message> = self.system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
-        convo.extend(self.messages.iter().cloned());
+        convo.extend(self.messages[first_kept..].iter().cloned());
         convo.push(Message::new(Role::User, question));
         self.sampler.seed = self.sampler.seed.wrapping_add(self.turns);
         self.turns += 1;
         let settings = Settings::new(self.sampler.clone(), self.max_tokens);
         let reply = assistant.reply(&convo, &settings, cancel, on_event)?;
-        let start = convo.len() - self.messages.len() - 1;
+        let start = convo.len() - (self.messages.len() - first_kept) - 1;
         convo.extend(reply.messages.iter().cloned());
         let kept = validate(&convo).is_ok();
         if kept {
             self.messages = convo.split_off(start);
         }
-        Ok(Answer { reply, kept })
+        Ok(Answer { reply, kept, dropped: if kept { dropped } else { 0 } })
+    }
+
+    /// Where each exchange (a user message and the replies after it) starts in `messages`.
+    fn exchange_starts(&self) -> Vec<usize> {
+        (0..self.messages.len()).filter(|&i| self.messages[i].role == Role::User).collect()
+    }
+
+    /// How many of the oldest exchanges must go for `question` to leave room for a reply: its
+    /// `max_tokens`, or a quarter of the context if that is less. The question alone not
+    /// fitting is an error, and the conversation stays as it was.
+    fn exchanges_to_drop(&self, assistant: &Assistant, question: &str) -> Result<usize, Error> {
+        let context = assistant.net.config().block_size;
+        let room = self.max_tokens.min(context / 4).max(1);
+        let starts = self.exchange_starts();
+        for (dropped, &from) in starts.iter().chain([&self.messages.len()]).enumerate() {
+            let mut convo: Vec<Message> = self.system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
+            convo.extend(self.messages[from..].iter().cloned());
+            convo.push(Message::new(Role::User, question));
+            let prompt = crate::conversation::prompt_for_reply(&convo, assistant.tok, &assistant.ct)?;
+            if prompt.len() + room <= context {
+                return Ok(dropped);
+            }
+        }
+        Err(Error::Prompt(format!(
+            "the question does not leave room for a reply of {room} tokens in the context of {context} even alone"
+        )))
     }
 
     /// A text command (the line after its `/`): changes the session and says what it did;

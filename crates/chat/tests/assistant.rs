@@ -205,4 +205,9 @@ fn a_session_keeps_each_answered_turn_and_drops_what_failed() {
     let long = "12*7 ".repeat(40);
     assert!(session.ask(&assistant, &long, &never, &mut |_| {}).is_err());
     assert_eq!(session.messages.len(), 4);
+    // When the context of 64 tokens is full, the oldest exchanges make room for the next.
+    let second = session.ask(&assistant, QUESTION, &never, &mut |_| {}).unwrap();
+    assert!(second.kept && second.dropped == 1, "{second:?}");
+    assert_eq!((session.messages.len(), session.messages[0].role), (4, Role::User));
+    assert_eq!(second.reply.finish, FinishReason::Stop);
 }

@@ -73,7 +73,13 @@ pub fn run(a: ChatArgs) -> Result<()> {
             let answer = session.ask(&assistant, line, &AtomicBool::new(false), &mut show);
             writeln!(std::io::stdout())?;
             match answer {
-                Ok(Answer { reply, kept }) => {
+                Ok(Answer { reply, kept, dropped }) => {
+                    if dropped > 0 {
+                        let t = model.net.config().block_size;
+                        eprintln!(
+                            "(the context of {t} tokens was full: the oldest {dropped} exchange(s) were dropped)"
+                        );
+                    }
                     if reply.finish == FinishReason::Context {
                         let t = model.net.config().block_size;
                         eprintln!("(the context of {t} tokens is full: /clear to start over)");
