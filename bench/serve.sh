@@ -45,10 +45,10 @@ make_run() {
     case $name in
         tiny)
             [ -f "$runs/tok8192.mctok" ] || "$minichat" tokenizer train "$root/data/corpus.jsonl" -v 8192 -o "$runs/tok8192.mctok"
-            "$minichat" pretrain --corpus "$root/data/corpus.jsonl" -t "$runs/tok8192.mctok" -o "$runs/tiny" \
+            "$minichat" pretrain --family gpt2 --corpus "$root/data/corpus.jsonl" -t "$runs/tok8192.mctok" -o "$runs/tiny" \
                 --depth 4 --context 256 --steps 1 --micro-batch 1 --batch-tokens 256 ;;
         124M)
-            "$minichat" pretrain --corpus "$root/data/corpus.jsonl" -t gpt2 -o "$runs/124M" \
+            "$minichat" pretrain --family gpt2 --corpus "$root/data/corpus.jsonl" -t gpt2 -o "$runs/124M" \
                 --depth 12 --context 1024 --steps 1 --micro-batch 1 --batch-tokens 1024 ;;
     esac
 }

@@ -24,6 +24,6 @@ make_run() {
     esac
     [ -d "$runs/$name/checkpoints" ] && return
     [ -f "$runs/tok8192.mctok" ] || "$minichat" tokenizer train "$root/data/corpus.jsonl" -v 8192 -o "$runs/tok8192.mctok"
-    "$minichat" pretrain --corpus "$root/data/corpus.jsonl" -t "$runs/tok8192.mctok" -o "$runs/$name" \
+    "$minichat" pretrain --family gpt2 --corpus "$root/data/corpus.jsonl" -t "$runs/tok8192.mctok" -o "$runs/$name" \
         --depth "$depth" --context "$context" --steps 1 --micro-batch 1 --batch-tokens "$context"
 }

@@ -38,6 +38,10 @@ pub struct SftArgs {
     /// Share of conversations held out for validation.
     #[arg(long, default_value_t = 0.05)]
     val_fraction: f64,
+    /// Pieces of the base run's pretraining text (a context each, every token trained) mixed
+    /// into the conversations, so that fine-tuning does not forget the base model's language.
+    #[arg(long, default_value_t = 0)]
+    text_pieces: usize,
     /// Steps between validation passes and checkpoints (0 = at the end only).
     #[arg(long, default_value_t = 100)]
     eval_every: u64,
@@ -61,6 +65,7 @@ pub fn run(a: SftArgs) -> Result<()> {
             lr: a.lr,
             micro_batch: a.micro_batch,
             val_fraction: a.val_fraction,
+            text_pieces: a.text_pieces,
             eval_every: a.eval_every,
             seed: a.seed,
         }),

@@ -42,6 +42,10 @@ pub struct SpeedrunArgs {
     /// Fine-tuning steps (16 conversations each).
     #[arg(long)]
     sft_steps: Option<u64>,
+    /// Pieces of pretraining text (a context each) mixed into fine-tuning, so that it does not
+    /// forget the base model's language.
+    #[arg(long)]
+    sft_text_pieces: Option<usize>,
     /// Reinforcement-learning steps (16 arithmetic questions x 8 replies each).
     #[arg(long)]
     rl_steps: Option<u64>,
@@ -70,6 +74,7 @@ impl SpeedrunArgs {
         p.context = self.context.unwrap_or(p.context);
         p.pretrain_steps = self.pretrain_steps.unwrap_or(p.pretrain_steps);
         p.sft_steps = self.sft_steps.unwrap_or(p.sft_steps);
+        p.sft_text_pieces = self.sft_text_pieces.unwrap_or(p.sft_text_pieces);
         p.rl_steps = self.rl_steps.unwrap_or(p.rl_steps);
         p.preference_steps = self.preference_steps.unwrap_or(p.preference_steps);
         p.conversations = self.conversations.unwrap_or(p.conversations);

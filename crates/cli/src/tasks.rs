@@ -25,6 +25,10 @@ pub struct MakeArgs {
     /// Training conversations per task.
     #[arg(long, default_value_t = 2000)]
     train: usize,
+    /// Another number of training conversations for one task, as TASK=N (repeatable):
+    /// `--train-for arithmetic=6000`.
+    #[arg(long, value_parser = task_count)]
+    train_for: Vec<(String, usize)>,
     /// Test conversations per task (never also in the training files; identity has one per
     /// held-out phrasing).
     #[arg(long, default_value_t = 200)]
@@ -47,11 +51,18 @@ pub struct MakeArgs {
     maker: String,
 }
 
+/// `TASK=N`.
+fn task_count(s: &str) -> Result<(String, usize), String> {
+    let (task, n) = s.split_once('=').ok_or_else(|| format!("{s:?}: expected TASK=N"))?;
+    Ok((task.to_string(), n.parse().map_err(|e| format!("{s:?}: {e}"))?))
+}
+
 pub fn run(cmd: Command) -> Result<()> {
     let Command::Make(a) = cmd;
     let words = tasks::spelling::words_from(std::slice::from_ref(&a.words_from))?;
     let opts = tasks::Options {
         train: a.train,
+        train_for: a.train_for.clone(),
         test: a.test,
         seed: a.seed,
         identity: Identity { name: a.name.clone(), maker: a.maker.clone() },

@@ -209,12 +209,30 @@ fn inspect_chat_marks_what_training_learns() {
 #[test]
 fn tasks_make_writes_disjoint_train_and_test_conversations() {
     let out = tmp("tasks");
-    let stdout =
-        ok(&["tasks", "make", "-o", s(&out), "--train", "300", "--test", "40", "--words-from", &corpus()], None);
+    let stdout = ok(
+        &[
+            "tasks",
+            "make",
+            "-o",
+            s(&out),
+            "--train",
+            "300",
+            "--test",
+            "40",
+            "--words-from",
+            &corpus(),
+            "--train-for",
+            "arithmetic=500",
+        ],
+        None,
+    );
     assert!(
-        stdout.contains("arithmetic: 300 train, 40 test") && stdout.contains("identity: 300 train, 4 test"),
+        stdout.contains("arithmetic: 500 train, 40 test") && stdout.contains("identity: 300 train, 4 test"),
         "{stdout}"
     );
+    assert!(stdout.contains("general: 300 train, 30 test"), "{stdout}");
+    let err = fails(&["tasks", "make", "-o", s(&out), "--words-from", &corpus(), "--train-for", "arithmetc=5"], None);
+    assert!(err.contains("no task \"arithmetc\"") && err.contains("arithmetic, spelling"), "{err}");
     let rows = |name: &str| -> Vec<serde_json::Value> {
         std::fs::read_to_string(out.join(name)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     };
@@ -229,6 +247,14 @@ fn tasks_make_writes_disjoint_train_and_test_conversations() {
     let first = &rows("arithmetic-test.jsonl")[0];
     assert_eq!(first["messages"][1]["tool_calls"][0]["function"]["name"], "calculator");
     assert_eq!(first["messages"][2]["content"], first["answer"]);
+    // The held-out family: test questions only, in wordings training never uses.
+    assert!(stdout.contains("arithmetic-unseen: 0 train, 40 test"), "{stdout}");
+    assert!(!out.join("arithmetic-unseen-train.jsonl").exists());
+    let trained: std::collections::HashSet<String> =
+        rows("arithmetic-train.jsonl").iter().map(|r| r["messages"][0]["content"].to_string()).collect();
+    assert!(rows("arithmetic-unseen-test.jsonl")
+        .iter()
+        .all(|r| !trained.contains(&r["messages"][0]["content"].to_string())));
 }
 
 #[test]

@@ -341,6 +341,8 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
         "64",
         "--sft-steps",
         "4",
+        "--sft-text-pieces",
+        "5",
         "--rl-steps",
         "2",
         "--conversations",
@@ -370,6 +372,10 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
     let arithmetic = report.lines().find(|l| l.starts_with("| arithmetic (with tools) |"));
     assert!(arithmetic.is_some_and(|l| l.matches('|').count() == 5), "three runs: {report}");
     assert!(report.contains("| search |") && report.contains("| identity |"), "{report}");
+    assert!(report.contains("| arithmetic-unseen (with tools) |"), "the held-out wordings: {report}");
+    let sft: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("chat/sft.json")).unwrap()).unwrap();
+    assert_eq!(sft["text_pieces"], 5, "pretraining text mixed into fine-tuning");
     assert!(stderr.contains("minichat chat") && stderr.contains("--search-index"), "{stderr}");
     // A second run keeps what is done: no new tokenizer or index, the runs resume at their end.
     let tok_before = std::fs::metadata(out.join("tokenizer.mctok")).unwrap().modified().unwrap();

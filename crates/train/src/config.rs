@@ -122,7 +122,14 @@ impl TrainConfig {
         let (depth, context, micro_batch, steps, lr) =
             (p.depth, p.context, p.micro_batch, p.pretrain_steps, p.pretrain_lr);
         Ok(TrainConfig {
-            model: ModelSection { family: "gpt2".into(), depth, n_embd: None, n_head: None, n_kv_head: None, context },
+            model: ModelSection {
+                family: p.family.into(),
+                depth,
+                n_embd: None,
+                n_head: None,
+                n_kv_head: None,
+                context,
+            },
             data: DataSection { corpus, tokenizer, val_fraction: 0.02 },
             train: TrainSection {
                 steps,

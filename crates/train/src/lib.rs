@@ -8,7 +8,7 @@
 //! (`trainer`), with its metrics log, loss curve and checkpoints that resume bit for bit
 //! (`metrics`, `plot`, `checkpoint`); on that loop, pretraining (`pretrain`: making a run
 //! from a corpus) and supervised fine-tuning (`sft`: a run from a base run and conversation
-//! files); GRPO's objective as per-token gradients (`grpo`), groups of replies sampled with
+//! files, with pretraining text mixed in by `text_mix`); GRPO's objective as per-token gradients (`grpo`), groups of replies sampled with
 //! the tools running and scored (`rollout`), and reinforcement learning on tasks with
 //! checkable answers as a data source of the same loop (`rl`); DPO's objective (`dpo`), reward
 //! models' scores and loss (`reward_model`), batches of preference pairs for either
@@ -42,6 +42,7 @@ pub mod sft;
 pub mod sft_loader;
 pub mod shard;
 pub mod speedrun;
+pub mod text_mix;
 pub mod tokenize;
 pub mod trainer;
 

@@ -3,7 +3,8 @@
 //! differs: one conversation per row (`sft_loader`) and weight 1 on the assistant's tokens, 0
 //! elsewhere. Conversations go to training or validation by a hash of their tokens, so the
 //! split does not depend on file order. Validation is the mean loss (and bits per byte) over
-//! the assistant's tokens of the held-out conversations.
+//! the assistant's tokens of the held-out conversations. Pieces of the pretraining run's text
+//! can join the training conversations (`text_mix`), so that the model keeps its language.
 //!
 //! A fine-tuning run is a run directory of its own (`run`), with the base run's config and
 //! tokenizer and `sft.json` saying where it started (`SftSource`), so it resumes from its own
@@ -76,6 +77,10 @@ pub struct SftSource {
     /// The conversation files, in order; a file named N times counts N times.
     pub conversations: Vec<PathBuf>,
     pub val_fraction: f64,
+    /// Pieces of the pretraining run's text mixed into training (`text_mix`); 0 before they
+    /// existed.
+    #[serde(default)]
+    pub text_pieces: usize,
 }
 
 impl SftSource {
@@ -97,6 +102,8 @@ pub struct NewSft {
     /// Conversations per optimizer step.
     pub micro_batch: usize,
     pub val_fraction: f64,
+    /// Pieces of pretraining text (a context each) mixed into the conversations (`text_mix`).
+    pub text_pieces: usize,
     /// Steps between validation passes and checkpoints (0 = at the end only).
     pub eval_every: u64,
     pub seed: Option<u64>,
@@ -115,7 +122,7 @@ pub struct Prepared {
     pub config: TrainConfig,
     pub tok: Tokenizer,
     pub source: SftSource,
-    /// Rendered (training, validation) conversations.
+    /// Rendered (training, validation) conversations; training's end with the text pieces.
     pub data: (Rendered, Rendered),
     pub resume: bool,
 }
@@ -140,6 +147,7 @@ pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> 
                 base_checkpoint: abs(&checkpoint)?,
                 conversations: a.conversations.iter().map(|p| abs(p)).collect::<Result<_, _>>()?,
                 val_fraction: a.val_fraction,
+                text_pieces: a.text_pieces,
             };
             (run, config, source, Some(base))
         }
@@ -157,10 +165,14 @@ pub fn prepare(start: SftStart, strict: bool, mut skipped: impl FnMut(&str)) -> 
         problems.iter().for_each(|p| skipped(p));
         rendered.extend(conversations.iter().cloned());
     }
+    // From the base run (a new run's sft.json is not written yet: bad data leaves no run).
+    let text = crate::text_mix::pieces(base.as_ref().unwrap_or(&run), &tok, source.text_pieces, config.model.context)?;
     if let Some(base) = &base {
         run.start_from(base, &run.sft_source(), &source, &config)?;
     }
-    let data = split(rendered, source.val_fraction);
+    let (mut train, val) = split(rendered, source.val_fraction);
+    train.extend(text);
+    let data = (train, val);
     Ok(Prepared { run, config, tok, source, data, resume: base.is_none() })
 }
 
@@ -211,9 +223,13 @@ pub fn train(p: Prepared, stop: &AtomicBool, obs: &mut dyn Observer) -> Result<O
     let (train, val) = data;
     let mut loader = SftLoader::new(train, t, b, tr.seed, pad, state.loader)?;
     let val = SftLoader::new(val, t, b, tr.seed, pad, Position::default())?;
+    let text = match source.text_pieces {
+        0 => String::new(),
+        n => format!(", and {n} pieces of pretraining text"),
+    };
     obs.message(&format!(
-        "{} training conversations ({} cut to the context of {t}), {} for validation",
-        loader.len(),
+        "{} training conversations ({} cut to the context of {t}), {} for validation{text}",
+        loader.len() - source.text_pieces,
         loader.truncated,
         val.len()
     ));

@@ -55,6 +55,7 @@ fn corpus_and_tokenizer(dir: &Path) -> (PathBuf, PathBuf) {
         special_tokens: minichat_tokenizer::CHAT_SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect(),
         max_doc_chars: None,
         name: "run-test".into(),
+        number_tokens: false,
     };
     let mut trainer = minichat_tokenizer::train::Trainer::new(config).unwrap();
     trainer.add_documents(&docs);
@@ -136,6 +137,7 @@ fn a_fine_tuning_run_is_prepared_resumed_and_measured_on_its_base_text() {
         lr: 1e-3,
         micro_batch: 2,
         val_fraction: 0.2,
+        text_pieces: 3,
         eval_every: 1,
         seed: None,
     };
@@ -147,13 +149,22 @@ fn a_fine_tuning_run_is_prepared_resumed_and_measured_on_its_base_text() {
     let p = sft::prepare(SftStart::New(new.clone()), false, |s| skipped.push(s.to_string())).unwrap();
     assert_eq!(skipped.len(), 2, "the bad line, once per time the file is given: {skipped:?}");
     let (train, val) = (p.data.0.len(), p.data.1.len());
-    assert_eq!(train + val, 80);
+    assert_eq!(train + val, 83, "80 conversations and 3 pieces of text");
+    // The text: pieces of a full context from the base run's training split, all trained.
+    let t = p.config.model.context;
+    let base_train =
+        minichat_train::tokenize::load_split(&base.shards(), "train", p.tok.n_vocab(), p.tok.bos_id().unwrap())
+            .unwrap();
+    for (ids, mask) in &p.data.0[train - 3..] {
+        assert!(ids.len() == t + 1 && mask.iter().all(|&m| m == 1));
+        assert!(base_train.windows(t + 1).any(|w| w == &ids[..]));
+    }
     assert_eq!(p.source.base_checkpoint, std::path::absolute(base.checkpoints().join("step_000004")).unwrap());
-    let run = p.run.clone();
+    let (run, rows) = (p.run.clone(), p.data.0.clone());
     sft::train(p, &AtomicBool::new(false), &mut Quiet).unwrap();
-    // Resuming reads sft.json back: the same conversations, nothing more to do.
+    // Resuming reads sft.json back: the same conversations and text, nothing more to do.
     let resumed = sft::prepare(SftStart::Resume(run.path().into()), false, |_| {}).unwrap();
-    assert!(resumed.resume && resumed.data.0.len() == train);
+    assert!(resumed.resume && resumed.data.0 == rows);
     let outcome = sft::train(resumed, &AtomicBool::new(false), &mut Quiet).unwrap();
     assert_eq!((outcome.step, outcome.interrupted), (2, false));
     // The exam's held-out text of the fine-tuned model is its base run's validation split.

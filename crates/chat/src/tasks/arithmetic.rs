@@ -1,11 +1,187 @@
 //! Arithmetic the assistant answers by calling the calculator: products, sums, differences
 //! and quotients of numbers too long to do "in its head", asked plainly or as small word
 //! problems. The reply calls `calculator EXPR`, gets the result, and states it.
+//!
+//! `unseen` asks the same four operations in wordings and word problems that `item` never
+//! uses (the operations' words are known from training, never in these sentences), with
+//! operands of 1 to 4 digits (training's are 1 to 3) and results of up to 7 digits: a test of whether the model learned to hand any arithmetic question to the
+//! calculator and copy numbers of any token count, not its training templates.
 
 use super::{pick, Item};
 use crate::conversation::{Message, Role, ToolCall};
 use crate::tools::calculator;
 use minichat_model::rng::SplitMix64;
+
+/// Training wordings per operation (20 each), `{a}` and `{b}` standing for the operands (the expression is
+/// always `{a} op {b}`): plain questions in symbols and in words, either operand first, and word
+/// problems. Many frames, so that the model learns to find the operation and the operands
+/// anywhere in a question rather than the places of a few templates.
+const TRAIN: [(&str, &[&str]); 4] = [
+    (
+        "*",
+        &[
+            "What is {a} × {b}?",
+            "Compute {a} * {b}.",
+            "How much is {a} × {b}?",
+            "Multiply {a} and {b} together.",
+            "What is {a} multiplied by {b}?",
+            "Work out {a} x {b} for me.",
+            "{a} times {b} is how much?",
+            "Can you tell me what {a} times {b} makes?",
+            "Give me the product: {a} × {b}.",
+            "Quick question: {a} × {b} = ?",
+            "A box holds {b} items. How many items are in {a} boxes?",
+            "Each shelf holds {b} books. How many books fit on {a} shelves?",
+            "A ticket costs {b} dollars. What do {a} tickets cost?",
+            "There are {a} rows of {b} chairs. How many chairs is that?",
+            "The product of {a} and {b} is what?",
+            "Please multiply {a} by {b}.",
+            "{a} times {b}, what is it?",
+            "Calculate the product {a} × {b}.",
+            "What's {a} multiplied by {b}?",
+            "How much do you get when {a} is multiplied by {b}?",
+        ],
+    ),
+    (
+        "+",
+        &[
+            "What is {a} + {b}?",
+            "Compute {a} + {b}.",
+            "How much is {a} + {b}?",
+            "Add {a} to {b}.",
+            "What do {a} and {b} add up to?",
+            "Work out {a} + {b} for me.",
+            "{a} plus {b} is how much?",
+            "Can you tell me what {a} plus {b} makes?",
+            "The sum {a} + {b} is?",
+            "Quick question: {a} + {b} = ?",
+            "I had {a} points and won {b} more. How many points do I have now?",
+            "A shop sold {a} cups in the morning and {b} in the afternoon. How many cups did it sell?",
+            "A bus has {a} people and {b} more get on. How many people are on the bus?",
+            "There are {a} red balls and {b} blue balls. How many balls are there?",
+            "Add {a} and {b} together.",
+            "Calculate the sum of {a} and {b}.",
+            "{a} plus {b}, what is it?",
+            "Find {a} plus {b}.",
+            "Sum {a} and {b}.",
+            "What do {a} plus {b} make?",
+        ],
+    ),
+    (
+        "-",
+        &[
+            "What is {a} − {b}?",
+            "Compute {a} - {b}.",
+            "How much is {a} − {b}?",
+            "Take {b} away from {a}.",
+            "The difference {a} − {b} is?",
+            "Work out {a} - {b} for me.",
+            "{a} minus {b} is how much?",
+            "Can you tell me what {a} minus {b} makes?",
+            "From {a}, subtract {b}.",
+            "Quick question: {a} - {b} = ?",
+            "A tank held {a} litres and {b} litres were used. How many litres are left?",
+            "There were {a} birds on a tree and {b} flew away. How many birds are left?",
+            "I have {a} dollars and spend {b}. How much money is left?",
+            "A road is {a} metres long and {b} metres are paved. How many metres are not paved?",
+            "Take {b} from {a}.",
+            "{a} subtract {b} is?",
+            "Find the difference: {a} − {b}.",
+            "What is {a} minus {b}?",
+            "How big is the difference between {a} and {b}?",
+            "Please subtract {b} from the number {a}.",
+        ],
+    ),
+    (
+        "/",
+        &[
+            "What is {a} ÷ {b}?",
+            "Compute {a} / {b}.",
+            "How much is {a} ÷ {b}?",
+            "Split {a} into {b} equal parts. How big is each part?",
+            "Divide {a} into {b} equal shares.",
+            "Work out {a} / {b} for me.",
+            "{a} shared by {b} is how much each?",
+            "Can you tell me what {a} divided into {b} groups gives per group?",
+            "How many groups of {b} are in {a}?",
+            "Quick question: {a} / {b} = ?",
+            "{a} sweets are shared equally among {b} children. How many does each child get?",
+            "{a} pages are read at {b} pages a day. How many days does it take?",
+            "{a} eggs are packed in boxes of {b}. How many boxes are filled?",
+            "{a} dollars are paid for {b} equal tickets. What does one ticket cost?",
+            "Please divide the number {a} by {b}.",
+            "What do you get when {a} is divided by {b}?",
+            "{a} divided by {b} equals?",
+            "How many {b}s go into {a}?",
+            "Share {a} among {b}. How much each?",
+            "Calculate {a} divided by {b}.",
+        ],
+    ),
+];
+
+/// The held-out wordings (`unseen`): none is a training frame.
+const UNSEEN: [(&str, &[&str]); 4] = [
+    (
+        "*",
+        &[
+            "Find the product of {a} and {b}.",
+            "What do you get if you multiply {a} by {b}?",
+            "What is {a} times {b}?",
+            "A train has {a} cars and each car carries {b} people. How many people are on the train?",
+        ],
+    ),
+    (
+        "+",
+        &[
+            "Please add {a} and {b}.",
+            "What's the sum of {a} and {b}?",
+            "{a} plus {b} equals what?",
+            "A farmer picked {a} apples on Monday and {b} on Tuesday. How many apples did he pick in all?",
+        ],
+    ),
+    (
+        "-",
+        &[
+            "Subtract {b} from {a}.",
+            "What is the difference between {a} and {b}?",
+            "Calculate {a} minus {b}, please.",
+            "A library had {a} books and lent out {b} of them. How many books are still there?",
+        ],
+    ),
+    (
+        "/",
+        &[
+            "Divide {a} by {b}.",
+            "What is {a} divided by {b}?",
+            "How many times does {b} go into {a}?",
+            "{a} marbles are packed into {b} bags with the same number in each. How many marbles are in a bag?",
+        ],
+    ),
+];
+
+/// What people put around a question; training questions get one of each half the time, so
+/// the operation and the numbers move about in the question and the model learns them by
+/// their words, not their places.
+const OPENINGS: [&str; 8] = [
+    "Hi! ",
+    "Quick one: ",
+    "Hey, ",
+    "I have a question. ",
+    "Math time. ",
+    "Help me out here. ",
+    "OK, ",
+    "Sorry to bother you, but ",
+];
+const CLOSINGS: [&str; 8] = [
+    " Thanks!",
+    " I need it for my homework.",
+    " Be exact.",
+    " Thank you.",
+    " It's for a recipe.",
+    " Just the number, please.",
+    " I'm checking my sums.",
+    " Cheers.",
+];
 
 /// A number with `digits` digits.
 fn number(rng: &mut SplitMix64, digits: u32) -> u64 {
@@ -13,13 +189,11 @@ fn number(rng: &mut SplitMix64, digits: u32) -> u64 {
     lo + rng.below(9 * lo)
 }
 
-/// One arithmetic conversation.
-pub fn item(rng: &mut SplitMix64) -> Item {
-    // Up to 3 digits: GPT-4-style tokenizers cut digit runs in threes, so each operand is one
-    // token that the model copies into its call; products still take a calculator.
-    let (da, db) = (2 + rng.below(2) as u32, 1 + rng.below(3) as u32);
+/// A question in one of `frames` with operands of `da` and `db` digits, as a conversation
+/// that calls the calculator and states its result.
+fn ask(rng: &mut SplitMix64, frames: &[(&str, &[&str])], da: u32, db: u32, dressed: bool) -> Item {
+    let (op, wordings) = *pick(rng, frames);
     let (a, b) = (number(rng, da), number(rng, db));
-    let (op, symbol) = *pick(rng, &[("*", "×"), ("+", "+"), ("-", "−"), ("/", "÷")]);
     // Quotients come out whole (ask for (a*b) / b) and differences are not negative.
     let (a, b) = match op {
         "/" => (a * b, b),
@@ -28,15 +202,20 @@ pub fn item(rng: &mut SplitMix64) -> Item {
     };
     let expr = format!("{a}{op}{b}");
     let result = calculator::run(&expr);
-    let question = match (op, rng.below(4)) {
-        ("*", 3) => format!("A box holds {b} items. How many items are in {a} boxes?"),
-        ("+", 3) => format!("I had {a} points and won {b} more. How many points do I have now?"),
-        ("-", 3) => format!("A tank held {a} litres and {b} litres were used. How many litres are left?"),
-        ("/", 3) => format!("{a} sweets are shared equally among {b} children. How many does each child get?"),
-        (_, 0) => format!("What is {a} {symbol} {b}?"),
-        (_, 1) => format!("Compute {a} {op} {b}."),
-        _ => format!("How much is {a} {symbol} {b}?"),
-    };
+    let wording: &&str = pick(rng, wordings);
+    let mut question = fill(wording, a, b);
+    if dressed && rng.below(2) == 0 {
+        let opening: &&str = pick(rng, &OPENINGS);
+        // "Sorry to bother you, but what is ...": the frame goes on mid-sentence.
+        question = match opening.ends_with(' ') && !opening.ends_with(". ") && !opening.ends_with("! ") {
+            true => format!("{opening}{}{}", question[..1].to_lowercase(), &question[1..]),
+            false => format!("{opening}{question}"),
+        };
+    }
+    if dressed && rng.below(2) == 0 {
+        let closing: &&str = pick(rng, &CLOSINGS);
+        question.push_str(closing);
+    }
     let messages = vec![
         Message::new(Role::User, question),
         Message::with_calls("", vec![ToolCall { name: "calculator".into(), arguments: expr }]),
@@ -47,9 +226,60 @@ pub fn item(rng: &mut SplitMix64) -> Item {
     Item { messages, answer: result }
 }
 
+/// A frame with its operands in place.
+fn fill(frame: &str, a: u64, b: u64) -> String {
+    frame.replace("{a}", &a.to_string()).replace("{b}", &b.to_string())
+}
+
+/// One training conversation: operands of 1 to 3 digits (one token each, as GPT-4-style
+/// tokenizers cut digit runs in threes), a result of up to 6.
+pub fn item(rng: &mut SplitMix64) -> Item {
+    let (da, db) = (1 + rng.below(3) as u32, 1 + rng.below(3) as u32);
+    ask(rng, &TRAIN, da, db, true)
+}
+
+/// One question of the held-out family: operands of 1 to 4 digits, a result of at most 7
+/// digits, in wordings none of `item`'s use.
+pub fn unseen(rng: &mut SplitMix64) -> Item {
+    let (mut da, mut db) = (1 + rng.below(4) as u32, 1 + rng.below(4) as u32);
+    // A product of d1 and d2 digits has at most d1 + d2; so has a quotient's dividend.
+    while da + db > 7 {
+        (da, db) = (da.max(db) - 1, da.min(db));
+    }
+    ask(rng, &UNSEEN, da, db, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unseen_questions_share_no_wording_and_go_past_training_operand_sizes() {
+        // No held-out frame holds a training frame's words, nor the other way round (case and
+        // punctuation aside), so a held-out question is never a training question with words
+        // added or taken away.
+        let words =
+            |f: &str| f.to_lowercase().replace(|c: char| !c.is_alphanumeric() && c != ' ' && c != '{' && c != '}', "");
+        for (_, train) in TRAIN {
+            for (_, test) in UNSEEN {
+                for (t, u) in train.iter().flat_map(|t| test.iter().map(move |u| (words(t), words(u)))) {
+                    assert!(!t.contains(&u) && !u.contains(&t), "{t:?} and {u:?}");
+                }
+            }
+        }
+        let mut rng = SplitMix64::new(5);
+        let (mut four_digits, mut longest) = (0, 0);
+        for _ in 0..500 {
+            let it = unseen(&mut rng);
+            let call = &it.messages[1].tool_calls[0].arguments;
+            assert_eq!(calculator::run(call), it.answer);
+            four_digits += call.split(['*', '+', '-', '/']).any(|n| n.len() == 4) as usize;
+            longest = longest.max(it.answer.len());
+        }
+        assert!(four_digits > 100 && longest == 7, "{four_digits} with 4-digit operands, longest result {longest}");
+        let trained = (0..2000).map(|_| item(&mut rng)).map(|it| it.messages[1].tool_calls[0].arguments.clone());
+        assert!(trained.flat_map(|c| c.split(['*', '+', '-', '/']).map(str::len).collect::<Vec<_>>()).all(|n| n <= 6));
+    }
 
     #[test]
     fn items_call_the_calculator_and_give_its_exact_result() {

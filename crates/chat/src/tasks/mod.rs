@@ -1,13 +1,15 @@
 //! Generated tasks with exact answers, for supervised fine-tuning and for the exam: arithmetic
-//! the model should hand to the calculator (`arithmetic`), spelling and letter counting, which
-//! a model that sees tokens rather than letters finds hard (`spelling`), the assistant's
-//! self-knowledge (`identity`), and facts looked up with the search tool (`search`). Every
-//! item is made from a seed by code, so the data is the same on every machine; train and test
-//! draw from separate seeds and no test question is also a training question (`split`).
-//! `make` makes them all; `file` is their file format.
+//! the model should hand to the calculator (`arithmetic`, with a held-out family of wordings
+//! and operand sizes for the exam only), spelling and letter counting, which a model that sees
+//! tokens rather than letters finds hard (`spelling`), the assistant's self-knowledge
+//! (`identity`), general questions it should decline honestly (`general`), and facts looked up
+//! with the search tool (`search`). Every item is made from a seed by code, so the data is the
+//! same on every machine; train and test draw from separate seeds and no test question is also
+//! a training question (`split`). `make` makes them all; `file` is their file format.
 
 pub mod arithmetic;
 pub mod file;
+pub mod general;
 pub mod identity;
 pub mod search;
 pub mod spelling;
@@ -23,6 +25,8 @@ use std::path::Path;
 pub struct Options {
     /// Training items per task.
     pub train: usize,
+    /// Tasks that get another number of training items (`arithmetic=6000`).
+    pub train_for: Vec<(String, usize)>,
     /// Test items per task (identity has one per held-out phrasing).
     pub test: usize,
     pub seed: u64,
@@ -37,18 +41,25 @@ pub struct Made {
     pub search_facts: Option<(usize, usize)>,
 }
 
-/// Makes every task: arithmetic, spelling on `words` (at least 50), identity, and with a
+/// The held-out arithmetic family's name: a test file only (`arithmetic::unseen`).
+pub const UNSEEN_ARITHMETIC: &str = "arithmetic-unseen";
+
+/// Makes every task: arithmetic (and its held-out family), spelling on `words` (at least 50), identity, and with a
 /// search index (its passages' texts and the search over it) the search task, which needs at
 /// least 2 facts in them.
 pub fn make(opts: &Options, words: &[String], search: Option<(&[&str], &Search)>) -> Result<Made, Error> {
     if words.len() < 50 {
         return Err(Error::Config(format!("only {} usable words for spelling (need 50)", words.len())));
     }
-    let (train, test, seed) = (opts.train, opts.test, opts.seed);
+    let (test, seed) = (opts.test, opts.seed);
+    let train = |task: &str| opts.train_for.iter().find(|(t, _)| t == task).map_or(opts.train, |&(_, n)| n);
     let mut tasks = vec![
-        ("arithmetic", split(train, test, seed, arithmetic::item)),
-        ("spelling", split(train, test, seed, |rng| spelling::item(rng, words))),
-        ("identity", identity::split(train, seed, &opts.identity)),
+        ("arithmetic", split(train("arithmetic"), test, seed, arithmetic::item)),
+        // Test questions only: wordings and operand sizes that no training item has.
+        (UNSEEN_ARITHMETIC, (Vec::new(), generate(test, seed.wrapping_add(2), &[], arithmetic::unseen))),
+        ("spelling", split(train("spelling"), test, seed, |rng| spelling::item(rng, words))),
+        ("identity", identity::split(train("identity"), seed, &opts.identity)),
+        ("general", general::split(train("general"), test, seed)),
     ];
     let mut search_facts = None;
     if let Some((passages, search)) = search {
@@ -60,16 +71,24 @@ pub fn make(opts: &Options, words: &[String], search: Option<(&[&str], &Search)>
             )));
         }
         search_facts = Some((facts.len(), dropped));
-        tasks.push(("search", search::split(&facts, train, test, seed, search)));
+        tasks.push(("search", search::split(&facts, train("search"), test, seed, search)));
+    }
+    if let Some((unknown, _)) = opts.train_for.iter().find(|(t, _)| !tasks.iter().any(|(name, _)| name == t)) {
+        let names: Vec<&str> =
+            tasks.iter().filter(|(_, (train, _))| !train.is_empty()).map(|(name, _)| *name).collect();
+        return Err(Error::Config(format!("no task {unknown:?} to train on; the tasks are {}", names.join(", "))));
     }
     Ok(Made { tasks: tasks.into_iter().map(|(name, (train, test))| (name, train, test)).collect(), search_facts })
 }
 
 impl Made {
-    /// Writes `DIR/TASK-train.jsonl` and `DIR/TASK-test.jsonl` for every task (`file`).
+    /// Writes `DIR/TASK-train.jsonl` and `DIR/TASK-test.jsonl` for every task (`file`); a
+    /// held-out family has no training file.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
         for (name, train, test) in &self.tasks {
-            file::write(&file::train_path(dir, name), train)?;
+            if !train.is_empty() {
+                file::write(&file::train_path(dir, name), train)?;
+            }
             file::write(&file::test_path(dir, name), test)?;
         }
         Ok(())
