@@ -66,6 +66,9 @@ fn corpus_and_tokenizer(dir: &Path) -> (PathBuf, PathBuf) {
 
 fn tiny_config(corpus: &Path, tok: &Path) -> TrainConfig {
     let mut cfg = TrainConfig::preset("tiny", vec![corpus.to_path_buf()], tok.display().to_string()).unwrap();
+    // GPT-2, as these fixtures were sized on it (the untrained reward model below must not rank
+    // every pair right by chance); the CLI's speedrun test runs the preset's Llama end to end.
+    cfg.model.family = "gpt2".into();
     (cfg.model.depth, cfg.model.n_embd, cfg.model.n_head, cfg.model.context) = (1, Some(32), Some(2), 32);
     cfg.data.val_fraction = 0.2;
     let t = &mut cfg.train;

@@ -75,11 +75,16 @@ pub fn generative(assistant: &Assistant, questions: &[Question], max_tokens: usi
     questions
         .iter()
         .map(|q| {
-            let messages = reply(assistant, &q.prompt, max_tokens)?;
+            let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content).to_string();
+            let messages = match reply(assistant, &q.prompt, max_tokens) {
+                Ok(messages) => messages,
+                // A question longer than a small model's context is one it cannot answer.
+                Err(Error::Prompt(why)) => return Ok(Answered { question, reply: format!("({why})"), correct: false }),
+                Err(e) => return Err(e),
+            };
             // A tool's result does not count as the model's answer: only the text it wrote
             // after the last result (its last message) does.
             let own = messages.last().filter(|m| m.role == Role::Assistant).map_or("", |m| m.content.as_str());
-            let question = q.prompt.iter().rev().find(|m| m.role == Role::User).map_or("", |m| &m.content).to_string();
             Ok(Answered { question, correct: crate::tasks::is_correct(own, &q.answer), reply: shown(&messages) })
         })
         .collect()
