@@ -4,7 +4,8 @@
 //! unusable (nothing written) or failed is dropped again, so the conversation always stays
 //! valid. When a question and the conversation so far no longer leave room for a reply in the
 //! context, the oldest exchanges (a question and its reply) are dropped, as chat front ends do,
-//! and the answer says how many. Text commands (`/temperature 0.5`, `/system ...`, `/clear`) change it between turns.
+//! and the answer says how many. Text commands (`/temperature 0.5`, `/system ...`, `/clear`)
+//! change it between turns.
 //! `minichat chat` is this session in a terminal.
 
 use crate::assistant::{Assistant, Event, Reply, Settings};
@@ -58,9 +59,7 @@ impl Session {
     ) -> Result<Answer, Error> {
         let dropped = self.exchanges_to_drop(assistant, question)?;
         let first_kept = self.exchange_starts().get(dropped).copied().unwrap_or(self.messages.len());
-        let mut convo: Vec<Message> = self.system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
-        convo.extend(self.messages[first_kept..].iter().cloned());
-        convo.push(Message::new(Role::User, question));
+        let mut convo = self.with_question(first_kept, question);
         self.sampler.seed = self.sampler.seed.wrapping_add(self.turns);
         self.turns += 1;
         let settings = Settings::new(self.sampler.clone(), self.max_tokens);
@@ -72,6 +71,14 @@ impl Session {
             self.messages = convo.split_off(start);
         }
         Ok(Answer { reply, kept, dropped: if kept { dropped } else { 0 } })
+    }
+
+    /// The system prompt, the messages from `from` on, and `question`.
+    fn with_question(&self, from: usize, question: &str) -> Vec<Message> {
+        let mut convo: Vec<Message> = self.system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
+        convo.extend(self.messages[from..].iter().cloned());
+        convo.push(Message::new(Role::User, question));
+        convo
     }
 
     /// Where each exchange (a user message and the replies after it) starts in `messages`.
@@ -87,10 +94,11 @@ impl Session {
         let room = self.max_tokens.min(context / 4).max(1);
         let starts = self.exchange_starts();
         for (dropped, &from) in starts.iter().chain([&self.messages.len()]).enumerate() {
-            let mut convo: Vec<Message> = self.system.iter().map(|s| Message::new(Role::System, s.clone())).collect();
-            convo.extend(self.messages[from..].iter().cloned());
-            convo.push(Message::new(Role::User, question));
-            let prompt = crate::conversation::prompt_for_reply(&convo, assistant.tok, &assistant.ct)?;
+            let prompt = crate::conversation::prompt_for_reply(
+                &self.with_question(from, question),
+                assistant.tok,
+                &assistant.ct,
+            )?;
             if prompt.len() + room <= context {
                 return Ok(dropped);
             }

@@ -17,7 +17,7 @@ use minichat_tokenizer::Tokenizer;
 
 /// `n` pieces of `t + 1` tokens from the training split of the pretraining run that `run`
 /// descends from, spread evenly over it (overlapping when it is shorter than `n` pieces), each
-/// with a mask that trains every token. None when `n` is 0.
+/// with a mask that trains every token. Empty when `n` is 0.
 pub fn pieces(run: &Run, tok: &Tokenizer, n: usize, t: usize) -> Result<Rendered, Error> {
     if n == 0 {
         return Ok(Vec::new());
@@ -35,8 +35,7 @@ pub fn pieces(run: &Run, tok: &Tokenizer, n: usize, t: usize) -> Result<Rendered
     let last_start = tokens.len() - (t + 1);
     Ok((0..n)
         .map(|i| {
-            let start = (i as u128 * last_start as u128 / n.max(2).saturating_sub(1) as u128) as usize;
-            let start = start.min(last_start);
+            let start = (i as u128 * last_start as u128 / (n - 1).max(1) as u128) as usize;
             (tokens[start..start + t + 1].to_vec(), vec![1u8; t + 1])
         })
         .collect())

@@ -4,17 +4,18 @@
 //!
 //! `unseen` asks the same four operations in wordings and word problems that `item` never
 //! uses (the operations' words are known from training, never in these sentences), with
-//! operands of 1 to 4 digits (training's are 1 to 3) and results of up to 7 digits: a test of whether the model learned to hand any arithmetic question to the
-//! calculator and copy numbers of any token count, not its training templates.
+//! operands of 1 to 4 digits (training's are 1 to 3) and results of up to 7 digits: a test of
+//! whether the model learned to hand any arithmetic question to the calculator and copy
+//! numbers of any token count, not its training templates.
 
 use super::{pick, Item};
 use crate::conversation::{Message, Role, ToolCall};
 use crate::tools::calculator;
 use minichat_model::rng::SplitMix64;
 
-/// Training wordings per operation (20 each), `{a}` and `{b}` standing for the operands (the expression is
-/// always `{a} op {b}`): plain questions in symbols and in words, either operand first, and word
-/// problems. Many frames, so that the model learns to find the operation and the operands
+/// Training wordings per operation (20 each), `{a}` and `{b}` standing for the operands (the
+/// expression is always `{a} op {b}`): plain questions in symbols and in words, either operand
+/// first, and word problems. Many frames, so that the model learns to find the operation and the operands
 /// anywhere in a question rather than the places of a few templates.
 const TRAIN: [(&str, &[&str]); 4] = [
     (
@@ -206,10 +207,11 @@ fn ask(rng: &mut SplitMix64, frames: &[(&str, &[&str])], da: u32, db: u32, dress
     let mut question = fill(wording, a, b);
     if dressed && rng.below(2) == 0 {
         let opening: &&str = pick(rng, &OPENINGS);
-        // "Sorry to bother you, but what is ...": the frame goes on mid-sentence.
-        question = match opening.ends_with(' ') && !opening.ends_with(". ") && !opening.ends_with("! ") {
-            true => format!("{opening}{}{}", question[..1].to_lowercase(), &question[1..]),
-            false => format!("{opening}{question}"),
+        // "Sorry to bother you, but what is ...": after an opening that is not a sentence of
+        // its own, the frame goes on mid-sentence.
+        question = match opening.ends_with(". ") || opening.ends_with("! ") {
+            true => format!("{opening}{question}"),
+            false => format!("{opening}{}{}", question[..1].to_lowercase(), &question[1..]),
         };
     }
     if dressed && rng.below(2) == 0 {
@@ -231,8 +233,8 @@ fn fill(frame: &str, a: u64, b: u64) -> String {
     frame.replace("{a}", &a.to_string()).replace("{b}", &b.to_string())
 }
 
-/// One training conversation: operands of 1 to 3 digits (one token each, as GPT-4-style
-/// tokenizers cut digit runs in threes), a result of up to 6.
+/// One training conversation: operands of 1 to 3 digits (one piece each of GPT-4's split
+/// pattern, though a small vocabulary may cut a piece in two tokens), a result of up to 6.
 pub fn item(rng: &mut SplitMix64) -> Item {
     let (da, db) = (1 + rng.below(3) as u32, 1 + rng.below(3) as u32);
     ask(rng, &TRAIN, da, db, true)

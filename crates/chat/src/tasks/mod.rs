@@ -44,9 +44,9 @@ pub struct Made {
 /// The held-out arithmetic family's name: a test file only (`arithmetic::unseen`).
 pub const UNSEEN_ARITHMETIC: &str = "arithmetic-unseen";
 
-/// Makes every task: arithmetic (and its held-out family), spelling on `words` (at least 50), identity, and with a
-/// search index (its passages' texts and the search over it) the search task, which needs at
-/// least 2 facts in them.
+/// Makes every task: arithmetic (and its held-out family), spelling on `words` (at least 50),
+/// identity, general questions, and with a search index (its passages' texts and the search
+/// over it) the search task, which needs at least 2 facts in them.
 pub fn make(opts: &Options, words: &[String], search: Option<(&[&str], &Search)>) -> Result<Made, Error> {
     if words.len() < 50 {
         return Err(Error::Config(format!("only {} usable words for spelling (need 50)", words.len())));

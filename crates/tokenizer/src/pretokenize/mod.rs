@@ -74,7 +74,6 @@ impl Pretokenizer {
             .map_err(|e| Error::Pattern { pattern: pattern.to_string(), message: e.to_string() })
     }
 
-    /// The regex this pre-tokenizer implements.
     /// The longest run of digits one piece holds, for the patterns that bound it (GPT-4's and
     /// o200k's 3, nanochat's 2); None for GPT-2's (any length) and other regexes.
     pub fn max_digits(&self) -> Option<usize> {
@@ -85,6 +84,7 @@ impl Pretokenizer {
         }
     }
 
+    /// The regex this pre-tokenizer implements.
     pub fn pattern(&self) -> &str {
         &self.pattern
     }

@@ -33,14 +33,11 @@ pub fn learn_merges(
     let mut counts: Vec<i64> = Vec::with_capacity(words.len());
     for (bytes, count) in words {
         let mut word: Vec<u32> = bytes.iter().map(|&b| b as u32).collect();
-        while let Some((at, id)) = (0..word.len().saturating_sub(1))
-            .filter_map(|i| {
-                let joined = [bytes_of[word[i] as usize].as_slice(), &bytes_of[word[i + 1] as usize]].concat();
-                forced_id.get(joined.as_slice()).map(|&id| (i, id))
-            })
-            .min_by_key(|&(_, id)| id)
-        {
-            word.splice(at..at + 2, [id]);
+        // Without forced merges (the usual case) the words stay bytes, with no pair looked up.
+        if !forced.is_empty() {
+            while let Some((at, id)) = first_forced(&word, &bytes_of, &forced_id) {
+                word.splice(at..at + 2, [id]);
+            }
         }
         ids.push(word);
         counts.push(count as i64);
@@ -102,6 +99,17 @@ pub fn learn_merges(
         on_merge(merges.len());
     }
     merges
+}
+
+/// The adjacent pair of `word` whose bytes make the lowest forced token, as (its position, the
+/// token), as tiktoken's rule picks the next merge.
+fn first_forced(word: &[u32], bytes_of: &[Vec<u8>], forced_id: &FxHashMap<&[u8], u32>) -> Option<(usize, u32)> {
+    (0..word.len().saturating_sub(1))
+        .filter_map(|i| {
+            let joined = [bytes_of[word[i] as usize].as_slice(), &bytes_of[word[i + 1] as usize]].concat();
+            forced_id.get(joined.as_slice()).map(|&id| (i, id))
+        })
+        .min_by_key(|&(_, id)| id)
 }
 
 /// Replaces each non-overlapping occurrence of `pair` (left to right) in `word` by `new_id`,
