@@ -4,7 +4,7 @@
 use crate::progress::{input_bar, train_with_bar};
 use anyhow::{Context, Result};
 use clap::Args;
-use minichat_train::config::{Overrides, TrainConfig};
+use minichat_train::config::{OptimizerKind, Overrides, TrainConfig};
 use minichat_train::pretrain::{self, Start};
 use std::path::PathBuf;
 
@@ -46,9 +46,15 @@ pub struct PretrainArgs {
     /// Tokens per optimizer step (a multiple of micro-batch × context; accumulates gradients).
     #[arg(long)]
     batch_tokens: Option<usize>,
-    /// Peak learning rate.
+    /// Peak learning rate (AdamW's).
     #[arg(long)]
     lr: Option<f32>,
+    /// adamw, or muon: Muon for the blocks' matrices, AdamW for embeddings, head and norms.
+    #[arg(long)]
+    optimizer: Option<OptimizerKind>,
+    /// Muon's peak learning rate (default 0.02).
+    #[arg(long)]
+    muon_lr: Option<f32>,
     /// Steps between validation passes / samples / checkpoints (0 = at the end only).
     #[arg(long)]
     eval_every: Option<u64>,
@@ -80,6 +86,8 @@ impl PretrainArgs {
             micro_batch: self.micro_batch,
             batch_tokens: self.batch_tokens,
             lr: self.lr,
+            optimizer: self.optimizer,
+            muon_lr: self.muon_lr,
             eval_every: self.eval_every,
             sample_every: self.sample_every,
             checkpoint_every: self.checkpoint_every,

@@ -52,6 +52,18 @@ impl AdamW {
     /// One update of `params` from `grads`. `decayed` lists the index ranges that get weight
     /// decay (sorted, disjoint; `params::decayed_ranges` gives GPT-2/nanoGPT's choice).
     pub fn update(&mut self, params: &mut [f32], grads: &[f32], decayed: &[Range<usize>]) {
+        self.update_except(params, grads, decayed, &[]);
+    }
+
+    /// `update`, leaving the index ranges in `skip` (sorted, disjoint) and their moments as
+    /// they are: another optimizer owns them (`optimizer::Optimizer` with Muon).
+    pub fn update_except(
+        &mut self,
+        params: &mut [f32],
+        grads: &[f32],
+        decayed: &[Range<usize>],
+        skip: &[Range<usize>],
+    ) {
         assert!(params.len() == self.m.len() && grads.len() == params.len());
         self.step += 1;
         let t = self.step as i32;
@@ -62,20 +74,40 @@ impl AdamW {
         let shrink = 1.0 - self.lr * self.weight_decay;
         let chunks = params.par_chunks_mut(CHUNK).zip(self.m.par_chunks_mut(CHUNK).zip(self.v.par_chunks_mut(CHUNK)));
         chunks.zip(grads.par_chunks(CHUNK)).enumerate().for_each(|(i, ((p, (m, v)), g))| {
-            // Decay first (torch multiplies the parameter before the Adam step), on the parts
-            // of the decayed ranges that fall in this chunk.
             let (lo, hi) = (i * CHUNK, i * CHUNK + p.len());
-            for r in decayed.iter().filter(|r| r.start < hi && r.end > lo) {
-                p[r.start.max(lo) - lo..r.end.min(hi) - lo].iter_mut().for_each(|x| *x *= shrink);
-            }
-            for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                *m += (g - *m) * (1.0 - b1);
-                *v = *v * b2 + g * g * (1.0 - b2);
-                let denom = v.sqrt() / bias2_sqrt + eps;
-                *p -= step_size * *m / denom;
+            for part in outside(lo..hi, skip) {
+                let (p, m, v, g) = (&mut p[part.clone()], &mut m[part.clone()], &mut v[part.clone()], &g[part.clone()]);
+                // Decay first (torch multiplies the parameter before the Adam step), on the
+                // parts of the decayed ranges that fall here.
+                let (lo, hi) = (lo + part.start, lo + part.end);
+                for r in decayed.iter().filter(|r| r.start < hi && r.end > lo) {
+                    p[r.start.max(lo) - lo..r.end.min(hi) - lo].iter_mut().for_each(|x| *x *= shrink);
+                }
+                for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                    *m += (g - *m) * (1.0 - b1);
+                    *v = *v * b2 + g * g * (1.0 - b2);
+                    let denom = v.sqrt() / bias2_sqrt + eps;
+                    *p -= step_size * *m / denom;
+                }
             }
         });
     }
+}
+
+/// The parts of `span` outside the `skip` ranges (sorted, disjoint), relative to its start.
+fn outside(span: Range<usize>, skip: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut parts = Vec::new();
+    let mut at = span.start;
+    for r in skip.iter().filter(|r| r.start < span.end && r.end > span.start) {
+        if r.start > at {
+            parts.push(at - span.start..r.start - span.start);
+        }
+        at = at.max(r.end);
+    }
+    if at < span.end {
+        parts.push(at - span.start..span.end - span.start);
+    }
+    parts
 }
 
 /// Parameters per parallel task.
@@ -119,6 +151,20 @@ mod tests {
         opt.update(&mut p, &vec![0.0; n], &[3..7, CHUNK - 2..2 * CHUNK + 1]);
         let decayed = |i: usize| (3..7).contains(&i) || (CHUNK - 2..2 * CHUNK + 1).contains(&i);
         assert!((0..n).all(|i| p[i] == if decayed(i) { 0.95 } else { 1.0 }));
+    }
+
+    #[test]
+    fn skipped_ranges_and_their_moments_stay() {
+        let n = 2 * CHUNK + 9;
+        let mut p = vec![1.0f32; n];
+        let mut opt = AdamW::new(n, 0.1, (0.9, 0.999), 1e-8, 0.5);
+        let skip = [2..5, CHUNK - 1..CHUNK + 3, n - 2..n];
+        let everything = [0..CHUNK, CHUNK..n];
+        opt.update_except(&mut p, &vec![1.0; n], &everything, &skip);
+        let skipped = |i: usize| skip.iter().any(|r| r.contains(&i));
+        assert!((0..n).all(|i| (p[i] == 1.0) == skipped(i) && (opt.m[i] == 0.0) == skipped(i)));
+        assert_eq!(outside(10..20, &[0..12, 15..16, 19..30]), vec![2..5, 6..9]);
+        assert_eq!(outside(10..20, &[]), vec![0..10]);
     }
 
     #[test]

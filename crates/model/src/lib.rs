@@ -5,8 +5,8 @@
 //! training and decoding forward side by side (`gpt`, `llama`; the LM head only on the rows
 //! the loss needs, `head`), against a kernel boundary
 //! (`backend`), the CPU kernels with explicit forward and backward passes (`cpu`, each checked
-//! against finite differences), the loss every training stage shares (`loss`), the optimizer
-//! (`adamw`), initialisation (`init`), the KV cache with activation capture (`kv_cache`),
+//! against finite differences), the loss every training stage shares (`loss`), the optimizers
+//! (`adamw`, `muon`, and the two together in `optimizer`), initialisation (`init`), the KV cache with activation capture (`kv_cache`),
 //! either family behind one type (`net`), a seedable generator (`rng`), and the parameters in
 //! flat buffers and their files (`params`, `safetensors`: read here, rendered for the caller to
 //! write atomically).
@@ -21,7 +21,9 @@ pub mod init;
 pub mod kv_cache;
 pub mod llama;
 pub mod loss;
+pub mod muon;
 pub mod net;
+pub mod optimizer;
 pub mod params;
 pub mod rng;
 pub mod safetensors;

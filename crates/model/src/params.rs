@@ -35,9 +35,27 @@ impl Param {
 /// the token and position embeddings (GPT-2/nanoGPT practice: no decay on norms, biases and
 /// embeddings). An untied LM head is a matrix and is decayed.
 pub fn decayed_ranges(params: &[Param]) -> Vec<std::ops::Range<usize>> {
-    let embedding =
-        |name: &str| name.ends_with("wte.weight") || name.ends_with("wpe.weight") || name.contains("embed_tokens");
-    params.iter().filter(|p| p.shape.len() == 2 && !embedding(&p.name)).map(|p| p.offset..p.offset + p.len()).collect()
+    params
+        .iter()
+        .filter(|p| p.shape.len() == 2 && !is_embedding(&p.name))
+        .map(|p| p.offset..p.offset + p.len())
+        .collect()
+}
+
+/// The blocks' weight matrices, which Muon takes: every 2-D parameter but the token and
+/// position embeddings and the LM head (Jordan et al. and nanochat leave those to AdamW: an
+/// embedding row is a lookup, not a linear map of the residual stream).
+pub fn hidden_matrices(params: &[Param]) -> Vec<crate::muon::Matrix> {
+    params
+        .iter()
+        .filter(|p| p.shape.len() == 2 && !is_embedding(&p.name) && p.name != "lm_head.weight")
+        .map(|p| crate::muon::Matrix { offset: p.offset, rows: p.shape[0], cols: p.shape[1] })
+        .collect()
+}
+
+/// Token and position embeddings, by their Hugging Face names (both families).
+fn is_embedding(name: &str) -> bool {
+    name.ends_with("wte.weight") || name.ends_with("wpe.weight") || name.contains("embed_tokens")
 }
 
 /// Builds a parameter table in order: `add(name, shape, conv1d)` returns the offset.

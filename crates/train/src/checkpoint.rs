@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! checkpoints/step_000300/model.safetensors   weights, Hugging Face names (+ config.json)
-//!                        /optimizer.safetensors AdamW moments `m`, `v`
+//!                        /optimizer.safetensors AdamW moments `m`, `v` (+ Muon's `muon_momentum`)
 //!                        /trainer.json          step, loader position, counters, file checksums
 //! checkpoints/LATEST                            the newest complete checkpoint's directory name
 //! ```
@@ -15,8 +15,8 @@
 use crate::loader::Position;
 use crate::Error;
 use minichat_corpus::atomic_write;
-use minichat_model::adamw::AdamW;
 use minichat_model::net::Net;
+use minichat_model::optimizer::Optimizer;
 use minichat_model::safetensors::{self, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,10 +36,13 @@ pub struct TrainerState {
     pub checksums: BTreeMap<String, u32>,
 }
 
+/// Muon's momentum in optimizer.safetensors.
+const MUON: &str = "muon_momentum";
+
 const FILES: [&str; 3] = ["model.safetensors", "config.json", "optimizer.safetensors"];
 
 /// Saves a checkpoint for `state.step` under `dir`; keeps the newest `keep`. Returns its path.
-pub fn save(dir: &Path, net: &Net, opt: &AdamW, state: &TrainerState, keep: usize) -> Result<PathBuf, Error> {
+pub fn save(dir: &Path, net: &Net, opt: &Optimizer, state: &TrainerState, keep: usize) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     let name = format!("step_{:06}", state.step);
     let (tmp, fin) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
@@ -57,7 +60,7 @@ pub fn save(dir: &Path, net: &Net, opt: &AdamW, state: &TrainerState, keep: usiz
     Ok(fin)
 }
 
-fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Result<(), Error> {
+fn write_into(tmp: &Path, net: &Net, opt: &Optimizer, state: &TrainerState) -> Result<(), Error> {
     if tmp.exists() {
         std::fs::remove_dir_all(tmp).map_err(Error::io(tmp))?;
     }
@@ -65,11 +68,15 @@ fn write_into(tmp: &Path, net: &Net, opt: &AdamW, state: &TrainerState) -> Resul
     for (name, bytes) in net.hf_files() {
         atomic_write(&tmp.join(name), &bytes)?;
     }
-    let (m, v) = opt.moments();
-    let tensors = BTreeMap::from([
+    let (m, v) = opt.adamw.moments();
+    let mut tensors = BTreeMap::from([
         ("m".to_string(), Tensor { shape: vec![m.len()], data: m.to_vec() }),
         ("v".to_string(), Tensor { shape: vec![v.len()], data: v.to_vec() }),
     ]);
+    if let Some(muon) = &opt.muon {
+        let b = muon.momentum_buffer();
+        tensors.insert(MUON.into(), Tensor { shape: vec![b.len()], data: b.to_vec() });
+    }
     atomic_write(&tmp.join("optimizer.safetensors"), &safetensors::serialize(&tensors, &BTreeMap::new()))?;
     let mut state = state.clone();
     for f in FILES {
@@ -117,8 +124,34 @@ pub fn latest(dir: &Path) -> Result<Option<PathBuf>, Error> {
 }
 
 /// Loads a checkpoint into `net` and `opt` (built for the same config); returns its state.
-/// Each file is read once: checksummed, then parsed from the same bytes.
-pub fn load(ckpt: &Path, net: &mut Net, opt: &mut AdamW) -> Result<TrainerState, Error> {
+pub fn load(ckpt: &Path, net: &mut Net, opt: &mut Optimizer) -> Result<TrainerState, Error> {
+    let (state, files) = read_checked(ckpt, net)?;
+    let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
+    let opt_file = safetensors::parse(&files["optimizer.safetensors"], "optimizer.safetensors")?;
+    let (Some(m), Some(v)) = (opt_file.get("m"), opt_file.get("v")) else {
+        return Err(bad("optimizer.safetensors lacks m or v".into()));
+    };
+    // One AdamW update per optimizer step: its step count is the trainer's.
+    opt.adamw.restore(&m.data, &v.data, state.step)?;
+    match (&mut opt.muon, opt_file.get(MUON)) {
+        (Some(muon), Some(b)) => muon.restore(&b.data)?,
+        (None, None) => {}
+        (Some(_), None) => return Err(bad("trained with AdamW alone; this run's config asks for Muon".into())),
+        (None, Some(_)) => return Err(bad("trained with Muon; this run's config asks for AdamW alone".into())),
+    }
+    Ok(state)
+}
+
+/// Loads only the weights of a checkpoint into `net` (built for the same model), for a stage
+/// that starts its own optimizer.
+pub fn load_weights(ckpt: &Path, net: &mut Net) -> Result<(), Error> {
+    read_checked(ckpt, net).map(|_| ())
+}
+
+/// Reads a checkpoint's files, each once, checks them against `trainer.json`'s checksums and
+/// its model config against `net`'s, and loads its weights into `net`. Returns the state and
+/// the files' bytes by name.
+fn read_checked(ckpt: &Path, net: &mut Net) -> Result<(TrainerState, BTreeMap<&'static str, Vec<u8>>), Error> {
     let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
     let state_path = ckpt.join("trainer.json");
     let text = std::fs::read_to_string(&state_path).map_err(Error::io(&state_path))?;
@@ -139,24 +172,24 @@ pub fn load(ckpt: &Path, net: &mut Net, opt: &mut AdamW) -> Result<TrainerState,
         return Err(bad(format!("its model config {saved:?} differs from this run's {:?}", net.config())));
     }
     net.load_hf(&safetensors::parse(&files["model.safetensors"], "model.safetensors")?, "model.safetensors")?;
-    let opt_file = safetensors::parse(&files["optimizer.safetensors"], "optimizer.safetensors")?;
-    let (Some(m), Some(v)) = (opt_file.get("m"), opt_file.get("v")) else {
-        return Err(bad("optimizer.safetensors lacks m or v".into()));
-    };
-    // One AdamW update per optimizer step: its step count is the trainer's.
-    opt.restore(&m.data, &v.data, state.step)?;
-    Ok(state)
+    Ok((state, files))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minichat_model::{Family, ModelConfig};
+    use minichat_model::adamw::AdamW;
+    use minichat_model::muon::Muon;
+    use minichat_model::{params, Family, ModelConfig};
 
     fn net() -> Net {
         let mut cfg = ModelConfig::from_depth(Family::Gpt2, 1, 50);
         (cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.intermediate_size, cfg.block_size) = (16, 2, 2, 64, 8);
         Net::new(cfg).unwrap()
+    }
+
+    fn adamw(net: &Net) -> Optimizer {
+        Optimizer::new(AdamW::new(net.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0), None)
     }
 
     fn state(step: u64) -> TrainerState {
@@ -176,14 +209,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let mut net = net();
         net.buffers().0.iter_mut().enumerate().for_each(|(i, w)| *w = i as f32 * 1e-3);
-        let opt = AdamW::new(net.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0);
+        let opt = adamw(&net);
         let first = save(&dir, &net, &opt, &state(1), 2).unwrap();
         // The next save cannot write its files (as on a full disk): it fails and cleans up.
         std::fs::write(dir.join(".step_000002.tmp"), b"in the way").unwrap();
         assert!(save(&dir, &net, &opt, &state(2), 2).is_err());
         assert_eq!(latest(&dir).unwrap(), Some(first.clone()));
         let mut back = super::tests::net();
-        let mut opt2 = AdamW::new(back.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0);
+        let mut opt2 = adamw(&back);
         assert_eq!(load(&first, &mut back, &mut opt2).unwrap().step, 1);
         assert_eq!(back.weights(), net.weights());
         // Keep the newest two.
@@ -195,6 +228,31 @@ mod tests {
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         assert_eq!(names, ["LATEST", "step_000003", "step_000004"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn muon_momentum_is_saved_and_an_optimizer_change_is_named() {
+        let dir = std::env::temp_dir().join(format!("minichat-ckpt-muon-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut net = net();
+        let with_muon = |net: &Net| {
+            let muon = Muon::new(params::hidden_matrices(net.params()), 0.02, 0.95, 0.0);
+            Optimizer::new(AdamW::new(net.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0), Some(muon))
+        };
+        let mut opt = with_muon(&net);
+        let grads: Vec<f32> = (0..net.weights().len()).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
+        opt.update(net.buffers().0, &grads, &[]);
+        let path = save(&dir, &net, &opt, &state(1), 2).unwrap();
+        let mut back = with_muon(&net);
+        load(&path, &mut net, &mut back).unwrap();
+        let saved = opt.muon.as_ref().unwrap().momentum_buffer();
+        assert!(saved.iter().any(|&b| b != 0.0));
+        assert_eq!(back.muon.as_ref().unwrap().momentum_buffer(), saved);
+        let mut plain = adamw(&net);
+        let err = load(&path, &mut net, &mut plain).unwrap_err().to_string();
+        assert!(err.contains("trained with Muon"), "{err}");
+        load_weights(&path, &mut net).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,7 +3,10 @@
 
 use crate::schedule::{Kind, Schedule};
 use crate::Error;
-use minichat_model::{Family, ModelConfig};
+use minichat_model::adamw::AdamW;
+use minichat_model::muon::Muon;
+use minichat_model::optimizer::Optimizer;
+use minichat_model::{params, Family, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -66,7 +69,41 @@ pub struct TrainSection {
     pub seed: u64,
     /// f32 FMA peak of this machine in GFLOP/s for the MFU estimate (0 = measure at start).
     pub peak_gflops: f64,
+    /// `adamw`, or `muon`: Muon for the blocks' matrices at `muon_lr`, AdamW for the rest at
+    /// `lr` (`minichat_model::optimizer`), both on the one schedule.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    #[serde(default = "default_muon_lr")]
+    pub muon_lr: f32,
 }
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    #[default]
+    Adamw,
+    Muon,
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "adamw" => Ok(OptimizerKind::Adamw),
+            "muon" => Ok(OptimizerKind::Muon),
+            other => Err(Error::Config(format!("optimizer {other:?}: adamw or muon"))),
+        }
+    }
+}
+
+/// Muon's peak learning rate: Jordan's and nanochat's 0.02 (measured here on the tiny preset
+/// in docs/pretraining.md).
+fn default_muon_lr() -> f32 {
+    0.02
+}
+
+/// Muon's momentum (Nesterov): Jordan's, nanochat's and torch's 0.95.
+const MUON_MOMENTUM: f32 = 0.95;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +146,8 @@ pub struct Overrides {
     pub micro_batch: Option<usize>,
     pub batch_tokens: Option<usize>,
     pub lr: Option<f32>,
+    pub optimizer: Option<OptimizerKind>,
+    pub muon_lr: Option<f32>,
     pub eval_every: Option<u64>,
     pub sample_every: Option<u64>,
     pub checkpoint_every: Option<u64>,
@@ -147,6 +186,8 @@ impl TrainConfig {
                 grad_clip: 1.0,
                 seed: 1337,
                 peak_gflops: 0.0,
+                optimizer: p.pretrain_optimizer.parse()?,
+                muon_lr: default_muon_lr(),
             },
             eval: EvalSection { every: steps / 10, tokens: 32 * 1024 },
             sample: SampleSection {
@@ -186,6 +227,8 @@ impl TrainConfig {
             t.warmup_steps = t.warmup_steps.min(s);
         }
         t.lr = o.lr.unwrap_or(t.lr);
+        t.optimizer = o.optimizer.unwrap_or(t.optimizer);
+        t.muon_lr = o.muon_lr.unwrap_or(t.muon_lr);
         t.seed = o.seed.unwrap_or(t.seed);
         self.eval.every = o.eval_every.unwrap_or(self.eval.every);
         self.sample.every = o.sample_every.unwrap_or(self.sample.every);
@@ -254,10 +297,24 @@ impl TrainConfig {
         }
     }
 
+    /// The optimizer `train` asks for, over `net`'s parameters. Muon's weight decay is 0, as in
+    /// Jordan's and nanochat's first versions; AdamW decays what `params::decayed_ranges` lists
+    /// and Muon does not own.
+    pub fn optimizer(&self, net: &minichat_model::net::Net) -> Optimizer {
+        let t = &self.train;
+        let adamw = AdamW::new(net.weights().len(), t.lr, (t.beta1, t.beta2), t.eps, t.weight_decay);
+        let muon = (t.optimizer == OptimizerKind::Muon)
+            .then(|| Muon::new(params::hidden_matrices(net.params()), t.muon_lr, MUON_MOMENTUM, 0.0));
+        Optimizer::new(adamw, muon)
+    }
+
     /// Checks what can be checked before any work.
     pub fn validate(&self) -> Result<(), Error> {
         self.accumulation()?;
         let t = &self.train;
+        if !t.muon_lr.is_finite() || t.muon_lr <= 0.0 {
+            return Err(Error::Config(format!("train.muon_lr {} must be positive", t.muon_lr)));
+        }
         if t.steps == 0 || !t.lr.is_finite() || t.lr <= 0.0 || t.warmup_steps > t.steps {
             return Err(Error::Config(format!(
                 "train.steps {} must be positive, lr {} positive, warmup_steps {} at most steps",

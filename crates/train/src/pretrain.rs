@@ -11,7 +11,6 @@ use crate::run::Run;
 use crate::tokenize::{load_split, tokenize_corpus, TokenizeConfig, TokenizeStats};
 use crate::trainer::{self, Loop, Observer, Outcome};
 use crate::Error;
-use minichat_model::adamw::AdamW;
 use minichat_model::init;
 use minichat_model::net::{Net, NetActs};
 use minichat_tokenizer::{tokenizer_file, Tokenizer};
@@ -75,7 +74,7 @@ pub fn train(
     let t = cfg.model.context;
     let mut net = Net::new(cfg.model_config(tok.n_vocab())?)?;
     let tr = &cfg.train;
-    let mut opt = AdamW::new(net.weights().len(), tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
+    let mut opt = cfg.optimizer(&net);
     let bos = tok.bos_id()?;
     let train_tokens = load_split(&run.shards(), "train", tok.n_vocab(), bos)?;
     let val_tokens = load_split(&run.shards(), "val", tok.n_vocab(), bos)?;
@@ -86,7 +85,7 @@ pub fn train(
             t + 1
         )));
     }
-    let (state, last_ckpt) = trainer::start(run, resume, &mut net, &mut opt, obs, |net, _, _| {
+    let (state, last_ckpt) = trainer::start(run, resume, &mut net, &mut opt, obs, |net, _| {
         let (n_layer, table) = (net.config().n_layer, net.params().to_vec());
         init::gpt2_init(&table, net.buffers().0, n_layer, tr.seed);
         Ok(())

@@ -11,7 +11,7 @@
 //! checkpoints with the same conversations. The conversation files are read before a new run
 //! is made, so bad data (with `strict`) leaves nothing behind.
 
-use crate::config::TrainConfig;
+use crate::config::{OptimizerKind, TrainConfig};
 use crate::loader::Position;
 use crate::run::Run;
 use crate::sft_loader::SftLoader;
@@ -199,6 +199,8 @@ fn sft_config(mut cfg: TrainConfig, a: &NewSft, run: &Run) -> Result<TrainConfig
     let t = &mut cfg.train;
     (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, a.micro_batch, (a.steps / 20).max(1));
     t.batch_tokens = a.micro_batch * cfg.model.context;
+    // AdamW at this stage's own learning rate, whatever optimizer pretraining used.
+    t.optimizer = OptimizerKind::Adamw;
     if let Some(s) = a.seed {
         t.seed = s;
     }

@@ -5,7 +5,8 @@
 //! weights (1 everywhere for pretraining; the assistant mask for fine-tuning; advantages for
 //! GRPO), seeing the model as it is now (so it can sample rollouts from it); forward, take the
 //! weighted mean next-token loss (`loss::weighted_nll`) and backward with its gradient scaled
-//! by 1/accumulation; clip the global gradient norm; AdamW at the scheduled learning rate.
+//! by 1/accumulation; clip the global gradient norm; the optimizer (AdamW, or Muon with AdamW)
+//! at the scheduled learning rate.
 //! Around it: validation loss and bits per byte, samples from fixed prompts (through
 //! `minichat-chat`'s generation engine), the metrics log and checkpoints at intervals, and a
 //! clean stop (checkpoint first) when `stop` is raised (Ctrl-C).
@@ -22,10 +23,11 @@ use crate::run::Run;
 use crate::Error;
 use minichat_chat::generate::{generate, GenerateConfig};
 use minichat_chat::sampler::SamplerConfig;
-use minichat_model::adamw::{clip_grad_norm, AdamW};
+use minichat_model::adamw::clip_grad_norm;
 use minichat_model::cpu::cross_entropy::IGNORE;
 use minichat_model::cpu::peak::fma_peak_gflops;
 use minichat_model::net::{Net, NetActs};
+use minichat_model::optimizer::Optimizer;
 use minichat_model::{loss, params};
 use minichat_tokenizer::Tokenizer;
 use std::path::PathBuf;
@@ -59,9 +61,9 @@ pub fn start(
     run: &Run,
     resume: bool,
     net: &mut Net,
-    opt: &mut AdamW,
+    opt: &mut Optimizer,
     obs: &mut dyn Observer,
-    fresh: impl FnOnce(&mut Net, &mut AdamW, &mut dyn Observer) -> Result<(), Error>,
+    fresh: impl FnOnce(&mut Net, &mut dyn Observer) -> Result<(), Error>,
 ) -> Result<(TrainerState, Option<PathBuf>), Error> {
     match (resume, run.latest_checkpoint()?) {
         (true, Some(path)) => {
@@ -71,7 +73,7 @@ pub fn start(
         }
         (true, None) => Err(Error::Data(format!("{}: no checkpoint to resume from", run.checkpoints().display()))),
         (false, _) => {
-            fresh(net, opt, obs)?;
+            fresh(net, obs)?;
             Ok((TrainerState::default(), None))
         }
     }
@@ -95,14 +97,14 @@ pub fn acts_for<'c>(cache: &'c mut ActsByLength, net: &Net, b: usize, t: usize) 
 /// A model and optimizer ready for the loop, and where they start.
 pub struct Started {
     pub net: Net,
-    pub opt: AdamW,
+    pub opt: Optimizer,
     pub state: TrainerState,
     pub last_checkpoint: Option<PathBuf>,
 }
 
 /// A stage that goes on from another run's checkpoint (fine-tuning, reinforcement learning,
 /// preferences): the model of `cfg` with `base`'s weights on a fresh optimizer (not its moments
-/// or step), or, when resuming, the run's own latest checkpoint. `what` names the stage in the
+/// or step, whatever optimizer it had), or, when resuming, the run's own latest checkpoint. `what` names the stage in the
 /// message ("fine-tuning").
 pub fn from_base(
     run: &Run,
@@ -114,12 +116,9 @@ pub fn from_base(
     obs: &mut dyn Observer,
 ) -> Result<Started, Error> {
     let mut net = Net::new(cfg.model_config(n_vocab)?)?;
-    let tr = &cfg.train;
-    let fresh_opt = |n| AdamW::new(n, tr.lr, (tr.beta1, tr.beta2), tr.eps, tr.weight_decay);
-    let mut opt = fresh_opt(net.weights().len());
-    let (state, last_checkpoint) = start(run, resume, &mut net, &mut opt, obs, |net, opt, obs| {
-        checkpoint::load(base, net, opt)?;
-        *opt = fresh_opt(net.weights().len());
+    let mut opt = cfg.optimizer(&net);
+    let (state, last_checkpoint) = start(run, resume, &mut net, &mut opt, obs, |net, obs| {
+        checkpoint::load_weights(base, net)?;
         obs.message(&format!("{what} from {}", base.display()));
         Ok(())
     })?;
@@ -168,7 +167,7 @@ impl Loop<'_> {
     pub fn run(
         &self,
         net: &mut Net,
-        opt: &mut AdamW,
+        opt: &mut Optimizer,
         mut state: TrainerState,
         mut last_ckpt: Option<PathBuf>,
         batches: &mut dyn Batches,
@@ -246,7 +245,7 @@ impl Loop<'_> {
                     last_good()
                 )));
             }
-            opt.lr = schedule.lr(state.step);
+            opt.set_lr_frac(schedule.lr(state.step) / schedule.peak);
             opt.update(weights_buf, grads, &decayed);
             let seconds = started.elapsed().as_secs_f64();
             state.step = step;
@@ -256,7 +255,7 @@ impl Loop<'_> {
             let record = Record::Step {
                 step,
                 loss: loss_sum / accum as f32,
-                lr: opt.lr,
+                lr: opt.adamw.lr,
                 grad_norm,
                 tokens_per_s,
                 // The model's own work: RL's rollouts would otherwise count as training time

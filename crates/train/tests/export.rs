@@ -7,6 +7,7 @@
 
 use minichat_model::adamw::AdamW;
 use minichat_model::net::Net;
+use minichat_model::optimizer::Optimizer;
 use minichat_model::safetensors;
 use minichat_model::ModelConfig;
 use minichat_train::checkpoint::{self, TrainerState};
@@ -29,7 +30,7 @@ fn export_reproduces_the_files_transformers_saved() {
         let weights = safetensors::load(&reference.join("model.safetensors")).unwrap();
         let mut net = Net::new(config).unwrap();
         net.load_hf(&weights, "model.safetensors").unwrap();
-        let opt = AdamW::new(net.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0);
+        let opt = Optimizer::new(AdamW::new(net.weights().len(), 1e-3, (0.9, 0.95), 1e-8, 0.0), None);
         let state = TrainerState {
             step: 1,
             loader: Default::default(),

@@ -3,7 +3,7 @@
 //! divergence, a different tokenizer) stops with a clear error.
 
 use minichat_tokenizer::{pretrained, Tokenizer};
-use minichat_train::config::TrainConfig;
+use minichat_train::config::{OptimizerKind, TrainConfig};
 use minichat_train::metrics::{self, Record};
 use minichat_train::pretrain;
 use minichat_train::run::Run;
@@ -91,8 +91,19 @@ fn losses(run: &Run) -> Vec<String> {
 
 #[test]
 fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
-    let dir = temp_dir("resume");
-    let cfg = tiny_config(corpus(&dir, 200));
+    resumes_bit_for_bit(OptimizerKind::Adamw, "resume");
+}
+
+#[test]
+fn resumed_muon_run_is_bit_identical_too() {
+    // Muon's momentum is in the checkpoint; without it the resumed steps would differ.
+    resumes_bit_for_bit(OptimizerKind::Muon, "resume-muon");
+}
+
+fn resumes_bit_for_bit(optimizer: OptimizerKind, name: &str) {
+    let dir = temp_dir(name);
+    let mut cfg = tiny_config(corpus(&dir, 200));
+    cfg.train.optimizer = optimizer;
     let tok = pretrained::load("r50k_base").unwrap();
     let never = AtomicBool::new(false);
     let straight = prepare(&dir.join("straight"), &cfg, &tok);

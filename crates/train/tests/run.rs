@@ -224,8 +224,7 @@ fn the_loops_data_source_sees_the_model_as_it_trains() {
     let (cfg, tok) = (base.read_config().unwrap(), base.load_tokenizer().unwrap());
     let run = Run::new(dir.join("self"));
     let mut net = Net::load_dir(&base.checkpoints().join("step_000004")).unwrap();
-    let tr = &cfg.train;
-    let mut opt = minichat_model::adamw::AdamW::new(net.weights().len(), tr.lr, (tr.beta1, tr.beta2), tr.eps, 0.0);
+    let mut opt = cfg.optimizer(&net);
     let mut source = SelfSampled { seen: Vec::new(), t: cfg.model.context };
     let mut validate = |_: &Net, _: &mut minichat_model::net::NetActs| Ok((0.0, 0.0));
     let stop = AtomicBool::new(false);
