@@ -112,7 +112,9 @@ fn args(words: &[&dyn Display]) -> Vec<String> {
 pub fn plan(size: &Preset, data: &Path, options: &Options, layout: &Layout) -> Result<Vec<Stage>, Error> {
     let corpus = &options.corpus;
     let (warc, text) = (data.join("web/demo.warc.gz"), data.join("corpus.jsonl"));
-    for f in [&warc, &text] {
+    // Real multiple-choice questions beside the generated tasks, with the chance level.
+    let mmlu = data.join("exam/mmlu_dev.jsonl");
+    for f in [&warc, &text, &mmlu] {
         if !f.exists() {
             return Err(Error::Data(format!(
                 "{}: missing (run from the repository root, or name the data folder)",
@@ -198,6 +200,8 @@ pub fn plan(size: &Preset, data: &Path, options: &Options, layout: &Layout) -> R
             &size.exam_questions,
             &"--search-index",
             &index.display(),
+            &"--choices",
+            &mmlu.display(),
             &"-o",
             &layout.report().display(),
         ]),

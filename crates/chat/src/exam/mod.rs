@@ -253,11 +253,16 @@ impl Exam {
         for (stem, qs) in &self.choices {
             let right = multiple_choice(net, tok, tok.bos_id()?, qs)?;
             let accuracy = right.iter().filter(|&&x| x).count() as f64 / right.len().max(1) as f64;
-            let name = format!("multiple choice: {stem} ({} questions)", qs.len());
+            let name = format!("multiple choice: {stem} ({} questions, chance {:.1}%)", qs.len(), 100.0 * chance(qs));
             scores.push(Score { name, accuracy: Some(accuracy), example: None });
         }
         Ok(scores)
     }
+}
+
+/// The accuracy of guessing: the mean over the questions of one over their number of choices.
+pub fn chance(questions: &[Choice]) -> f64 {
+    questions.iter().map(|q| 1.0 / q.choices.len() as f64).sum::<f64>() / questions.len().max(1) as f64
 }
 
 #[cfg(test)]
@@ -281,5 +286,7 @@ mod tests {
                 && problems[1].contains("answer")
                 && problems[2].contains("not JSON")
         );
+        let four = Choice { question: "q".into(), choices: vec!["a".into(); 4], answer: 0 };
+        assert!((chance(&[ok[0].clone(), four]) - 0.375).abs() < 1e-12 && chance(&[]) == 0.0);
     }
 }
