@@ -38,13 +38,20 @@ use std::path::{Path, PathBuf};
 /// `ARITHMETIC_SHARE` times as large as the other tasks, as copying numbers into the call and
 /// the answer is slow to learn: distinct questions teach it better than repeats (38% against
 /// 30.5% on the test split, docs/posttraining.md).
-pub const MIXTURE: [(&str, usize); 5] =
-    [("arithmetic", 1), ("spelling", 1), ("identity", 1), ("general", 1), ("search", 4)];
+pub const MIXTURE: [(&str, usize); 6] = [
+    ("arithmetic", 1),
+    ("spelling", 1),
+    ("identity", 1),
+    ("general", 1),
+    ("search", 4),
+    (minichat_chat::tasks::MULTI_TURN, 1),
+];
 
 /// The tasks whose test files say `tasks make` has run (its last task, and those an older
 /// release did not make): with one missing, the tasks are made again (the same, from the same
 /// seed).
-const MADE_MARKERS: [&str; 3] = ["search", "general", minichat_chat::tasks::UNSEEN_ARITHMETIC];
+const MADE_MARKERS: [&str; 4] =
+    ["search", "general", minichat_chat::tasks::UNSEEN_ARITHMETIC, minichat_chat::tasks::MULTI_TURN];
 
 /// Arithmetic's training conversations, as a multiple of the other tasks'.
 pub const ARITHMETIC_SHARE: usize = 6;
@@ -317,7 +324,7 @@ mod tests {
         let arithmetic = train_path(&out.join("tasks"), "arithmetic").display().to_string();
         assert_eq!(sft.iter().filter(|a| **a == arithmetic).count(), 1);
         assert!(stages[5].args.windows(2).any(|w| w == ["--train-for", "arithmetic=12000"]));
-        assert!(sft.windows(2).any(|w| w == ["--text-pieces", "2000"]));
+        assert!(sft.windows(2).any(|w| w == ["--text-pieces", "2400"]));
         // Once the index, tokenizer and tasks are there and the runs exist, they are resumed.
         std::fs::create_dir_all(out.join("base")).unwrap();
         std::fs::create_dir_all(out.join("tasks")).unwrap();

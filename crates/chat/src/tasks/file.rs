@@ -61,7 +61,8 @@ pub fn questions(path: &Path, limit: usize) -> Result<Vec<Question>, Error> {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at(format!("not JSON: {e}")))?;
         let messages = crate::dataset::conversation_of(&v).map_err(at)?;
         let answer = v["answer"].as_str().ok_or_else(|| at("no \"answer\"".into()))?;
-        let upto = messages.iter().position(|m| m.role == Role::User).map_or(0, |p| p + 1);
+        // Up to the last question (a conversation of several has the earlier ones' replies).
+        let upto = messages.iter().rposition(|m| m.role == Role::User).map_or(0, |p| p + 1);
         out.push(Question { prompt: messages[..upto].to_vec(), answer: answer.to_string() });
     }
     Ok(out)

@@ -2,8 +2,8 @@
 //! the model should hand to the calculator (`arithmetic`, with a held-out family of wordings
 //! and operand sizes for the exam only), spelling and letter counting, which a model that sees
 //! tokens rather than letters finds hard (`spelling`), the assistant's self-knowledge
-//! (`identity`), general questions it should decline honestly (`general`), and facts looked up
-//! with the search tool (`search`). Every item is made from a seed by code, so the data is the
+//! (`identity`), general questions it should decline honestly (`general`), facts looked up
+//! with the search tool (`search`), and conversations of several of these (`multi_turn`). Every item is made from a seed by code, so the data is the
 //! same on every machine; train and test draw from separate seeds and no test question is also
 //! a training question (`split`). `make` makes them all; `file` is their file format.
 
@@ -11,6 +11,7 @@ pub mod arithmetic;
 pub mod file;
 pub mod general;
 pub mod identity;
+pub mod multi_turn;
 pub mod search;
 pub mod spelling;
 
@@ -41,6 +42,25 @@ pub struct Made {
     pub search_facts: Option<(usize, usize)>,
 }
 
+/// A task's (train, test) items.
+type Split = (Vec<Item>, Vec<Item>);
+
+/// Conversations of several exchanges (`multi_turn`).
+pub const MULTI_TURN: &str = "multi-turn";
+
+/// `multi_turn`'s (train, test): training chains of the tasks' training items; test chains of
+/// their test items ending in an arithmetic test question.
+fn multi_turn_split(tasks: &[(&str, Split)], train: usize, test: usize, seed: u64) -> Split {
+    const FROM: [&str; 4] = ["arithmetic", "spelling", "identity", "general"];
+    let of = |name: &str| &tasks.iter().find(|(n, _)| *n == name).expect("made above").1;
+    let trains: Vec<&[Item]> = FROM.iter().map(|t| of(t).0.as_slice()).collect();
+    let tests: Vec<&[Item]> = FROM.iter().map(|t| of(t).1.as_slice()).collect();
+    let any_train: Vec<Item> = trains.iter().flat_map(|p| p.iter().cloned()).collect();
+    let train_items = multi_turn::chain(&trains, &any_train, train, &mut SplitMix64::new(seed.wrapping_add(7)));
+    let test_items = multi_turn::chain(&tests, &of("arithmetic").1, test, &mut SplitMix64::new(seed.wrapping_add(8)));
+    (train_items, test_items)
+}
+
 /// The held-out arithmetic family's name: a test file only (`arithmetic::unseen`).
 pub const UNSEEN_ARITHMETIC: &str = "arithmetic-unseen";
 
@@ -61,6 +81,7 @@ pub fn make(opts: &Options, words: &[String], search: Option<(&[&str], &Search)>
         ("identity", identity::split(train("identity"), seed, &opts.identity)),
         ("general", general::split(train("general"), test, seed)),
     ];
+    tasks.push((MULTI_TURN, multi_turn_split(&tasks, train(MULTI_TURN), test, seed)));
     let mut search_facts = None;
     if let Some((passages, search)) = search {
         let (facts, dropped) = search::facts(passages.iter().copied(), search);
