@@ -8,24 +8,16 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
+
 import torch
 import torch.optim._muon as muon_module
 
+# torch's Newton-Schulz with float32 in place of bfloat16, as the parity fixture uses it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from make_muon_fixture import zeropower_f32  # noqa: E402
+
 shipped = muon_module._zeropower_via_newtonschulz
-
-
-def zeropower_f32(grad, ns_coefficients, ns_steps, eps):
-    a, b, c = ns_coefficients
-    x = grad.to(dtype=torch.float32, copy=True)
-    if grad.size(0) > grad.size(1):
-        x = x.T
-    x.div_(x.norm().clamp(min=eps))
-    for _ in range(ns_steps):
-        gram = x @ x.T
-        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
-    if grad.size(0) > grad.size(1):
-        x = x.T
-    return x
 
 
 def median_ms(shapes, zeropower, warm, timed):
