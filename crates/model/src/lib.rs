@@ -3,11 +3,11 @@
 //! Owns the model family and its configuration (`config`: GPT-2 and Llama, Hugging Face
 //! `config.json` compatible, sized from one `depth` dial), the models written out op by op,
 //! training and decoding forward side by side (`gpt`, `llama`; the LM head only on the rows
-//! the loss needs, `head`), against a kernel boundary
-//! (`backend`), the CPU kernels with explicit forward and backward passes (`cpu`, each checked
-//! against finite differences), the loss every training stage shares (`loss`), the optimizers
-//! (`adamw`, `muon`, and the two together in `optimizer`), initialisation (`init`), the KV cache with activation capture (`kv_cache`),
-//! either family behind one type (`net`), a seedable generator (`rng`), and the parameters in
+//! the loss needs, `head`), against a kernel boundary (`backend`), the CPU kernels with
+//! explicit forward and backward passes (`cpu`, each checked against finite differences), the
+//! loss every training stage shares (`loss`), the optimizers (`adamw`, `muon`, and the two
+//! together in `optimizer`), initialisation (`init`), the KV cache with activation capture
+//! (`kv_cache`), either family behind one type (`net`), a seedable generator (`rng`), and the parameters in
 //! flat buffers and their files (`params`, `safetensors`: read here, rendered for the caller to
 //! write atomically).
 

@@ -7,8 +7,9 @@
 //! Written to match `torch.optim.Muon` (torch 2.9+, defaults: Nesterov, 5 quintic steps,
 //! coefficients (3.4445, -4.7750, 2.0315), the "original" learning-rate adjustment
 //! `sqrt(max(1, rows / cols))`) step for step, with one difference: the iterations run in f32
-//! where torch casts to bf16 (a CPU has no fast bf16 product; f32 is the more exact one).
-//! Checked against fixtures from both (`scripts/make_model_fixtures.py`).
+//! where torch casts to bf16 (the more exact of the two; torch's bf16 products are faster on
+//! CPUs with bf16 dot products, `bench/muon_step.sh`). Checked against fixtures from both
+//! (`scripts/make_muon_fixture.py`).
 
 use crate::cpu::huge_pages::zeroed;
 use crate::cpu::linear::gemm_raw;
@@ -110,7 +111,7 @@ impl Muon {
                 *b += (1.0 - mu) * (g - *b);
                 *u = g + mu * (*b - g);
             }
-            let o = orthogonalize(&update, m.rows, m.cols);
+            let o = orthogonalize(update, m.rows, m.cols);
             let scaled = lr * (m.rows as f32 / m.cols as f32).max(1.0).sqrt();
             for (p, o) in p.iter_mut().zip(&o) {
                 *p *= 1.0 - lr * wd;
@@ -123,15 +124,16 @@ impl Muon {
 /// The semi-orthogonal matrix nearest `g` (`rows × cols`), approximately: `g` scaled to unit
 /// Frobenius norm, then `NS_STEPS` of `X <- aX + (bXX^T + c(XX^T)^2)X` on the wide orientation
 /// (rows <= cols, so the Gram matrix is the small one), as `torch.optim.Muon` computes it.
-pub fn orthogonalize(g: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// A wide `g` is worked on in place.
+pub fn orthogonalize(g: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> {
     assert_eq!(g.len(), rows * cols);
     let tall = rows > cols;
     let (m, n) = if tall { (cols, rows) } else { (rows, cols) };
-    let mut x = vec![0f32; m * n];
+    let mut x = g;
     if tall {
-        transpose(&mut x, g, rows, cols);
-    } else {
-        x.copy_from_slice(g);
+        let mut t = vec![0f32; m * n];
+        transpose(&mut t, &x, rows, cols);
+        x = t;
     }
     let norm = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt() as f32;
     let inv = 1.0 / norm.max(EPS);
@@ -185,7 +187,7 @@ mod tests {
         // O^T O (tall) or O O^T (wide) has O's squared singular values as eigenvalues; the
         // quintic leaves them in about (0.7, 1.2), so the diagonal is near 1 and the rest small.
         for (rows, cols) in [(24, 8), (8, 24), (16, 16)] {
-            let o = orthogonalize(&random(rows * cols, 7), rows, cols);
+            let o = orthogonalize(random(rows * cols, 7), rows, cols);
             let (small, gram) = if rows > cols {
                 (cols, gram_t(&o, rows, cols))
             } else {
@@ -210,9 +212,9 @@ mod tests {
     #[test]
     fn scale_does_not_matter_and_zero_stays_zero() {
         let g = random(12 * 20, 3);
-        let (a, b) = (orthogonalize(&g, 12, 20), orthogonalize(&g.iter().map(|x| x * 1e3).collect::<Vec<_>>(), 12, 20));
+        let (a, b) = (orthogonalize(g.clone(), 12, 20), orthogonalize(g.iter().map(|x| x * 1e3).collect(), 12, 20));
         assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-4));
-        assert!(orthogonalize(&[0.0; 6], 2, 3).iter().all(|&x| x == 0.0));
+        assert!(orthogonalize(vec![0.0; 6], 2, 3).iter().all(|&x| x == 0.0));
     }
 
     #[test]

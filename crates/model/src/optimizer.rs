@@ -14,15 +14,12 @@ pub struct Optimizer {
     /// The peak learning rates (`adamw.lr` and `muon.lr` are this step's).
     adamw_peak: f32,
     muon_peak: f32,
-    /// Muon's parameter ranges, which AdamW leaves alone.
-    muon_ranges: Vec<Range<usize>>,
 }
 
 impl Optimizer {
     pub fn new(adamw: AdamW, muon: Option<Muon>) -> Optimizer {
-        let muon_ranges = muon.iter().flat_map(|m| m.matrices().iter().map(|m| m.range())).collect();
         let (adamw_peak, muon_peak) = (adamw.lr, muon.as_ref().map_or(0.0, |m| m.lr));
-        Optimizer { adamw, muon, adamw_peak, muon_peak, muon_ranges }
+        Optimizer { adamw, muon, adamw_peak, muon_peak }
     }
 
     /// Sets this step's learning rates to `frac` of each peak (the schedule's value over its
@@ -36,7 +33,10 @@ impl Optimizer {
 
     /// One update; `decayed` as for `AdamW::update` (Muon's matrices take Muon's own decay).
     pub fn update(&mut self, params: &mut [f32], grads: &[f32], decayed: &[Range<usize>]) {
-        self.adamw.update_except(params, grads, decayed, &self.muon_ranges);
+        // Muon's matrices, which AdamW leaves alone.
+        let muon_ranges: Vec<Range<usize>> =
+            self.muon.iter().flat_map(|m| m.matrices().iter().map(|m| m.range())).collect();
+        self.adamw.update_except(params, grads, decayed, &muon_ranges);
         if let Some(muon) = &mut self.muon {
             muon.update(params, grads);
         }

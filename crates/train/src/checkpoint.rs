@@ -40,6 +40,8 @@ pub struct TrainerState {
 const MUON: &str = "muon_momentum";
 
 const FILES: [&str; 3] = ["model.safetensors", "config.json", "optimizer.safetensors"];
+/// The model's files among them (all a stage that starts its own optimizer reads).
+const MODEL_FILES: [&str; 2] = ["model.safetensors", "config.json"];
 
 /// Saves a checkpoint for `state.step` under `dir`; keeps the newest `keep`. Returns its path.
 pub fn save(dir: &Path, net: &Net, opt: &Optimizer, state: &TrainerState, keep: usize) -> Result<PathBuf, Error> {
@@ -125,7 +127,7 @@ pub fn latest(dir: &Path) -> Result<Option<PathBuf>, Error> {
 
 /// Loads a checkpoint into `net` and `opt` (built for the same config); returns its state.
 pub fn load(ckpt: &Path, net: &mut Net, opt: &mut Optimizer) -> Result<TrainerState, Error> {
-    let (state, files) = read_checked(ckpt, net)?;
+    let (state, files) = read_checked(ckpt, net, &FILES)?;
     let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
     let opt_file = safetensors::parse(&files["optimizer.safetensors"], "optimizer.safetensors")?;
     let (Some(m), Some(v)) = (opt_file.get("m"), opt_file.get("v")) else {
@@ -145,34 +147,38 @@ pub fn load(ckpt: &Path, net: &mut Net, opt: &mut Optimizer) -> Result<TrainerSt
 /// Loads only the weights of a checkpoint into `net` (built for the same model), for a stage
 /// that starts its own optimizer.
 pub fn load_weights(ckpt: &Path, net: &mut Net) -> Result<(), Error> {
-    read_checked(ckpt, net).map(|_| ())
+    read_checked(ckpt, net, &MODEL_FILES).map(|_| ())
 }
 
-/// Reads a checkpoint's files, each once, checks them against `trainer.json`'s checksums and
-/// its model config against `net`'s, and loads its weights into `net`. Returns the state and
-/// the files' bytes by name.
-fn read_checked(ckpt: &Path, net: &mut Net) -> Result<(TrainerState, BTreeMap<&'static str, Vec<u8>>), Error> {
+/// Reads `files` of a checkpoint (the model's two among them), each once, checks them against
+/// `trainer.json`'s checksums and its model config against `net`'s, and loads its weights into
+/// `net`. Returns the state and the files' bytes by name.
+fn read_checked(
+    ckpt: &Path,
+    net: &mut Net,
+    files: &[&'static str],
+) -> Result<(TrainerState, BTreeMap<&'static str, Vec<u8>>), Error> {
     let bad = |message: String| Error::Checkpoint { path: ckpt.display().to_string(), message };
     let state_path = ckpt.join("trainer.json");
     let text = std::fs::read_to_string(&state_path).map_err(Error::io(&state_path))?;
     let state: TrainerState = serde_json::from_str(&text).map_err(|e| bad(format!("trainer.json: {e}")))?;
-    let mut files = BTreeMap::new();
-    for f in FILES {
+    let mut read = BTreeMap::new();
+    for &f in files {
         let path = ckpt.join(f);
         let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
         let want = state.checksums.get(f).ok_or_else(|| bad(format!("trainer.json has no checksum for {f}")))?;
         if crc32fast::hash(&bytes) != *want {
             return Err(bad(format!("{f} is corrupt or truncated (checksum mismatch)")));
         }
-        files.insert(f, bytes);
+        read.insert(f, bytes);
     }
-    let config_text = String::from_utf8_lossy(&files["config.json"]);
+    let config_text = String::from_utf8_lossy(&read["config.json"]);
     let saved = minichat_model::ModelConfig::from_hf_json(&config_text)?;
     if &saved != net.config() {
         return Err(bad(format!("its model config {saved:?} differs from this run's {:?}", net.config())));
     }
-    net.load_hf(&safetensors::parse(&files["model.safetensors"], "model.safetensors")?, "model.safetensors")?;
-    Ok((state, files))
+    net.load_hf(&safetensors::parse(&read["model.safetensors"], "model.safetensors")?, "model.safetensors")?;
+    Ok((state, read))
 }
 
 #[cfg(test)]

@@ -77,6 +77,17 @@ pub struct TrainSection {
     pub muon_lr: f32,
 }
 
+impl TrainSection {
+    /// The settings of a stage that goes on from a base run (fine-tuning, RL, preferences):
+    /// its own steps, batch and warm-up, and AdamW at its own learning rate, whatever optimizer
+    /// the base was trained with.
+    pub fn restart(&mut self, steps: u64, lr: f32, micro_batch: usize, batch_tokens: usize, warmup_steps: u64) {
+        (self.steps, self.lr, self.micro_batch, self.batch_tokens) = (steps, lr, micro_batch, batch_tokens);
+        self.warmup_steps = warmup_steps;
+        self.optimizer = OptimizerKind::Adamw;
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
@@ -186,7 +197,7 @@ impl TrainConfig {
                 grad_clip: 1.0,
                 seed: 1337,
                 peak_gflops: 0.0,
-                optimizer: p.pretrain_optimizer.parse()?,
+                optimizer: p.pretrain_optimizer,
                 muon_lr: default_muon_lr(),
             },
             eval: EvalSection { every: steps / 10, tokens: 32 * 1024 },

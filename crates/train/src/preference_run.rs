@@ -15,7 +15,7 @@
 //! training or held out by a hash of their tokens, so the split does not depend on file order.
 //! The pair files are read and checked before a new run is made, so bad data leaves nothing.
 
-use crate::config::{OptimizerKind, TrainConfig};
+use crate::config::TrainConfig;
 use crate::preference_loader::{render_pair, Method, PairRows, PreferencePairs};
 use crate::run::Run;
 use crate::trainer::{self, Loop, Observer, Outcome};
@@ -160,10 +160,7 @@ fn preference_config(mut cfg: TrainConfig, a: &NewPreference) -> Result<TrainCon
         )));
     }
     let t = &mut cfg.train;
-    (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, 2 * a.micro_pairs, a.steps / 10);
-    t.batch_tokens = 2 * a.batch_pairs * cfg.model.context;
-    // AdamW at this stage's own learning rate, whatever optimizer pretraining used.
-    t.optimizer = OptimizerKind::Adamw;
+    t.restart(a.steps, a.lr, 2 * a.micro_pairs, 2 * a.batch_pairs * cfg.model.context, a.steps / 10);
     if let Some(s) = a.seed {
         t.seed = s;
     }

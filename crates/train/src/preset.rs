@@ -7,6 +7,7 @@
 //!   at a context of 512, for many cores and hours, and wants more text than the embedded
 //!   corpus (the speedrun's `--corpus`).
 
+use crate::config::OptimizerKind;
 use crate::Error;
 
 /// The sizes of every stage at one scale.
@@ -24,8 +25,8 @@ pub struct Preset {
     pub micro_batch: usize,
     pub pretrain_steps: u64,
     pub pretrain_lr: f32,
-    /// Pretraining's optimizer: "muon" (with AdamW for embeddings, head and norms) or "adamw".
-    pub pretrain_optimizer: &'static str,
+    /// Pretraining's optimizer: Muon (with AdamW for embeddings, head and norms) or AdamW.
+    pub pretrain_optimizer: OptimizerKind,
     /// Fine-tuning steps (16 conversations each) and peak learning rate.
     pub sft_steps: u64,
     pub sft_lr: f32,
@@ -61,7 +62,7 @@ pub const PRESETS: [Preset; 2] = [
         // Muon: measured on the speedrun's corpus, 1.795 bits per byte after these 1,500 steps
         // (386 s) and 1.836 after 1,160 (297 s; AdamW takes 292 s for 1,500), against AdamW's
         // 1.922 (docs/pretraining.md).
-        pretrain_optimizer: "muon",
+        pretrain_optimizer: OptimizerKind::Muon,
         sft_steps: 4000,
         sft_lr: 1e-3,
         // About an eighth of the fine-tuning conversations, as 2,000 were before the multi-turn task
@@ -84,7 +85,7 @@ pub const PRESETS: [Preset; 2] = [
         pretrain_steps: 10_000,
         pretrain_lr: 6e-4,
         // Not measured with Muon at this size yet.
-        pretrain_optimizer: "adamw",
+        pretrain_optimizer: OptimizerKind::Adamw,
         sft_steps: 4000,
         sft_lr: 3e-4,
         sft_text_pieces: 4000,

@@ -10,7 +10,7 @@
 //! settings (`RlSource`), so it resumes from its own checkpoints and samples the same replies.
 //! The task files are read and checked before a new run is made, so bad data leaves nothing.
 
-use crate::config::{OptimizerKind, TrainConfig};
+use crate::config::TrainConfig;
 use crate::grpo::{LossType, Objective, ScaleRewards};
 use crate::rl_loader::{Grpo, Heldout, Settings, Task};
 use crate::rollout::Sampling;
@@ -201,10 +201,7 @@ fn read_tasks(path: &Path, limit: usize, tok: &Tokenizer, block: usize) -> Resul
 fn rl_config(mut cfg: TrainConfig, a: &NewRl) -> Result<TrainConfig, Error> {
     let replies = a.source.prompts * a.source.group;
     let t = &mut cfg.train;
-    (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, a.micro_batch, 0);
-    t.batch_tokens = replies * cfg.model.context;
-    // AdamW at this stage's own learning rate, whatever optimizer pretraining used.
-    t.optimizer = OptimizerKind::Adamw;
+    t.restart(a.steps, a.lr, a.micro_batch, replies * cfg.model.context, 0);
     if let Some(s) = a.seed {
         t.seed = s;
     }

@@ -11,7 +11,7 @@
 //! checkpoints with the same conversations. The conversation files are read before a new run
 //! is made, so bad data (with `strict`) leaves nothing behind.
 
-use crate::config::{OptimizerKind, TrainConfig};
+use crate::config::TrainConfig;
 use crate::loader::Position;
 use crate::run::Run;
 use crate::sft_loader::SftLoader;
@@ -197,10 +197,7 @@ fn read_conversations(
 /// each evaluation, warm-up over the first 5% of steps.
 fn sft_config(mut cfg: TrainConfig, a: &NewSft, run: &Run) -> Result<TrainConfig, Error> {
     let t = &mut cfg.train;
-    (t.steps, t.lr, t.micro_batch, t.warmup_steps) = (a.steps, a.lr, a.micro_batch, (a.steps / 20).max(1));
-    t.batch_tokens = a.micro_batch * cfg.model.context;
-    // AdamW at this stage's own learning rate, whatever optimizer pretraining used.
-    t.optimizer = OptimizerKind::Adamw;
+    t.restart(a.steps, a.lr, a.micro_batch, a.micro_batch * cfg.model.context, (a.steps / 20).max(1));
     if let Some(s) = a.seed {
         t.seed = s;
     }

@@ -3,9 +3,9 @@
 //! and operand sizes for the exam only), spelling and letter counting, which a model that sees
 //! tokens rather than letters finds hard (`spelling`), the assistant's self-knowledge
 //! (`identity`), general questions it should decline honestly (`general`), facts looked up
-//! with the search tool (`search`), and conversations of several of these (`multi_turn`). Every item is made from a seed by code, so the data is the
-//! same on every machine; train and test draw from separate seeds and no test question is also
-//! a training question (`split`). `make` makes them all; `file` is their file format.
+//! with the search tool (`search`), and conversations of several of these (`multi_turn`).
+//! Every item is made from a seed by code, so the data is the same on every machine; train and
+//! test draw from separate seeds and no test question is also a training question (`split`). `make` makes them all; `file` is their file format.
 
 pub mod arithmetic;
 pub mod file;
@@ -55,9 +55,9 @@ fn multi_turn_split(tasks: &[(&str, Split)], train: usize, test: usize, seed: u6
     let of = |name: &str| &tasks.iter().find(|(n, _)| *n == name).expect("made above").1;
     let trains: Vec<&[Item]> = FROM.iter().map(|t| of(t).0.as_slice()).collect();
     let tests: Vec<&[Item]> = FROM.iter().map(|t| of(t).1.as_slice()).collect();
-    let any_train: Vec<Item> = trains.iter().flat_map(|p| p.iter().cloned()).collect();
-    let train_items = multi_turn::chain(&trains, &any_train, train, &mut SplitMix64::new(seed.wrapping_add(7)));
-    let test_items = multi_turn::chain(&tests, &of("arithmetic").1, test, &mut SplitMix64::new(seed.wrapping_add(8)));
+    let train_items = multi_turn::chain(&trains, &trains, train, &mut SplitMix64::new(seed.wrapping_add(7)));
+    let test_items =
+        multi_turn::chain(&tests, &[&of("arithmetic").1], test, &mut SplitMix64::new(seed.wrapping_add(8)));
     (train_items, test_items)
 }
 

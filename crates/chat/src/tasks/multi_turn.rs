@@ -13,13 +13,25 @@ use minichat_model::rng::SplitMix64;
 const MAX_CHARS: usize = 600;
 
 /// `n` conversations: each one to two items drawn from `earlier` (every pool alike), then one
-/// from `last`; conversations over `MAX_CHARS`, or asking a question twice, are drawn again.
-pub fn chain(earlier: &[&[Item]], last: &[Item], n: usize, rng: &mut SplitMix64) -> Vec<Item> {
+/// from `last` (every item of its pools alike); conversations over `MAX_CHARS`, or asking a
+/// question twice, are drawn again.
+pub fn chain(earlier: &[&[Item]], last: &[&[Item]], n: usize, rng: &mut SplitMix64) -> Vec<Item> {
     let pools: Vec<&[Item]> = earlier.iter().copied().filter(|p| !p.is_empty()).collect();
-    if pools.is_empty() || last.is_empty() {
+    let last_len: usize = last.iter().map(|p| p.len()).sum();
+    if pools.is_empty() || last_len == 0 {
         return Vec::new();
     }
     let draw = |items: &[Item], rng: &mut SplitMix64| items[rng.below(items.len() as u64) as usize].clone();
+    // Item `i` of `last`'s pools taken end to end.
+    let nth_last = |mut i: usize| {
+        for pool in last {
+            if i < pool.len() {
+                return pool[i].clone();
+            }
+            i -= pool.len();
+        }
+        unreachable!("an index below last_len")
+    };
     let mut out = Vec::with_capacity(n);
     let mut tries = 0;
     while out.len() < n && tries < 20 * n {
@@ -31,7 +43,7 @@ pub fn chain(earlier: &[&[Item]], last: &[Item], n: usize, rng: &mut SplitMix64)
                 draw(pool, rng)
             })
             .collect();
-        parts.push(draw(last, rng));
+        parts.push(nth_last(rng.below(last_len as u64) as usize));
         let chars: usize = parts.iter().flat_map(|p| &p.messages).map(|m| m.content.len()).sum();
         let repeated = parts.iter().enumerate().any(|(i, p)| parts[..i].iter().any(|q| q.question() == p.question()));
         if chars > MAX_CHARS || repeated {
@@ -53,7 +65,7 @@ mod tests {
         let (arith, _) = super::super::split(50, 0, 3, super::super::arithmetic::item);
         let (_, general) = super::super::general::split(20, 20, 3);
         let mut rng = SplitMix64::new(9);
-        let made = chain(&[&general, &arith], &arith, 40, &mut rng);
+        let made = chain(&[&general, &arith], &[&arith], 40, &mut rng);
         assert_eq!(made.len(), 40);
         let mut lengths = std::collections::HashSet::new();
         for item in &made {
@@ -67,6 +79,6 @@ mod tests {
             assert!(item.messages.iter().map(|m| m.content.len()).sum::<usize>() <= MAX_CHARS);
         }
         assert_eq!(lengths, [2, 3].into());
-        assert!(chain(&[], &arith, 5, &mut rng).is_empty());
+        assert!(chain(&[], &[&arith], 5, &mut rng).is_empty());
     }
 }
