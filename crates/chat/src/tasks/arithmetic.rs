@@ -4,7 +4,7 @@
 //!
 //! `unseen` asks the same four operations in wordings and word problems that `item` never
 //! uses (the operations' words are known from training, never in these sentences), with
-//! operands of 1 to 4 digits (training's are 1 to 3) and results of up to 7 digits: a test of
+//! operands of 1 to 4 digits (training's are 1 to 3, 5 and 6) and results of up to 7 digits: a test of
 //! whether the model learned to hand any arithmetic question to the calculator and copy
 //! numbers of any token count, not its training templates.
 
@@ -233,10 +233,16 @@ fn fill(frame: &str, a: u64, b: u64) -> String {
     frame.replace("{a}", &a.to_string()).replace("{b}", &b.to_string())
 }
 
-/// One training conversation: operands of 1 to 3 digits (one piece each of GPT-4's split
-/// pattern, though a small vocabulary may cut a piece in two tokens), a result of up to 6.
+/// Operand sizes in training, drawn uniformly: mostly 1 to 3 digits (one piece each of GPT-4's
+/// split pattern), and a quarter of 5 or 6 (two pieces), so that the model learns to copy a
+/// number of two tokens into the call: trained on one-piece operands only, it copied the
+/// first piece of a longer one (`8*737` for "8 times 7379"). Never 4 digits, the held-out
+/// family's size.
+const TRAIN_DIGITS: [u32; 8] = [1, 2, 3, 1, 2, 3, 5, 6];
+
+/// One training conversation: operands of `TRAIN_DIGITS` digits.
 pub fn item(rng: &mut SplitMix64) -> Item {
-    let (da, db) = (1 + rng.below(3) as u32, 1 + rng.below(3) as u32);
+    let (da, db) = (*pick(rng, &TRAIN_DIGITS), *pick(rng, &TRAIN_DIGITS));
     ask(rng, &TRAIN, da, db, true)
 }
 
@@ -279,8 +285,14 @@ mod tests {
             longest = longest.max(it.answer.len());
         }
         assert!(four_digits > 100 && longest == 7, "{four_digits} with 4-digit operands, longest result {longest}");
-        let trained = (0..2000).map(|_| item(&mut rng)).map(|it| it.messages[1].tool_calls[0].arguments.clone());
-        assert!(trained.flat_map(|c| c.split(['*', '+', '-', '/']).map(str::len).collect::<Vec<_>>()).all(|n| n <= 6));
+        // Training operands have 1 to 3, 5 or 6 digits: never 4, but for a quotient's
+        // dividend (a product).
+        let trained: Vec<String> =
+            (0..2000).map(|_| item(&mut rng)).map(|it| it.messages[1].tool_calls[0].arguments.clone()).collect();
+        let sizes = |c: &String| c.split(['*', '+', '-', '/']).map(str::len).collect::<Vec<_>>();
+        assert!(trained.iter().flat_map(sizes).all(|n| n <= 12));
+        assert!(trained.iter().filter(|c| !c.contains('/')).flat_map(sizes).all(|n| n != 4 && n <= 6));
+        assert!(trained.iter().flat_map(sizes).filter(|&n| n >= 5).count() > 500);
     }
 
     #[test]
