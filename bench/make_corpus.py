@@ -64,7 +64,11 @@ def main():
     out = Path(__file__).resolve().parent / "corpus.jsonl"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        subprocess.run(["apt-get", "download", *PACKAGES], cwd=tmp, check=True, capture_output=True)
+        download = ["apt-get", "download", *PACKAGES]
+        if subprocess.run(download, cwd=tmp, capture_output=True).returncode != 0:
+            # Stale package lists name versions the mirror no longer has (404): refresh, retry.
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(download, cwd=tmp, check=True, capture_output=True)
         for deb in sorted(tmp.glob("*.deb")):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], check=True)
         sizes, n = {}, 0
