@@ -6,7 +6,7 @@
 # that its schedule ends at the budget, and evaluates validation bits per byte about every 30
 # s of training (evaluation time not counted). Prints bits per byte at a quarter, half and all
 # of the budget for each side, and when minichat reached the reference's final value.
-#   MINUTES=20 THREADS=2 OPTIMIZERS="muon adamw" bash bench/quality.sh
+#   MINUTES=20 THREADS=2 OPTIMIZERS="muon adamw" [REFERENCE=keep] bash bench/quality.sh
 # Data: bench/corpus.jsonl (61 MB, bench/make_corpus.py), so that a 20-minute run does not
 # repeat its tokens. Runs in bench/quality-runs/.
 set -euo pipefail
@@ -43,6 +43,8 @@ print(max(int($budget / per), 41))")
     pretrain "$opt" "$steps" "$every" "$runs/minichat-$opt"
 done
 first=$(echo "$OPTIMIZERS" | awk '{print $1}')
+# REFERENCE=keep reuses the reference's last run (when only minichat's side changed).
+[ "${REFERENCE:-run}" = keep ] && [ -f "$runs/pytorch.jsonl" ] ||
 venv/bin/python quality.py "$runs/minichat-$first" "$runs/tok.tiktoken" "$MINUTES" "$THREADS" "$runs/pytorch.jsonl" \
     | tee "$runs/pytorch.log"
 python3 - "$budget" "$runs" $OPTIMIZERS <<'PY'
