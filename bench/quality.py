@@ -15,9 +15,13 @@ The number of steps is what fits the budget: a few timed steps first, then steps
 step time, so the schedule ends at the budget as minichat's does. Writes one JSON line per
 evaluation: {"step", "seconds" (training time so far, evaluations excluded), "val_bpb"}.
 
-Usage: quality.py RUN_DIR RANKS_FILE MINUTES THREADS OUT.jsonl [warmup final_frac lr eval_every_s]
+The hyperparameters are read from the run's config.toml (its AdamW learning rate, betas,
+weight decay, warm-up, final fraction, clipping, micro-batch, validation tokens and seed), so
+the two sides cannot drift apart.
+
+Usage: quality.py RUN_DIR RANKS_FILE MINUTES THREADS OUT.jsonl
 """
-import base64, json, math, os, resource, sys, time
+import base64, json, math, os, resource, sys, time, tomllib
 import numpy as np
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -49,13 +53,19 @@ def lr_at(step, peak, warmup, total, final_frac):
     return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+EVAL_EVERY_S = 30.0
+
+
 def main():
     run, ranks, minutes, threads, out = sys.argv[1:6]
-    warmup, final_frac, peak, eval_every_s = (int(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8]),
-                                              float(sys.argv[9])) if len(sys.argv) > 9 else (75, 0.1, 2e-3, 30.0)
+    with open(os.path.join(run, "config.toml"), "rb") as f:
+        tc = tomllib.load(f)
+    tr = tc["train"]
+    assert tr["schedule"] == "cosine", "the reference runs minichat's cosine schedule only"
+    warmup, final_frac, peak = tr["warmup_steps"], tr["final_lr_frac"], tr["lr"]
     budget = float(minutes) * 60
     torch.set_num_threads(int(threads))
-    torch.manual_seed(1337)
+    torch.manual_seed(tr["seed"])
     latest = open(os.path.join(run, "checkpoints", "LATEST")).read().strip()
     cfg = json.load(open(os.path.join(run, "checkpoints", latest, "config.json")))
     config = LlamaConfig(**{k: v for k, v in cfg.items() if k not in ("architectures", "torch_dtype")})
@@ -67,18 +77,18 @@ def main():
             if p.dim() == 2:
                 residual = "o_proj" in name or "down_proj" in name
                 p.normal_(0.0, 0.02 / math.sqrt(2 * n_layer) if residual else 0.02)
-    decayed = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed_tokens" not in n]
-    others = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embed_tokens" not in n)]
-    opt = torch.optim.AdamW([{"params": decayed, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}],
-                            lr=peak, betas=(0.9, 0.95), eps=1e-8)
+    decays = {n: p.dim() == 2 and "embed_tokens" not in n for n, p in model.named_parameters()}
+    groups = [{"params": [p for n, p in model.named_parameters() if decays[n] == d],
+               "weight_decay": tr["weight_decay"] if d else 0.0} for d in (True, False)]
+    opt = torch.optim.AdamW(groups, lr=peak, betas=(tr["beta1"], tr["beta2"]), eps=tr["eps"])
 
     shards = sorted(os.listdir(os.path.join(run, "shards")))
     train = np.concatenate([shard(os.path.join(run, "shards", f)) for f in shards if f.startswith("train_")])
     val = np.concatenate([shard(os.path.join(run, "shards", f)) for f in shards if f.startswith("val_")])
     tb = token_bytes(ranks, config.vocab_size)
-    t, b = config.max_position_embeddings, 8
+    t, b = config.max_position_embeddings, tr["micro_batch"]
     windows = (len(train) - 1) // (t + 1)
-    rng = np.random.default_rng(1337)
+    rng = np.random.default_rng(tr["seed"])
 
     def batches():
         while True:
@@ -87,32 +97,31 @@ def main():
                 rows = np.stack([train[w * (t + 1):(w + 1) * (t + 1)] for w in order[i:i + b]])
                 yield torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:])
 
-    val_windows = min((len(val) - 1) // t, 32768 // t)
-    vx = np.stack([val[w * t:w * t + t] for w in range(val_windows)])
-    vy = np.stack([val[w * t + 1:w * t + t + 1] for w in range(val_windows)])
-    vbytes = tb[vy]
+    val_windows = min((len(val) - 1) // t, tc["eval"]["tokens"] // t)
+    vx = torch.from_numpy(np.stack([val[w * t:w * t + t] for w in range(val_windows)]))
+    vy = torch.from_numpy(np.stack([val[w * t + 1:w * t + t + 1] for w in range(val_windows)]))
+    vbytes = torch.from_numpy(tb)[vy]
+    keep = vbytes >= 0  # special-token targets (no bytes) are left out
+    val_bytes = int(vbytes[keep].sum())
 
     @torch.no_grad()
     def evaluate():
         model.eval()
-        nats, nbytes = 0.0, 0
+        nats = 0.0
         for i in range(0, val_windows, b):
-            logits = model(torch.from_numpy(vx[i:i + b])).logits.float()
-            logp = torch.log_softmax(logits, -1).gather(-1, torch.from_numpy(vy[i:i + b])[..., None])[..., 0]
-            keep = torch.from_numpy(vbytes[i:i + b] >= 0)
-            nats -= logp[keep].sum().item()
-            nbytes += int(vbytes[i:i + b][vbytes[i:i + b] >= 0].sum())
+            logp = torch.log_softmax(model(vx[i:i + b]).logits.float(), -1)
+            nats -= logp.gather(-1, vy[i:i + b, :, None])[..., 0][keep[i:i + b]].sum().item()
         model.train()
-        return nats / (math.log(2) * max(nbytes, 1))
+        return nats / (math.log(2) * max(val_bytes, 1))
 
     def step(x, y, lr):
         for g in opt.param_groups:
             g["lr"] = lr
         opt.zero_grad(set_to_none=True)
-        loss = model(x, labels=None).logits.view(-1, config.vocab_size)
-        loss = torch.nn.functional.cross_entropy(loss, y.reshape(-1))
+        logits = model(x).logits.view(-1, config.vocab_size)
+        loss = torch.nn.functional.cross_entropy(logits, y.reshape(-1))
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tr["grad_clip"])
         opt.step()
         return loss.item()
 
@@ -135,7 +144,7 @@ def main():
             total = max(probe + int((budget - seconds) / per_step), probe + 1)
             print(f"pytorch: {per_step * 1e3:.0f} ms a step -> {total} steps in {minutes} min", flush=True)
         done = total is not None and s >= total
-        if done or seconds - last_eval >= eval_every_s:
+        if done or seconds - last_eval >= EVAL_EVERY_S:
             last_eval = seconds
             bpb = evaluate()
             log.write(json.dumps({"step": s, "seconds": seconds, "val_bpb": bpb, "loss": loss}) + "\n")

@@ -44,9 +44,10 @@ print(max(int($budget / per), 41))")
 done
 first=$(echo "$OPTIMIZERS" | awk '{print $1}')
 # REFERENCE=keep reuses the reference's last run (when only minichat's side changed).
-[ "${REFERENCE:-run}" = keep ] && [ -f "$runs/pytorch.jsonl" ] ||
-venv/bin/python quality.py "$runs/minichat-$first" "$runs/tok.tiktoken" "$MINUTES" "$THREADS" "$runs/pytorch.jsonl" \
-    | tee "$runs/pytorch.log"
+if [ "${REFERENCE:-run}" != keep ] || [ ! -f "$runs/pytorch.jsonl" ]; then
+    venv/bin/python quality.py "$runs/minichat-$first" "$runs/tok.tiktoken" "$MINUTES" "$THREADS" "$runs/pytorch.jsonl" \
+        | tee "$runs/pytorch.log"
+fi
 python3 - "$budget" "$runs" $OPTIMIZERS <<'PY'
 import json, sys
 budget, runs, opts = float(sys.argv[1]), sys.argv[2], sys.argv[3:]

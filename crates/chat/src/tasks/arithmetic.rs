@@ -4,9 +4,9 @@
 //!
 //! `unseen` asks the same four operations in wordings and word problems that `item` never
 //! uses (the operations' words are known from training, never in these sentences), with
-//! operands of 1 to 4 digits (training's are 1 to 3, 5 and 6) and results of up to 7 digits: a test of
-//! whether the model learned to hand any arithmetic question to the calculator and copy
-//! numbers of any token count, not its training templates.
+//! operands of 1 to 4 digits (training's are 1 to 3, 5 and 6) and results of up to 7 digits:
+//! a test of whether the model learned to hand any arithmetic question to the calculator and
+//! copy numbers of any token count, not its training templates.
 
 use super::{pick, Item};
 use crate::conversation::{Message, Role, ToolCall};
