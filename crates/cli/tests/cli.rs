@@ -252,9 +252,10 @@ fn tasks_make_writes_disjoint_train_and_test_conversations() {
     assert!(!out.join("arithmetic-unseen-train.jsonl").exists());
     let trained: std::collections::HashSet<String> =
         rows("arithmetic-train.jsonl").iter().map(|r| r["messages"][0]["content"].to_string()).collect();
-    assert!(rows("arithmetic-unseen-test.jsonl")
-        .iter()
-        .all(|r| !trained.contains(&r["messages"][0]["content"].to_string())));
+    for held_out in ["arithmetic-unseen-test.jsonl", "arithmetic-stories-test.jsonl"] {
+        assert!(rows(held_out).iter().all(|r| !trained.contains(&r["messages"][0]["content"].to_string())));
+    }
+    assert!(stdout.contains("arithmetic-stories: 0 train, 40 test"), "{stdout}");
 }
 
 #[test]

@@ -375,6 +375,7 @@ fn speedrun_runs_every_stage_and_a_rerun_keeps_them() {
     assert!(arithmetic.is_some_and(|l| l.matches('|').count() == 5), "three runs: {report}");
     assert!(report.contains("| search |") && report.contains("| identity |"), "{report}");
     assert!(report.contains("| arithmetic-unseen (with tools) |"), "the held-out wordings: {report}");
+    assert!(report.contains("| arithmetic-stories (with tools) |"), "the held-out stories: {report}");
     assert!(report.contains("| multiple choice: mmlu_dev (2 questions, chance 25.0%) |"), "{report}");
     let sft: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("chat/sft.json")).unwrap()).unwrap();

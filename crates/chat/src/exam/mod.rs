@@ -235,7 +235,7 @@ impl Exam {
         for (task, qs) in &self.tasks {
             let modes = match task.as_str() {
                 "arithmetic" => vec![(&with, " (with tools)"), (&without, " (no tools)")],
-                crate::tasks::UNSEEN_ARITHMETIC => vec![(&with, " (with tools)")],
+                crate::tasks::UNSEEN_ARITHMETIC | crate::tasks::STORY_ARITHMETIC => vec![(&with, " (with tools)")],
                 _ => vec![(&with, "")],
             };
             for (assistant, label) in modes {

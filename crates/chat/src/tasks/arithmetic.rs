@@ -6,9 +6,10 @@
 //! uses (the operations' words are known from training, never in these sentences), with
 //! operands of 1 to 4 digits (training's are 1 to 3, 5 and 6) and results of up to 7 digits:
 //! a test of whether the model learned to hand any arithmetic question to the calculator and
-//! copy numbers of any token count, not its training templates.
+//! copy numbers of any token count, not its training templates. `story` asks them as word
+//! problems in stories of their own, which neither training nor `unseen` tells.
 
-use super::{pick, Item};
+use super::{pick, word_problems, Item};
 use crate::conversation::{Message, Role, ToolCall};
 use crate::tools::calculator;
 use minichat_model::rng::SplitMix64;
@@ -160,6 +161,41 @@ const UNSEEN: [(&str, &[&str]); 4] = [
     ),
 ];
 
+/// Word problems in stories of their own, none like a training story or an `UNSEEN` one
+/// (`arithmetic-stories`, test questions only). `UNSEEN`'s four stories were looked at while
+/// the training stories were written; these were written after, and the training data was
+/// not changed for them, so they say how the model reads a story it has never seen.
+const HELD_OUT_STORIES: [(&str, &[&str]); 4] = [
+    (
+        "*",
+        &[
+            "A cinema shows {a} films a week, and {b} tickets are sold for every film. How many tickets are sold in a week?",
+            "In a parade, {a} bands march and every band has {b} drummers. How many drummers march?",
+        ],
+    ),
+    (
+        "+",
+        &[
+            "A baker made {a} loaves before noon and {b} loaves later that day. How many loaves did the baker make that day?",
+            "The first bridge is {a} feet long and the second is {b} feet long. What is their combined length?",
+        ],
+    ),
+    (
+        "-",
+        &[
+            "A pond had {a} ducks until {b} of them waddled off. How many ducks stayed at the pond?",
+            "A printer had {a} sheets of paper and printed {b} pages, one per sheet. How many sheets are unused?",
+        ],
+    ),
+    (
+        "/",
+        &[
+            "A gardener plants {a} tulips in {b} flower beds, the same count per bed. How many tulips are in each bed?",
+            "A club orders {a} chairs, which arrive on carts of {b} chairs apiece. How many carts arrive?",
+        ],
+    ),
+];
+
 /// What people put around a question; training questions get one of each half the time, so
 /// the operation and the numbers move about in the question and the model learns them by
 /// their words, not their places.
@@ -184,6 +220,10 @@ const CLOSINGS: [&str; 8] = [
     " Cheers.",
 ];
 
+/// The share of training questions that are composed word problems (2 in 5); the frames
+/// above hold 4 fixed stories in 20 besides. Held-out questions are stories 1 time in 4.
+const STORY_SHARE: (u64, u64) = (2, 5);
+
 /// A number with `digits` digits.
 fn number(rng: &mut SplitMix64, digits: u32) -> u64 {
     let lo = 10u64.pow(digits - 1);
@@ -191,8 +231,10 @@ fn number(rng: &mut SplitMix64, digits: u32) -> u64 {
 }
 
 /// A question in one of `frames` with operands of `da` and `db` digits, as a conversation
-/// that calls the calculator and states its result.
-fn ask(rng: &mut SplitMix64, frames: &[(&str, &[&str])], da: u32, db: u32, dressed: bool) -> Item {
+/// that calls the calculator and states its result. `training` questions are dressed in
+/// openings and closings half the time each, and are composed word problems
+/// (`word_problems`) for `STORY_SHARE` of them.
+fn ask(rng: &mut SplitMix64, frames: &[(&str, &[&str])], da: u32, db: u32, training: bool) -> Item {
     let (op, wordings) = *pick(rng, frames);
     let (a, b) = (number(rng, da), number(rng, db));
     // Quotients come out whole (ask for (a*b) / b) and differences are not negative.
@@ -204,17 +246,22 @@ fn ask(rng: &mut SplitMix64, frames: &[(&str, &[&str])], da: u32, db: u32, dress
     let expr = format!("{a}{op}{b}");
     let result = calculator::run(&expr);
     let wording: &&str = pick(rng, wordings);
-    let mut question = fill(wording, a, b);
-    if dressed && rng.below(2) == 0 {
+    let mut question = match training && rng.below(STORY_SHARE.1) < STORY_SHARE.0 {
+        true => word_problems::question(rng, op, a, b),
+        false => fill(wording, a, b),
+    };
+    if training && rng.below(2) == 0 {
         let opening: &&str = pick(rng, &OPENINGS);
         // "Sorry to bother you, but what is ...": after an opening that is not a sentence of
         // its own, the frame goes on mid-sentence.
-        question = match opening.ends_with(". ") || opening.ends_with("! ") {
+        // A name keeps its capital ("Hey, Eva has ...").
+        let first_word = question.split([' ', ',']).next().unwrap_or_default();
+        question = match opening.ends_with(". ") || opening.ends_with("! ") || word_problems::is_name(first_word) {
             true => format!("{opening}{question}"),
             false => format!("{opening}{}{}", question[..1].to_lowercase(), &question[1..]),
         };
     }
-    if dressed && rng.below(2) == 0 {
+    if training && rng.below(2) == 0 {
         let closing: &&str = pick(rng, &CLOSINGS);
         question.push_str(closing);
     }
@@ -249,12 +296,23 @@ pub fn item(rng: &mut SplitMix64) -> Item {
 /// One question of the held-out family: operands of 1 to 4 digits, a result of at most 7
 /// digits, in wordings none of `item`'s use.
 pub fn unseen(rng: &mut SplitMix64) -> Item {
+    held_out(rng, &UNSEEN)
+}
+
+/// One held-out word problem (`HELD_OUT_STORIES`), operands as `unseen`'s.
+pub fn story(rng: &mut SplitMix64) -> Item {
+    held_out(rng, &HELD_OUT_STORIES)
+}
+
+/// A question in one of the held-out `frames`: operands of 1 to 4 digits, a result of at most
+/// 7 digits.
+fn held_out(rng: &mut SplitMix64, frames: &[(&str, &[&str])]) -> Item {
     let (mut da, mut db) = (1 + rng.below(4) as u32, 1 + rng.below(4) as u32);
     // A product of d1 and d2 digits has at most d1 + d2; so has a quotient's dividend.
     while da + db > 7 {
         (da, db) = (da.max(db) - 1, da.min(db));
     }
-    ask(rng, &UNSEEN, da, db, false)
+    ask(rng, frames, da, db, false)
 }
 
 #[cfg(test)]
@@ -268,12 +326,25 @@ mod tests {
         // added or taken away.
         let words =
             |f: &str| f.to_lowercase().replace(|c: char| !c.is_alphanumeric() && c != ' ' && c != '{' && c != '}', "");
-        for (_, train) in TRAIN {
-            for (_, test) in UNSEEN {
-                for (t, u) in train.iter().flat_map(|t| test.iter().map(move |u| (words(t), words(u)))) {
-                    assert!(!t.contains(&u) && !u.contains(&t), "{t:?} and {u:?}");
-                }
-            }
+        let trained: Vec<&str> =
+            TRAIN.iter().flat_map(|(_, f)| f.iter().copied()).chain(word_problems::shapes()).collect();
+        let held_out = || UNSEEN.iter().chain(&HELD_OUT_STORIES).flat_map(|(_, f)| f.iter().copied());
+        for (t, u) in trained.iter().flat_map(|t| held_out().map(move |u| (words(t), words(u)))) {
+            assert!(!t.contains(&u) && !u.contains(&t), "{t:?} and {u:?}");
+        }
+        // Nor does a training story hold a sentence, a person or a thing of a held-out story.
+        let sentences = held_out().flat_map(|u| u.split_inclusive(['.', '?'])).map(|s| words(s).trim().to_string());
+        let stories: Vec<String> = word_problems::shapes().map(words).collect();
+        for s in sentences.filter(|s| s.split(' ').count() > 3) {
+            assert!(stories.iter().all(|t| !t.contains(&s)), "{s:?}");
+        }
+        let mut rng = SplitMix64::new(4);
+        let told: Vec<String> =
+            (0..2000).map(|i| words(&word_problems::question(&mut rng, ["*", "+", "-", "/"][i % 4], 7, 3))).collect();
+        let nouns = ["train", "cars", "farmer", "apples", "monday", "library", "lent", "marbles", "bags"];
+        let story_nouns = ["cinema", "films", "parade", "drummers", "baker", "loaves", "bridge", "ducks", "printer"];
+        for noun in nouns.into_iter().chain(story_nouns).chain(["sheets", "gardener", "tulips", "beds", "carts"]) {
+            assert!(told.iter().all(|t| !t.split(' ').any(|w| w == noun)), "{noun}");
         }
         let mut rng = SplitMix64::new(5);
         let (mut four_digits, mut longest) = (0, 0);
@@ -305,6 +376,17 @@ mod tests {
             assert_eq!(calculator::run(&call.arguments), item.answer);
             assert!(item.answer.parse::<i64>().is_ok(), "whole results only: {}", item.answer);
             assert!(super::super::is_correct(&item.messages[3].content, &item.answer));
+        }
+        // An opening lowercases the question's first letter, but not a name's.
+        for _ in 0..2000 {
+            let question = item(&mut rng).messages[0].content.clone();
+            let lowered = question.split(|c: char| !c.is_alphabetic()).any(|w| {
+                let mut rest = w.chars();
+                let first = rest.next();
+                first.is_some_and(char::is_lowercase)
+                    && word_problems::is_name(&format!("{}{}", first.unwrap().to_ascii_uppercase(), rest.as_str()))
+            });
+            assert!(!lowered, "{question}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Generated tasks with exact answers, for supervised fine-tuning and for the exam: arithmetic
-//! the model should hand to the calculator (`arithmetic`, with a held-out family of wordings
-//! and operand sizes for the exam only), spelling and letter counting, which a model that sees
+//! the model should hand to the calculator (`arithmetic`, its word problems composed by
+//! `word_problems`, with held-out families of wordings and operand sizes, and of stories, for
+//! the exam only), spelling and letter counting, which a model that sees
 //! tokens rather than letters finds hard (`spelling`), the assistant's self-knowledge
 //! (`identity`), general questions it should decline honestly (`general`), facts looked up
 //! with the search tool (`search`), and conversations of several of these (`multi_turn`).
@@ -14,6 +15,7 @@ pub mod identity;
 pub mod multi_turn;
 pub mod search;
 pub mod spelling;
+pub mod word_problems;
 
 use crate::conversation::Message;
 use crate::tools::Search;
@@ -64,6 +66,9 @@ fn multi_turn_split(tasks: &[(&str, Split)], train: usize, test: usize, seed: u6
 /// The held-out arithmetic family's name: a test file only (`arithmetic::unseen`).
 pub const UNSEEN_ARITHMETIC: &str = "arithmetic-unseen";
 
+/// The held-out word problems' name: a test file only (`arithmetic::story`).
+pub const STORY_ARITHMETIC: &str = "arithmetic-stories";
+
 /// Makes every task: arithmetic (and its held-out family), spelling on `words` (at least 50),
 /// identity, general questions, and with a search index (its passages' texts and the search
 /// over it) the search task, which needs at least 2 facts in them.
@@ -77,6 +82,7 @@ pub fn make(opts: &Options, words: &[String], search: Option<(&[&str], &Search)>
         ("arithmetic", split(train("arithmetic"), test, seed, arithmetic::item)),
         // Test questions only: wordings and operand sizes that no training item has.
         (UNSEEN_ARITHMETIC, (Vec::new(), generate(test, seed.wrapping_add(2), &[], arithmetic::unseen))),
+        (STORY_ARITHMETIC, (Vec::new(), generate(test, seed.wrapping_add(9), &[], arithmetic::story))),
         ("spelling", split(train("spelling"), test, seed, |rng| spelling::item(rng, words))),
         ("identity", identity::split(train("identity"), seed, &opts.identity)),
         ("general", general::split(train("general"), test, seed)),
