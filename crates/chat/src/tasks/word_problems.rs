@@ -105,19 +105,14 @@ const STORIES: [(&str, &[&str]); 4] = [
     ),
 ];
 
-/// A word problem for `a op b`, with a person, a kind of thing and a holder drawn at random.
-pub fn question(rng: &mut SplitMix64, op: &str, a: u64, b: u64) -> String {
+/// A word problem for `{a} op {b}` with a person, a kind of thing and a holder drawn at
+/// random; the operands are left for `arithmetic::fill`, as in the fixed frames.
+pub fn frame(rng: &mut SplitMix64, op: &str) -> String {
     let (_, shapes) = STORIES.iter().find(|(o, _)| *o == op).expect("one of + - * /");
     let shape: &&str = pick(rng, shapes);
     let (holders, holder) = *pick(rng, &HOLDERS);
     let (name, things) = (*pick(rng, &NAMES), *pick(rng, &THINGS));
-    shape
-        .replace("{n}", name)
-        .replace("{t}", things)
-        .replace("{H}", holders)
-        .replace("{h}", holder)
-        .replace("{a}", &a.to_string())
-        .replace("{b}", &b.to_string())
+    shape.replace("{n}", name).replace("{t}", things).replace("{H}", holders).replace("{h}", holder)
 }
 
 /// Whether `word` is one of the stories' people.
@@ -133,6 +128,7 @@ pub fn shapes() -> impl Iterator<Item = &'static str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::arithmetic::fill;
     use super::*;
 
     #[test]
@@ -140,7 +136,7 @@ mod tests {
         let mut rng = SplitMix64::new(1);
         for op in ["*", "+", "-", "/"] {
             for _ in 0..100 {
-                let q = question(&mut rng, op, 1234, 56);
+                let q = fill(&frame(&mut rng, op), 1234, 56);
                 assert!(!q.contains('{') && !q.contains('}'), "{q}");
                 assert!(q.contains("1234") && q.contains("56"), "{q}");
                 assert!(q.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit()), "{q}");
