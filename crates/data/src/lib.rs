@@ -2,8 +2,9 @@
 //! shards, and a search index over them.
 //!
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
-//! truncation and wrong lengths are counted and skipped, never fatal), turning HTTP response
-//! records into decoded HTML documents (`page`, `charset`), main-text extraction (`extract`),
+//! truncation and wrong lengths are counted and skipped, never fatal), turning records into
+//! decoded HTML documents, or WET text (`page`, `charset`; the HTTP messages as every common
+//! writer stores them, `http`), main-text extraction (`extract`),
 //! the URL blocklist filter (`url_filter`), FineWeb's quality filters (`filters`, on `words`
 //! and `text`), personal-information removal (`pii`), language identification (`lid`,
 //! `fasttext`), the chain of all of them with its stages by name (`pipeline`), and the
@@ -19,6 +20,7 @@ pub mod dedup;
 pub mod extract;
 pub mod fasttext;
 pub mod filters;
+pub mod http;
 pub mod index;
 pub mod lid;
 pub mod minhash;

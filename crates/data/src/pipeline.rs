@@ -1,4 +1,5 @@
 //! FineWeb's stage-1 chain over WARC files: HTML pages -> URL filter -> main-text extraction
+//! (skipped for WET texts)
 //! -> language filter -> Gopher repetition -> Gopher quality -> C4 -> FineWeb quality -> PII
 //! removal and GPT-2 token counts, with a document's first failing stage and reason recorded. Pages of a file are
 //! processed in parallel batches; output order is file order.
@@ -209,16 +210,20 @@ impl Pipeline {
         };
         if let Err(reason) = self.url_filter.check(&doc.url) {
             lap(&mut times, 0);
-            doc.text = page.html;
+            doc.text = page.content;
             return (Err((Stage::UrlFilter, reason, doc)), times);
         }
         lap(&mut times, 0);
-        match self.extractor.extract(&page.html) {
-            Ok(text) => doc.text = text,
-            Err(reason) => {
-                lap(&mut times, 1);
-                return (Err((Stage::Extract, reason, doc)), times);
-            }
+        match page.kind {
+            // A WET file's text was extracted by Common Crawl already.
+            page::Kind::Text => doc.text = page.content,
+            page::Kind::Html => match self.extractor.extract(&page.content) {
+                Ok(text) => doc.text = text,
+                Err(reason) => {
+                    lap(&mut times, 1);
+                    return (Err((Stage::Extract, reason, doc)), times);
+                }
+            },
         }
         lap(&mut times, 1);
         for stage in self.text_stages_after_extraction() {

@@ -1,5 +1,6 @@
 //! WARC 1.0/1.1 reading (ISO 28500), robust to the damage real crawls have: gzip files with
-//! one member per record (or one member for all), zstd, or plain; garbage between records,
+//! one member per record (or one member for all), zstd (with the `.warc.zst` dictionary
+//! frame or without), or plain; garbage between records,
 //! truncated members, wrong `Content-Length`s and cut-off files are counted by kind and
 //! skipped, and reading resumes at the next record. Nothing here panics or loops on bad bytes
 //! (a fuzz target checks that).
@@ -22,8 +23,8 @@ const MAX_HEADER: usize = 64 << 10;
 /// Bytes decompressed per `fill`.
 const CHUNK: usize = 64 << 10;
 
-/// The name endings of WARC files.
-pub const ENDINGS: [&str; 3] = [".warc", ".warc.gz", ".warc.zst"];
+/// The name endings of WARC files (Common Crawl's WET files are WARC files named `.warc.wet.gz`).
+pub const ENDINGS: [&str; 5] = [".warc", ".warc.gz", ".warc.zst", ".wet", ".wet.gz"];
 
 /// The WARC files named by `inputs` (a folder stands for its WARC files, sorted).
 pub fn files(inputs: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, crate::Error> {
@@ -249,7 +250,7 @@ impl Kind {
         if head.starts_with(GZIP_MAGIC) {
             return Kind::Gzip;
         }
-        if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        if head.starts_with(ZSTD_MAGIC) || head.starts_with(DICTIONARY_FRAME) {
             return Kind::Zstd;
         }
         match (memmem::find(head, GZIP_MAGIC), memmem::find(head, b"WARC/1.")) {
@@ -262,9 +263,49 @@ impl Kind {
         Ok(match self {
             Kind::Plain => Box::new(Plain(r)),
             Kind::Gzip => Box::new(Gzip::new(r)),
-            Kind::Zstd => Box::new(Zstd(Some(zstd::stream::read::Decoder::with_buffer(r)?))),
+            Kind::Zstd => {
+                let mut r = r;
+                let dictionary = read_dictionary(&mut r)?;
+                Box::new(Zstd(Some(zstd::stream::read::Decoder::with_dictionary(r, &dictionary)?)))
+            }
         })
     }
+}
+
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+/// The skippable frame (magic 0x184D2A5D, little-endian) that starts a `.warc.zst` whose records
+/// were compressed with a dictionary: the dictionary, itself zstd-compressed or not (the
+/// `.warc.zst` convention of the Internet Archive and ArchiveTeam's wget-at).
+const DICTIONARY_FRAME: &[u8] = &[0x5d, 0x2a, 0x4d, 0x18];
+/// Dictionaries are some hundred KiB; a larger one is refused rather than read into memory.
+const MAX_DICTIONARY: u64 = 16 << 20;
+
+/// Reads the dictionary frame at the start of a `.warc.zst`, if there is one (else empty).
+fn read_dictionary<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
+    if !r.fill_buf()?.starts_with(DICTIONARY_FRAME) {
+        return Ok(Vec::new());
+    }
+    let mut head = [0u8; 8];
+    r.read_exact(&mut head)?;
+    let size = u32::from_le_bytes(head[4..].try_into().expect("4 bytes")) as u64;
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("zstd dictionary frame: {what}"));
+    if size > MAX_DICTIONARY {
+        return Err(bad("over 16 MiB"));
+    }
+    let mut dictionary = Vec::new();
+    r.take(size).read_to_end(&mut dictionary)?;
+    if (dictionary.len() as u64) < size {
+        return Err(bad("cut off"));
+    }
+    if dictionary.starts_with(ZSTD_MAGIC) {
+        let mut plain = Vec::new();
+        zstd::stream::read::Decoder::new(&dictionary[..])?.take(MAX_DICTIONARY + 1).read_to_end(&mut plain)?;
+        if plain.len() as u64 > MAX_DICTIONARY {
+            return Err(bad("over 16 MiB"));
+        }
+        dictionary = plain;
+    }
+    Ok(dictionary)
 }
 
 /// Reads the records of one WARC file, counting what it had to skip in `counts`:

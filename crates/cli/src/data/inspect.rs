@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// WARC files, or folders of them (*.warc, *.warc.gz, *.warc.zst).
+    /// WARC files, or folders of them (*.warc, *.warc.gz, *.warc.zst, WET *.warc.wet.gz).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Records larger than this many MiB are skipped unread.

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// WARC files, or folders of them (a rank takes files rank, rank + world size, ... of them).
+    /// WARC files, or folders of them (a rank takes files rank, rank + world size, ... of them);
+    /// Common Crawl's WET files (`*.warc.wet.gz`) give their text without extraction.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Output folder.
@@ -74,7 +75,10 @@ pub fn run(a: RunArgs) -> Result<()> {
         ),
         Outcome::Finished { stats, kept } => {
             let (records, pages) = (stats.reader.get("records"), stats.reader.get("pages"));
-            println!("{} files, {records} records, {pages} HTML pages -> {kept} documents kept", stats.files);
+            let texts = stats.reader.get("from_conversion");
+            let what =
+                if texts == 0 { format!("{pages} HTML pages") } else { format!("{pages} pages ({texts} WET texts)") };
+            println!("{} files, {records} records, {what} -> {kept} documents kept", stats.files);
             super::print_stages(&stats);
         }
     }
