@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The web-data pipeline, minichat vs datatrove 0.10.1 (FineWeb's stage-1 blocks), on the same
-# WARC files, one core each, in one run: pages/s per core and the ratio.
+# WARC files, one core each, in one run: pages/s per core and the ratio; then the page-by-page
+# agreement of the two (bench/data_agreement.py; the pages decided differently are listed in
+# results-data-agreement.txt).
 #   bash bench/data.sh [WARC...]      (default: the demo crawl, data/web/demo.warc.gz)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +15,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/ours" "$work/theirs"
 t0=$(date +%s.%N)
-../target/release/minichat --threads 1 data run "${warcs[@]}" -o "$work/ours" | tee results-data-ours.txt
+# fastText's lid.176 as datatrove uses it, and the dropped documents for the agreement below.
+../target/release/minichat --threads 1 data run "${warcs[@]}" -o "$work/ours" --lid-model ../data/lid/lid.176.ftz \
+    --exclusions | tee results-data-ours.txt
 t1=$(date +%s.%N)
 # The same with trafilatura's external fallbacks, as FineWeb ran it.
 ../target/release/minichat --threads 1 data run "${warcs[@]}" -o "$work/ours-fallback" --extract-fallback | tee results-data-ours-fallback.txt
@@ -38,3 +42,6 @@ wall_fb = float(sys.argv[4]) - float(sys.argv[2])
 kept_fb = int(re.search(r"-> (\d+) documents kept", open("results-data-ours-fallback.txt").read()).group(1))
 print(f"minichat --extract-fallback: {kept_fb} kept in {wall_fb:.1f} s on 1 core: {responses / wall_fb:.1f} responses/s/core, ratio {tw / wall_fb:.1f}x")
 PY
+HF_HOME="$work/hf" venv-data/bin/python data_agreement.py "$work/ours" "$work/theirs" "${warcs[@]}" --list \
+    2>/dev/null >results-data-agreement.txt
+sed -n '/^ *http/q;p' results-data-agreement.txt

