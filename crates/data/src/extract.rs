@@ -92,7 +92,9 @@ const BLOCKS: [&str; 30] = [
 /// The extracted HTML as text, one block element per line (as Python trafilatura's text
 /// output; the crate's own `content_text` puts the whole page on one line, which would blind
 /// the line-based C4 and FineWeb filters). Whitespace inside a line is collapsed, except in
-/// `<pre>`, whose lines are kept; table cells are joined by " | ".
+/// `<pre>`, whose lines are kept; table cells are joined by " | "; the text of a list item
+/// (`li`, and `dt` and `dd`, which trafilatura also makes items) starts with "- ", as in
+/// Python trafilatura's text (FineWeb's), unless the item starts with a block of its own.
 pub fn html_to_text(html: &str) -> String {
     use scraper::node::Node;
     let doc = scraper::Html::parse_fragment(html);
@@ -108,6 +110,8 @@ pub fn html_to_text(html: &str) -> String {
     // Depth-first walk with explicit enter/leave events.
     let mut stack = vec![(doc.tree.root(), false)];
     let mut in_pre = 0usize;
+    // In a list item whose text has not started yet.
+    let mut item = false;
     while let Some((node, leaving)) = stack.pop() {
         match node.value() {
             Node::Element(e) => {
@@ -126,6 +130,7 @@ pub fn html_to_text(html: &str) -> String {
                 }
                 if block {
                     flush(&mut line, &mut lines);
+                    item = matches!(name, "li" | "dt" | "dd");
                 }
                 if name == "pre" {
                     in_pre += 1;
@@ -133,6 +138,10 @@ pub fn html_to_text(html: &str) -> String {
                 stack.push((node, true));
             }
             Node::Text(t) => {
+                if item && !t.trim().is_empty() {
+                    line.push_str("- ");
+                    item = false;
+                }
                 if in_pre > 0 {
                     // Keep the code's own lines.
                     let mut parts = t.split('\n');
@@ -217,6 +226,9 @@ mod tests {
     fn html_becomes_lines() {
         let html = "<h1>Title &amp; more</h1><p>One  <em>two</em>\nthree.</p><ul><li>a</li><li>b</li></ul>\
                     <pre>x = 1\ny = 2</pre><table><tr><td>c1</td><td>c2</td></tr></table><p>end<br>next</p>";
-        assert_eq!(html_to_text(html), "Title & more\nOne two three.\na\nb\nx = 1\ny = 2\nc1 | c2\nend\nnext");
+        assert_eq!(html_to_text(html), "Title & more\nOne two three.\n- a\n- b\nx = 1\ny = 2\nc1 | c2\nend\nnext");
+        // Items as trafilatura writes them: "- " before an item's own text, not before a block.
+        let html = "<dl><dt>\n<em>exception</em> E</dt><dd><p>Raised.</p></dd></dl><ol><li><a>x</a> y</li></ol>";
+        assert_eq!(html_to_text(html), "- exception E\nRaised.\n- x y");
     }
 }
