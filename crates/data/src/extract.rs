@@ -5,8 +5,9 @@
 //! Unlike datatrove, its cross-document deduplication cache is off, so a page's text never
 //! depends on which pages came before it.
 //!
-//! No page can hang a worker: HTML over `max_html_bytes` is dropped before parsing and a DOM
-//! over `max_tree_size` elements is refused by the extractor, which bounds the work per page
+//! No page can hang a worker: HTML over `max_html_bytes`, or nested so deeply that parsing it
+//! would take long (`nesting`), is dropped before parsing, and a DOM over `max_tree_size`
+//! elements is refused by the extractor, which bounds the work per page
 //! (datatrove instead kills a sandbox process after 1 s).
 
 use trafilatura::{ExtractionFocus, HtmlDateMode, Options, TrafilaturaError};
@@ -40,11 +41,14 @@ impl Extractor {
         self
     }
 
-    /// The main text of `html`, or why there is none: `html_too_large`, `tree_too_large`,
-    /// `no_content` (too little text), `extract_error`.
+    /// The main text of `html`, or why there is none: `html_too_large`, `html_too_deep`
+    /// (`nesting`), `tree_too_large`, `no_content` (too little text), `extract_error`.
     pub fn extract(&self, html: &str) -> Result<String, &'static str> {
         if html.len() > self.max_html_bytes {
             return Err("html_too_large");
+        }
+        if crate::nesting::scope_work(html.as_bytes()) > crate::nesting::MAX_SCOPE_WORK {
+            return Err("html_too_deep");
         }
         match trafilatura::extract(html, &self.opts) {
             Ok(r) if !r.content_text.trim().is_empty() => Ok(html_to_text(&r.content_html)),

@@ -4,7 +4,7 @@
 //! This crate owns reading WARC files robustly (`warc`: gzip members, zstd or plain; garbage,
 //! truncation and wrong lengths are counted and skipped, never fatal), turning records into
 //! decoded HTML documents, or WET text (`page`, `charset`; the HTTP messages as every common
-//! writer stores them, `http`), main-text extraction (`extract`),
+//! writer stores them, `http`), main-text extraction (`extract`, with a bound on the parser's work, `nesting`),
 //! the URL blocklist filter (`url_filter`), FineWeb's quality filters (`filters`, on `words`
 //! and `text`), personal-information removal (`pii`), language identification (`lid`,
 //! `fasttext`), the chain of all of them with its stages by name (`pipeline`), and the
@@ -24,6 +24,7 @@ pub mod http;
 pub mod index;
 pub mod lid;
 pub mod minhash;
+pub mod nesting;
 pub mod page;
 pub mod pii;
 pub mod pipeline;
