@@ -82,7 +82,12 @@ impl Index {
     pub fn load(path: &Path) -> Result<Index, crate::Error> {
         let data =
             std::fs::read(path).map_err(|source| crate::Error::Io { path: path.display().to_string(), source })?;
-        let bad = |what: &str| crate::Error::Input(format!("{}: {what}", path.display()));
+        Index::from_bytes(&data, &path.display().to_string())
+    }
+
+    /// Reads the bytes of an index file; `name` (its path) is what errors are about.
+    pub fn from_bytes(data: &[u8], name: &str) -> Result<Index, crate::Error> {
+        let bad = |what: &str| crate::Error::Input(format!("{name}: {what}"));
         if data.len() < 12 || &data[..8] != MAGIC {
             return Err(bad("not a minichat search index (made by `minichat data index`)"));
         }
@@ -110,7 +115,8 @@ fn parse(data: &[u8]) -> Option<Index> {
         let mut list = Vec::with_capacity(count.min(n));
         let mut p = 0u64;
         for _ in 0..count {
-            p += b.varint()?;
+            // Gaps from the previous passage; a sum past u64 is damage (found by fuzzing).
+            p = p.checked_add(b.varint()?)?;
             let tf = u32::try_from(b.varint()?).ok()?;
             if p >= n as u64 {
                 return None;

@@ -53,3 +53,19 @@ fn file_round_trip_and_damage() {
     assert!(Index::load(&path).unwrap_err().to_string().contains("not a minichat search index"));
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Found by `cargo fuzz run search_index`: posting gaps whose sum passes u64 (with a valid
+/// checksum) overflowed instead of being refused as damage.
+#[test]
+fn posting_gaps_past_u64_are_damage() {
+    let mut bytes = b"MCBM25v1".to_vec();
+    // Two passages ("", "", "", length 0), one term "t" with two postings: passage 1 (a gap of
+    // 1), then a gap of u64::MAX.
+    bytes.extend([2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, b't', 2, 1, 1]);
+    bytes.extend([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    bytes.push(1);
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend(crc.to_le_bytes());
+    let err = Index::from_bytes(&bytes, "crafted.idx").unwrap_err().to_string();
+    assert!(err.contains("crafted.idx") && err.contains("malformed"), "{err}");
+}
