@@ -1,7 +1,8 @@
 //! Shard writers: gzipped JSON Lines of documents (datatrove's `JsonlWriter` format, FineWeb's
 //! columns flattened) or Parquet (FineWeb's published format), written to a temporary file and
 //! renamed into place when complete, so a crashed or interrupted run never leaves a truncated
-//! shard under the final name.
+//! shard under the final name. A writer dropped unfinished (an error, a full disk) removes its
+//! temporary file, and every error names the shard it was writing.
 
 use flate2::write::GzEncoder;
 use serde::Serialize;
@@ -9,9 +10,30 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// A temporary file, removed when dropped unless it was renamed into place first.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn for_shard(dst: &Path) -> Temp {
+        Temp(dst.with_extension(format!("tmp.{}", std::process::id())))
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        // Nothing is there after the rename; after a failure this frees the space it took.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The error, saying which shard was being written (the kind is kept: a full disk stays one).
+fn naming(dst: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("writing {}: {e}", dst.display()))
+}
+
 pub struct JsonlGzWriter {
     dst: PathBuf,
-    tmp: PathBuf,
+    tmp: Temp,
     out: GzEncoder<BufWriter<File>>,
     pub written: u64,
 }
@@ -20,26 +42,28 @@ impl JsonlGzWriter {
     /// Starts `dst` (its folder is created).
     pub fn create(dst: &Path) -> io::Result<JsonlGzWriter> {
         if let Some(dir) = dst.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(naming(dst))?;
         }
-        let tmp = dst.with_extension(format!("tmp.{}", std::process::id()));
-        let out = GzEncoder::new(BufWriter::new(File::create(&tmp)?), flate2::Compression::default());
+        let tmp = Temp::for_shard(dst);
+        let out =
+            GzEncoder::new(BufWriter::new(File::create(&tmp.0).map_err(naming(dst))?), flate2::Compression::default());
         Ok(JsonlGzWriter { dst: dst.to_path_buf(), tmp, out, written: 0 })
     }
 
     pub fn write(&mut self, row: &impl Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, row).map_err(io::Error::other)?;
-        self.out.write_all(b"\n")?;
+        serde_json::to_writer(&mut self.out, row).map_err(io::Error::from).map_err(naming(&self.dst))?;
+        self.out.write_all(b"\n").map_err(naming(&self.dst))?;
         self.written += 1;
         Ok(())
     }
 
     /// Flushes, syncs and renames the shard into place.
     pub fn finish(self) -> io::Result<PathBuf> {
-        let file = self.out.finish()?.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.dst)?;
-        Ok(self.dst)
+        let named = naming(&self.dst);
+        let file = self.out.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).map_err(&named)?;
+        file.sync_all().map_err(&named)?;
+        std::fs::rename(&self.tmp.0, &self.dst).map_err(&named)?;
+        Ok(self.dst.clone())
     }
 }
 
@@ -89,7 +113,7 @@ const ROW_GROUP: usize = 1000;
 /// written like `JsonlGzWriter` (temporary file, renamed when complete).
 pub struct ParquetWriter {
     dst: PathBuf,
-    tmp: PathBuf,
+    tmp: Temp,
     writer: parquet::file::writer::SerializedFileWriter<File>,
     rows: Vec<crate::Doc>,
     pub written: u64,
@@ -112,14 +136,16 @@ impl ParquetWriter {
         use parquet::basic::Compression;
         use parquet::file::properties::WriterProperties;
         if let Some(dir) = dst.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(naming(dst))?;
         }
-        let tmp = dst.with_extension(format!("tmp.{}", std::process::id()));
+        let tmp = Temp::for_shard(dst);
         let schema =
             std::sync::Arc::new(parquet::schema::parser::parse_message_type(SCHEMA).map_err(io::Error::other)?);
         let props = std::sync::Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
-        let writer = parquet::file::writer::SerializedFileWriter::new(File::create(&tmp)?, schema, props)
-            .map_err(io::Error::other)?;
+        let file = File::create(&tmp.0).map_err(naming(dst))?;
+        let writer = parquet::file::writer::SerializedFileWriter::new(file, schema, props)
+            .map_err(io::Error::other)
+            .map_err(naming(dst))?;
         Ok(ParquetWriter { dst: dst.to_path_buf(), tmp, writer, rows: Vec::new(), written: 0 })
     }
 
@@ -127,7 +153,7 @@ impl ParquetWriter {
         self.rows.push(doc.clone());
         self.written += 1;
         if self.rows.len() == ROW_GROUP {
-            self.flush()?;
+            self.flush().map_err(naming(&self.dst))?;
         }
         Ok(())
     }
@@ -161,11 +187,13 @@ impl ParquetWriter {
     }
 
     pub fn finish(mut self) -> io::Result<PathBuf> {
-        self.flush()?;
-        let file = self.writer.into_inner().map_err(io::Error::other)?;
-        file.sync_all()?;
-        std::fs::rename(&self.tmp, &self.dst)?;
-        Ok(self.dst)
+        let dst = self.dst.clone();
+        let named = naming(&dst);
+        self.flush().map_err(&named)?;
+        let file = self.writer.into_inner().map_err(io::Error::other).map_err(&named)?;
+        file.sync_all().map_err(&named)?;
+        std::fs::rename(&self.tmp.0, &dst).map_err(&named)?;
+        Ok(dst.clone())
     }
 }
 

@@ -45,6 +45,9 @@ pub enum Error {
     Io { path: String, source: std::io::Error },
     #[error("{0}")]
     Input(String),
+    /// Writing a shard failed (full disk, read-only folder); the message names the shard.
+    #[error("{0}")]
+    Write(std::io::Error),
     /// Reading or writing document shards.
     #[error(transparent)]
     Corpus(#[from] minichat_corpus::Error),

@@ -166,7 +166,7 @@ impl Rank {
         let (paths, opts) = (&self.paths, &self.opts);
         let partial = paths.partial();
         let mut out =
-            ShardWriter::create(&partial.join("output").join(&paths.name), opts.parquet).map_err(io(&partial))?;
+            ShardWriter::create(&partial.join("output").join(&paths.name), opts.parquet).map_err(Error::Write)?;
         let mut removed: BTreeMap<String, JsonlGzWriter> = BTreeMap::new();
         if self.resumed().is_some() {
             carry_over(paths, &self.progress, &mut out, &mut removed)?;
@@ -208,7 +208,7 @@ impl Rank {
                 },
             )?;
             if let Some(e) = keep_error.take().or(drop_error.take()) {
-                return Err(Error::Io { path: partial.display().to_string(), source: e });
+                return Err(Error::Write(e));
             }
             progress.stats.merge(&r.stats);
             if !r.finished {
@@ -218,10 +218,10 @@ impl Rank {
             (progress.files_done, progress.pages_done) = (i + 1, 0);
         }
         progress.kept = out.written();
-        out.finish().map_err(io(&partial))?;
+        out.finish().map_err(Error::Write)?;
         for (stage, w) in removed {
             progress.removed.insert(stage, w.written);
-            w.finish().map_err(io(&partial))?;
+            w.finish().map_err(Error::Write)?;
         }
         if interrupted {
             let json = serde_json::to_vec_pretty(&progress).expect("progress serialises");
@@ -250,14 +250,14 @@ fn carry_over(
             Row::Json(v) => serde_json::from_value(v)
                 .map_err(|e| Error::Input(format!("a row of the partial output of {}: {e}", partial.display())))?,
         };
-        out.write(&doc).map_err(io(&partial))?;
+        out.write(&doc).map_err(Error::Write)?;
     }
     for (stage, &n) in &progress.removed {
         let path = paths.removed(&partial, stage);
         let rows = shards::read(&path)?;
-        let mut w = JsonlGzWriter::create(&path).map_err(io(&path))?;
+        let mut w = JsonlGzWriter::create(&path).map_err(Error::Write)?;
         for row in rows.into_iter().take(n as usize) {
-            w.write(&row.to_json()).map_err(io(&path))?;
+            w.write(&row.to_json()).map_err(Error::Write)?;
         }
         removed.insert(stage.clone(), w);
     }
