@@ -16,6 +16,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    remove_stale_temporaries(&tmp);
     let written = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
         .and_then(|_| std::fs::rename(&tmp, path));
@@ -23,6 +24,24 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         let _ = std::fs::remove_file(&tmp);
     }
     written.map_err(io)
+}
+
+/// Removes the files next to `tmp` named like it but for the process id that ends the name:
+/// what a writer of the same file left when it was killed. (Two processes never write the same
+/// file at once: ranks and tasks write files of their own.)
+pub fn remove_stale_temporaries(tmp: &Path) {
+    let (Some(dir), Some(name)) = (tmp.parent(), tmp.file_name().and_then(|n| n.to_str())) else { return };
+    let prefix = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let other = e.file_name();
+        let Some(other) = other.to_str() else { continue };
+        let pid = other.strip_prefix(prefix).unwrap_or("");
+        if other != name && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// The files named by `inputs`, in order; a folder stands for its files whose names end in one
@@ -75,6 +94,17 @@ mod tests {
         std::fs::create_dir_all(dir.join("a/b/taken")).unwrap();
         assert!(atomic_write(&dir.join("a/b/taken"), b"x").unwrap_err().to_string().contains("taken"));
         assert_eq!(std::fs::read_dir(dir.join("a/b")).unwrap().count(), 2);
+        // What a killed writer of the same file left is removed; other files are not.
+        for stale in [".file.txt.tmp4242", ".file.txt.tmp1", ".file.txt.tmpx", ".other.txt.tmp4242"] {
+            std::fs::write(dir.join("a/b").join(stale), b"half").unwrap();
+        }
+        atomic_write(&path, b"three").unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".file.txt.tmpx", ".other.txt.tmp4242", "file.txt", "taken"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

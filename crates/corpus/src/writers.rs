@@ -14,8 +14,12 @@ use std::path::{Path, PathBuf};
 struct Temp(PathBuf);
 
 impl Temp {
+    /// `NAME.tmp.PID` next to the shard, after removing what a killed writer of the same shard
+    /// left there (a temporary file with another process id).
     fn for_shard(dst: &Path) -> Temp {
-        Temp(dst.with_extension(format!("tmp.{}", std::process::id())))
+        let tmp = dst.with_extension(format!("tmp.{}", std::process::id()));
+        crate::fs::remove_stale_temporaries(&tmp);
+        Temp(tmp)
     }
 }
 
