@@ -90,7 +90,14 @@ fn write_into(tmp: &Path, net: &Net, opt: &Optimizer, state: &TrainerState) -> R
 }
 
 /// Removes all but the newest `keep` checkpoints, and temporary leftovers of saves that died.
-fn prune(dir: &Path, keep: usize) -> Result<(), Error> {
+/// Keeps the newest `keep` checkpoints under `dir` and removes the rest, with what a killed
+/// save or prune left (hidden `.step_*.tmp` folders). An old checkpoint is renamed to such a
+/// name before it is removed, so that a kill halfway never leaves a part of one under its name.
+/// Runs after each save, and when a run resumes (a kill may have come during the last prune).
+pub fn prune(dir: &Path, keep: usize) -> Result<(), Error> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
     let entries: Vec<PathBuf> =
         std::fs::read_dir(dir).map_err(Error::io(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -101,7 +108,9 @@ fn prune(dir: &Path, keep: usize) -> Result<(), Error> {
     steps.sort();
     let excess = steps.len().saturating_sub(keep);
     for old in &steps[..excess] {
-        std::fs::remove_dir_all(old).map_err(Error::io(old))?;
+        let doomed = dir.join(format!(".{}.tmp", name(old)));
+        std::fs::rename(old, &doomed).map_err(Error::io(old))?;
+        std::fs::remove_dir_all(&doomed).map_err(Error::io(&doomed))?;
     }
     Ok(())
 }

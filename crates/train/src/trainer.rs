@@ -54,9 +54,9 @@ pub struct Outcome {
 }
 
 /// Where training starts: with `resume`, the run's latest checkpoint (weights, optimizer
-/// moments, step and data position; an error when there is none); else step 0, after `fresh`
-/// has set the weights (an initialisation, or a base model's). Returns the state and the
-/// checkpoint resumed from.
+/// moments, step and data position); else, or when a run was stopped before its first
+/// checkpoint (killed), step 0, after `fresh` has set the weights (an initialisation, or a base
+/// model's). Returns the state and the checkpoint resumed from.
 pub fn start(
     run: &Run,
     resume: bool,
@@ -71,7 +71,11 @@ pub fn start(
             obs.message(&format!("resuming from {} (step {})", path.display(), state.step));
             Ok((state, Some(path)))
         }
-        (true, None) => Err(Error::Data(format!("{}: no checkpoint to resume from", run.checkpoints().display()))),
+        (true, None) => {
+            obs.message(&format!("{}: no checkpoint yet; starting from step 0", run.checkpoints().display()));
+            fresh(net, obs)?;
+            Ok((TrainerState::default(), None))
+        }
         (false, _) => {
             fresh(net, obs)?;
             Ok((TrainerState::default(), None))
@@ -179,6 +183,10 @@ impl Loop<'_> {
         let decayed = params::decayed_ranges(net.params());
         let n_params = net.weights().len();
         let mut log = Log::open(&run.metrics(), self.resume.then_some(state.step))?;
+        if self.resume {
+            // What a run killed while saving or pruning left.
+            checkpoint::prune(&run.checkpoints(), cfg.checkpoint.keep)?;
+        }
         let peak = if tr.peak_gflops > 0.0 {
             tr.peak_gflops
         } else {
